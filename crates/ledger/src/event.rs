@@ -1,0 +1,191 @@
+//! Usage events: validation, the late window and future-skew rules, and
+//! idempotency (duplicates and conflicts).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::amount::MAX_CREDITS;
+use crate::error::{LedgerError, Result};
+use crate::ids::{CustomerId, EventId, ProductId};
+
+/// Largest `properties` object accepted, serialised (bytes).
+pub const MAX_PROPERTIES_BYTES: usize = 4096;
+/// Most decimal places of a usage quantity.
+pub const MAX_QUANTITY_SCALE: u32 = 12;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageEvent {
+    /// The client's idempotency key.
+    pub id: EventId,
+    pub customer: CustomerId,
+    pub product: ProductId,
+    pub quantity: Decimal,
+    /// Event time: when the usage happened.
+    pub timestamp: DateTime<Utc>,
+    pub properties: Map<String, Value>,
+}
+
+impl UsageEvent {
+    /// Checks the event's own fields (not timing, which depends on `received_at`).
+    pub fn validate(&self) -> Result<()> {
+        if self.quantity < Decimal::ZERO {
+            return Err(LedgerError::invalid("quantity", "must not be negative"));
+        }
+        if self.quantity.normalize().scale() > MAX_QUANTITY_SCALE {
+            return Err(LedgerError::invalid("quantity", "must have at most 12 decimal places"));
+        }
+        if self.quantity > MAX_CREDITS {
+            return Err(LedgerError::invalid("quantity", "must be at most 1000000000000000"));
+        }
+        let size = serde_json::to_vec(&self.properties).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_PROPERTIES_BYTES {
+            return Err(LedgerError::invalid("properties", "must serialise to at most 4096 bytes"));
+        }
+        Ok(())
+    }
+
+    /// Same id and same body: a true duplicate. Quantities compare by value
+    /// (`1.0` equals `1`), properties by JSON value.
+    pub fn same_body(&self, other: &UsageEvent) -> bool {
+        self.customer == other.customer
+            && self.product == other.product
+            && self.quantity == other.quantity
+            && self.timestamp == other.timestamp
+            && self.properties == other.properties
+    }
+}
+
+/// The late window and future-skew rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestPolicy {
+    /// Events older than `received_at - late_window` are rejected (default 7 days).
+    pub late_window: TimeDelta,
+    /// Events more than this far in the future are rejected (5 minutes).
+    pub future_skew: TimeDelta,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        IngestPolicy { late_window: TimeDelta::days(7), future_skew: TimeDelta::minutes(5) }
+    }
+}
+
+/// Why an event was not booked. Rejected events are stored with this reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RejectReason {
+    EventTooOld { oldest_accepted: DateTime<Utc> },
+    EventInFuture { latest_accepted: DateTime<Utc> },
+    /// The same id was seen before with a different body; nothing stored.
+    IdempotencyConflict { original_received_at: DateTime<Utc> },
+    /// A field broke a rule (`field`: `rule`), e.g. an unknown product.
+    Invalid { field: String, rule: String },
+}
+
+impl RejectReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::EventTooOld { .. } => "event_too_old",
+            RejectReason::EventInFuture { .. } => "event_in_future",
+            RejectReason::IdempotencyConflict { .. } => "idempotency_conflict",
+            RejectReason::Invalid { .. } => "validation_failed",
+        }
+    }
+
+    pub fn from_error(err: &LedgerError) -> RejectReason {
+        match err {
+            LedgerError::Invalid { field, rule } => {
+                RejectReason::Invalid { field: (*field).to_string(), rule: rule.clone() }
+            }
+            other => RejectReason::Invalid { field: "event".into(), rule: other.to_string() },
+        }
+    }
+}
+
+/// Applies the late window and future skew. Boundaries are inclusive:
+/// exactly `late_window` old, or exactly `future_skew` ahead, is accepted.
+pub fn check_timing(
+    timestamp: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    policy: &IngestPolicy,
+) -> std::result::Result<(), RejectReason> {
+    let oldest_accepted = received_at - policy.late_window;
+    if timestamp < oldest_accepted {
+        return Err(RejectReason::EventTooOld { oldest_accepted });
+    }
+    let latest_accepted = received_at + policy.future_skew;
+    if timestamp > latest_accepted {
+        return Err(RejectReason::EventInFuture { latest_accepted });
+    }
+    Ok(())
+}
+
+/// What an incoming event is, given what was stored under its id before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    New,
+    Duplicate,
+    Conflict,
+}
+
+pub fn classify(previous: Option<&UsageEvent>, incoming: &UsageEvent) -> Idempotency {
+    match previous {
+        None => Idempotency::New,
+        Some(p) if p.same_body(incoming) => Idempotency::Duplicate,
+        Some(_) => Idempotency::Conflict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
+    }
+
+    fn event(q: Decimal) -> UsageEvent {
+        UsageEvent {
+            id: EventId::new("e1").unwrap(),
+            customer: CustomerId::new("c1").unwrap(),
+            product: ProductId::new("p1").unwrap(),
+            quantity: q,
+            timestamp: t0(),
+            properties: Map::new(),
+        }
+    }
+
+    #[test]
+    fn late_window_and_future_skew_boundaries() {
+        let p = IngestPolicy::default();
+        let now = t0();
+        assert!(check_timing(now - TimeDelta::days(7), now, &p).is_ok());
+        let too_old = check_timing(now - TimeDelta::days(7) - TimeDelta::microseconds(1), now, &p).unwrap_err();
+        assert_eq!(too_old.code(), "event_too_old");
+        assert!(check_timing(now + TimeDelta::minutes(5), now, &p).is_ok());
+        let future = check_timing(now + TimeDelta::minutes(5) + TimeDelta::seconds(1), now, &p).unwrap_err();
+        assert_eq!(future.code(), "event_in_future");
+    }
+
+    #[test]
+    fn duplicates_and_conflicts() {
+        let a = event(dec!(1.0));
+        let b = event(dec!(1));
+        assert_eq!(classify(None, &a), Idempotency::New);
+        assert_eq!(classify(Some(&a), &b), Idempotency::Duplicate, "1.0 and 1 are the same quantity");
+        assert_eq!(classify(Some(&a), &event(dec!(2))), Idempotency::Conflict);
+    }
+
+    #[test]
+    fn event_field_rules() {
+        assert!(event(dec!(-1)).validate().is_err());
+        assert!(event(dec!(0)).validate().is_ok(), "zero usage is valid and books nothing");
+        let mut big = event(dec!(1));
+        big.properties.insert("blob".into(), Value::String("x".repeat(5000)));
+        assert_eq!(big.validate().unwrap_err().to_string(), "properties: must serialise to at most 4096 bytes");
+    }
+}

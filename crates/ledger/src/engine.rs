@@ -40,10 +40,18 @@ pub enum IngestMode {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum IngestResult {
-    Accepted { rating: Rating, allocation: Allocation, entries: Vec<u64> },
+    Accepted {
+        rating: Rating,
+        allocation: Allocation,
+        entries: Vec<u64>,
+    },
     /// Seen before with the same body: nothing written.
-    Duplicate { original_received_at: DateTime<Utc> },
-    Rejected { reason: RejectReason },
+    Duplicate {
+        original_received_at: DateTime<Utc>,
+    },
+    Rejected {
+        reason: RejectReason,
+    },
 }
 
 /// An accepted event, as stored.
@@ -270,7 +278,12 @@ impl Ledger {
     }
 
     /// Whether the customer can afford `quantity` of `product` now (nothing reserved).
-    pub fn authorize(&self, customer: &CustomerId, product: &ProductId, quantity: rust_decimal::Decimal) -> Result<Authorization> {
+    pub fn authorize(
+        &self,
+        customer: &CustomerId,
+        product: &ProductId,
+        quantity: rust_decimal::Decimal,
+    ) -> Result<Authorization> {
         let now = self.clock.now();
         let p = self.catalog.product(product)?;
         let rating = rate(quantity, now, &p.rate_card, self.catalog.override_for(customer, product))?;

@@ -76,12 +76,21 @@ impl Default for IngestPolicy {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum RejectReason {
-    EventTooOld { oldest_accepted: DateTime<Utc> },
-    EventInFuture { latest_accepted: DateTime<Utc> },
+    EventTooOld {
+        oldest_accepted: DateTime<Utc>,
+    },
+    EventInFuture {
+        latest_accepted: DateTime<Utc>,
+    },
     /// The same id was seen before with a different body; nothing stored.
-    IdempotencyConflict { original_received_at: DateTime<Utc> },
+    IdempotencyConflict {
+        original_received_at: DateTime<Utc>,
+    },
     /// A field broke a rule (`field`: `rule`), e.g. an unknown product.
-    Invalid { field: String, rule: String },
+    Invalid {
+        field: String,
+        rule: String,
+    },
 }
 
 impl RejectReason {

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Credits, Money};
 use crate::catalog::Catalog;
 use crate::error::{LedgerError, Result};
-use crate::ids::{check_text, ActorId, ContractId, CreditTypeId, CustomerId, GrantId, ProductId, ReasonCode};
+use crate::ids::{
+    check_text, ActorId, ContractId, CreditTypeId, CustomerId, GrantId, ProductId, ReasonCode, DERIVED_ID_MARK,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +131,9 @@ impl Grant {
     /// Validates a request against the catalog: every rule of `ledger.md`.
     pub fn validate(req: NewGrant, catalog: &Catalog) -> Result<Grant> {
         catalog.credit_type(&req.credit_type)?;
+        if req.id.as_str().contains(DERIVED_ID_MARK) {
+            return Err(LedgerError::invalid("id", "must not contain `~` (reserved for ids the ledger derives)"));
+        }
         let amount = Credits::positive(req.amount, "amount")?;
         let priority = req.priority.unwrap_or(DEFAULT_PRIORITY);
         if !PRIORITY_RANGE.contains(&priority) {
@@ -152,10 +157,12 @@ impl Grant {
             }
         };
         if req.rollover.is_some() && req.expires_at.is_none() {
-            return Err(LedgerError::invalid("rollover", "needs expires_at: a grant that never expires never rolls over"));
+            return Err(LedgerError::invalid(
+                "rollover",
+                "needs expires_at: a grant that never expires never rolls over",
+            ));
         }
-        let cost_basis =
-            req.cost_basis.map(|m| Money::non_negative(m.amount, m.currency, "cost_basis")).transpose()?;
+        let cost_basis = req.cost_basis.map(|m| Money::non_negative(m.amount, m.currency, "cost_basis")).transpose()?;
         let ticket_ref = req.ticket_ref.map(|t| check_text("ticket_ref", t.trim(), 200)).transpose()?;
         let note = req.note.map(|n| check_text("note", &n, 2000)).transpose()?;
         Ok(Grant {

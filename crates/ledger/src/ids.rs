@@ -21,15 +21,12 @@ fn check_id(field: &'static str, s: &str) -> Result<()> {
     if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(LedgerError::invalid(field, "must not contain whitespace or control characters"));
     }
-    if s.contains(DERIVED_ID_MARK) {
-        return Err(LedgerError::invalid(field, "must not contain `~` (reserved for ids the ledger derives)"));
-    }
     Ok(())
 }
 
 /// Separates a parent id from the tag of an id the ledger derives from it
-/// (rollover and refund grants). Client ids may not contain it, so derived
-/// ids never collide with them.
+/// (rollover and refund grants). New grants from clients may not use it
+/// (`Grant::validate`), so derived ids never collide with theirs.
 pub const DERIVED_ID_MARK: char = '~';
 
 /// `{parent}~{tag}`, or `{tag}~{seq}` when that would be too long. Both forms

@@ -29,8 +29,9 @@ pub fn rate(quantity: Decimal, t: DateTime<Utc>, card: &RateCard, override_card:
     let (version, from_override) = match override_card.and_then(|c| c.version_at(t)) {
         Some(v) => (v, true),
         None => (
-            card.version_at(t)
-                .ok_or_else(|| LedgerError::invalid("timestamp", "no rate-card version is in force at the event time"))?,
+            card.version_at(t).ok_or_else(|| {
+                LedgerError::invalid("timestamp", "no rate-card version is in force at the event time")
+            })?,
             false,
         ),
     };

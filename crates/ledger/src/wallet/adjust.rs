@@ -41,7 +41,10 @@ impl WalletState {
             return Err(LedgerError::GrantState { grant: grant.to_string(), rule: "is already voided" });
         }
         if g.grant.is_expired_at(posting.recorded_at) {
-            return Err(LedgerError::GrantState { grant: grant.to_string(), rule: "has expired; nothing is left to void" });
+            return Err(LedgerError::GrantState {
+                grant: grant.to_string(),
+                rule: "has expired; nothing is left to void",
+            });
         }
         self.catch_up(posting);
         let g = &self.grants[gi];
@@ -89,7 +92,10 @@ impl WalletState {
         let reversed_before = mine.iter().any(|e| {
             e.kind == EntryKind::Reversal
                 || (e.kind == EntryKind::Grant
-                    && e.grant.as_ref().and_then(|g| self.grant(g)).is_some_and(|g| g.grant.source == GrantSource::DisputeRefund))
+                    && e.grant
+                        .as_ref()
+                        .and_then(|g| self.grant(g))
+                        .is_some_and(|g| g.grant.source == GrantSource::DisputeRefund))
         });
         if reversed_before {
             return Err(LedgerError::AlreadyReversed { event: event.to_string() });

@@ -174,7 +174,10 @@ impl WalletState {
             match (&e.grant, e.kind) {
                 (None, EntryKind::Overage) => w.overages.push(OverageItem {
                     seq: e.seq,
-                    product: e.product.clone().ok_or_else(|| LedgerError::invalid("entries", "overage without product"))?,
+                    product: e
+                        .product
+                        .clone()
+                        .ok_or_else(|| LedgerError::invalid("entries", "overage without product"))?,
                     event: e.event.clone(),
                     booked_at: e.booked_at,
                     amount: -e.amount,
@@ -199,10 +202,9 @@ impl WalletState {
         w.overages.sort_by_key(|o| (o.booked_at, o.seq));
         let by_seq: HashMap<u64, usize> = w.overages.iter().enumerate().map(|(i, o)| (o.seq, i)).collect();
         for e in overage_links {
-            let item = e
-                .related
-                .and_then(|seq| by_seq.get(&seq))
-                .ok_or_else(|| LedgerError::invalid("entries", "settlement or overage reversal without its overage entry"))?;
+            let item = e.related.and_then(|seq| by_seq.get(&seq)).ok_or_else(|| {
+                LedgerError::invalid("entries", "settlement or overage reversal without its overage entry")
+            })?;
             let o = &mut w.overages[*item];
             match e.kind {
                 EntryKind::OverageSettled => o.settled -= e.amount,
@@ -238,9 +240,8 @@ impl WalletState {
         }
         self.pending_activations.insert((grant.effective_at, gi));
         let order = &self.credit_type.burn_order;
-        let pos = self
-            .burn_order
-            .partition_point(|&other| burn_order_cmp(order, &self.grants[other].grant, &grant).is_lt());
+        let pos =
+            self.burn_order.partition_point(|&other| burn_order_cmp(order, &self.grants[other].grant, &grant).is_lt());
         self.burn_order.insert(pos, gi);
         self.index.insert(grant.id.clone(), gi);
         self.grants.push(GrantState { grant, totals: GrantTotals::default(), voided_at: None, expiry_seq: None });

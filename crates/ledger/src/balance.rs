@@ -84,10 +84,18 @@ pub fn balance_view(
             } else {
                 GrantStatus::Active
             };
-            let remaining = match status {
-                GrantStatus::Pending if voided_later(&g.grant) => Credits::ZERO,
-                GrantStatus::Pending => g.grant.amount,
-                _ => g.totals.remaining(),
+            // A pending grant's entries are booked later; show what it will
+            // hold, keeping the per-grant identity true.
+            let (totals, remaining) = match status {
+                GrantStatus::Pending => {
+                    let amount = g.grant.amount;
+                    if voided_later(&g.grant) {
+                        (GrantTotals { amount, voided: amount, ..GrantTotals::default() }, Credits::ZERO)
+                    } else {
+                        (GrantTotals { amount, ..GrantTotals::default() }, amount)
+                    }
+                }
+                _ => (g.totals, g.totals.remaining()),
             };
             match status {
                 GrantStatus::Active => {
@@ -99,7 +107,7 @@ pub fn balance_view(
                 GrantStatus::Pending => pending += remaining,
                 _ => {}
             }
-            GrantBalance { grant: g.grant.clone(), status, totals: g.totals, remaining }
+            GrantBalance { grant: g.grant.clone(), status, totals, remaining }
         })
         .collect();
     let overage = state.outstanding_overage();

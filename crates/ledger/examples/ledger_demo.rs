@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("Last ledger entries:");
-    println!("{:>5}  {:<18} {:<22} {:>12}  {:<17} {}", "seq", "kind", "grant", "amount", "booked", "event");
+    println!("{:>5}  {:<18} {:<22} {:>12}  {:<17} event", "seq", "kind", "grant", "amount", "booked");
     for e in ledger.entries().iter().rev().take(12).rev() {
         println!(
             "{:>5}  {:<18} {:<22} {:>12}  {:<17} {}",
@@ -139,10 +139,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 fn print_balance(title: &str, b: &Balance) {
     println!("{title}");
-    println!(
-        "  available {}  pending {}  overage {}  net {}",
-        b.available, b.pending, b.overage, b.net
-    );
+    println!("  available {}  pending {}  overage {}  net {}", b.available, b.pending, b.overage, b.net);
     println!(
         "  {:<22} {:<8} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "grant", "status", "amount", "burned", "expired", "rolled", "remaining"

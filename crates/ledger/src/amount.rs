@@ -123,7 +123,12 @@ impl Sub for Credits {
 impl Neg for Credits {
     type Output = Credits;
     fn neg(self) -> Credits {
-        Credits(-self.0)
+        // `-0` would print as "-0" in entries and JSON.
+        if self.0.is_zero() {
+            Credits::ZERO
+        } else {
+            Credits(-self.0)
+        }
     }
 }
 impl AddAssign for Credits {
@@ -243,6 +248,12 @@ mod tests {
         assert_eq!(Credits::round_half_even(dec!(0.0000025)).get(), dec!(0.000002));
         assert_eq!(Credits::round_half_even(dec!(0.0000035)).get(), dec!(0.000004));
         assert_eq!(Credits::round_down(dec!(0.9999999)).get(), dec!(0.999999));
+    }
+
+    #[test]
+    fn negating_zero_gives_plain_zero() {
+        assert_eq!((-Credits::ZERO).to_string(), "0");
+        assert_eq!(serde_json::to_string(&-Credits::ZERO).unwrap(), "\"0\"");
     }
 
     #[test]

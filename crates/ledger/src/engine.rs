@@ -17,11 +17,14 @@ use crate::clock::Clock;
 use crate::entry::{Attribution, Entry, Posting};
 use crate::error::{LedgerError, Result};
 use crate::event::{check_timing, classify, Idempotency, IngestPolicy, RejectReason, UsageEvent};
+use crate::forecast::{forecast, Forecast, DEFAULT_HORIZON_DAYS};
 use crate::grant::{Grant, NewGrant};
 use crate::history::History;
 use crate::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId};
 use crate::rating::{rate, Rating};
+use crate::series::{balance_history, BalancePoint, Bucket, BurnRollup, BurnSeries};
 use crate::wallet::{Allocation, Reversal, WalletState};
+use chrono_tz::Tz;
 
 /// Default lifetime of a `dispute_refund` grant.
 pub const DEFAULT_REFUND_EXPIRY: TimeDelta = TimeDelta::days(30);
@@ -83,6 +86,8 @@ pub struct Ledger {
     refund_expiry: TimeDelta,
     books: HashMap<(CustomerId, CreditTypeId), Book>,
     grant_wallets: HashMap<GrantId, (CustomerId, CreditTypeId)>,
+    /// Burn rollups per customer (all credit types), for series and runway.
+    rollups: HashMap<CustomerId, BurnRollup>,
     events: HashMap<EventId, AcceptedEvent>,
     event_entries: HashMap<EventId, Vec<usize>>,
     rejected: Vec<RejectedEvent>,
@@ -99,6 +104,7 @@ impl Ledger {
             refund_expiry: DEFAULT_REFUND_EXPIRY,
             books: HashMap::new(),
             grant_wallets: HashMap::new(),
+            rollups: HashMap::new(),
             events: HashMap::new(),
             event_entries: HashMap::new(),
             rejected: Vec::new(),
@@ -150,12 +156,15 @@ impl Ledger {
     pub fn ingest(&mut self, event: UsageEvent, mode: IngestMode, by: &ActorId) -> IngestResult {
         let received_at = self.clock.now();
         if let Some(prev) = self.events.get(&event.id) {
-            return match classify(Some(&prev.event), &event) {
-                Idempotency::Duplicate => IngestResult::Duplicate { original_received_at: prev.received_at },
-                _ => IngestResult::Rejected {
-                    reason: RejectReason::IdempotencyConflict { original_received_at: prev.received_at },
-                },
+            let reason = match classify(Some(&prev.event), &event) {
+                Idempotency::Duplicate => {
+                    return IngestResult::Duplicate { original_received_at: prev.received_at };
+                }
+                _ => RejectReason::IdempotencyConflict { original_received_at: prev.received_at },
             };
+            // Kept like any rejection, so support can see what the client sent.
+            self.rejected.push(RejectedEvent { event, received_at, reason: reason.clone() });
+            return IngestResult::Rejected { reason };
         }
         match self.try_ingest(&event, mode, received_at, by) {
             Ok((rating, allocation, entries)) => IngestResult::Accepted { rating, allocation, entries },
@@ -176,6 +185,7 @@ impl Ledger {
         event.validate().map_err(|e| RejectReason::from_error(&e))?;
         let policy = match mode {
             IngestMode::Live => self.policy,
+            // No lower bound (`check_timing` saturates at the calendar's start).
             IngestMode::Backfill => IngestPolicy { late_window: TimeDelta::MAX, ..self.policy },
         };
         check_timing(event.timestamp, received_at, &policy)?;
@@ -249,7 +259,9 @@ impl Ledger {
         for g in &posting.grants {
             self.grant_wallets.insert(g.id.clone(), key.clone());
         }
+        let rollup = self.rollups.entry(key.0.clone()).or_insert_with(|| BurnRollup::new(key.0.clone()));
         for e in &posting.entries {
+            rollup.record(e);
             if let Some(ev) = &e.event {
                 self.event_entries.entry(ev.clone()).or_default().push(self.entries.len());
             }
@@ -267,14 +279,7 @@ impl Ledger {
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Balance> {
         let now = self.clock.now();
-        let history = match self.books.get(&(customer.clone(), credit_type.clone())) {
-            Some(book) => &book.history,
-            None => {
-                let ct = self.catalog.credit_type(credit_type)?.clone();
-                return History::new(customer.clone(), ct).balance(at.unwrap_or(now), as_of.unwrap_or(now));
-            }
-        };
-        history.balance(at.unwrap_or(now), as_of.unwrap_or(now))
+        self.history_or_empty(customer, credit_type)?.balance(at.unwrap_or(now), as_of.unwrap_or(now))
     }
 
     /// Whether the customer can afford `quantity` of `product` now (nothing reserved).
@@ -297,6 +302,71 @@ impl Ledger {
             None => Credits::ZERO,
         };
         Ok(Authorization { allowed: available >= rating.credits, required: rating.credits, available })
+    }
+
+    /// Credits burned per bucket in time zone `tz`, by product.
+    pub fn burn_series(
+        &self,
+        customer: &CustomerId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket: Bucket,
+        tz: Tz,
+    ) -> Result<BurnSeries> {
+        match self.rollups.get(customer) {
+            Some(rollup) => rollup.burn_series(from, to, bucket, tz),
+            None => BurnRollup::new(customer.clone()).burn_series(from, to, bucket, tz),
+        }
+    }
+
+    /// Closing balances per bucket, as known at `as_of` (default now).
+    #[allow(clippy::too_many_arguments)]
+    pub fn balance_history(
+        &self,
+        customer: &CustomerId,
+        credit_type: &CreditTypeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket: Bucket,
+        tz: Tz,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<BalancePoint>> {
+        let as_of = as_of.unwrap_or_else(|| self.clock.now());
+        let history = self.history_or_empty(customer, credit_type)?;
+        balance_history(&history, from, to, bucket, tz, as_of)
+    }
+
+    /// Runway and projected breakage from recent burn (see `forecast`).
+    pub fn forecast(
+        &self,
+        customer: &CustomerId,
+        credit_type: &CreditTypeId,
+        horizon_days: Option<u32>,
+    ) -> Result<Forecast> {
+        let history = self.history_or_empty(customer, credit_type)?;
+        let empty;
+        let rollup = match self.rollups.get(customer) {
+            Some(r) => r,
+            None => {
+                empty = BurnRollup::new(customer.clone());
+                &empty
+            }
+        };
+        forecast(&history, rollup, self.clock.now(), horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS))
+    }
+
+    fn history_or_empty(
+        &self,
+        customer: &CustomerId,
+        credit_type: &CreditTypeId,
+    ) -> Result<std::borrow::Cow<'_, History>> {
+        match self.books.get(&(customer.clone(), credit_type.clone())) {
+            Some(book) => Ok(std::borrow::Cow::Borrowed(&book.history)),
+            None => {
+                let ct = self.catalog.credit_type(credit_type)?.clone();
+                Ok(std::borrow::Cow::Owned(History::new(customer.clone(), ct)))
+            }
+        }
     }
 
     pub fn wallet(&self, customer: &CustomerId, credit_type: &CreditTypeId) -> Option<&WalletState> {

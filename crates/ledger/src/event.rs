@@ -120,11 +120,12 @@ pub fn check_timing(
     received_at: DateTime<Utc>,
     policy: &IngestPolicy,
 ) -> std::result::Result<(), RejectReason> {
-    let oldest_accepted = received_at - policy.late_window;
+    // A window reaching past the calendar's start accepts everything.
+    let oldest_accepted = received_at.checked_sub_signed(policy.late_window).unwrap_or(DateTime::<Utc>::MIN_UTC);
     if timestamp < oldest_accepted {
         return Err(RejectReason::EventTooOld { oldest_accepted });
     }
-    let latest_accepted = received_at + policy.future_skew;
+    let latest_accepted = received_at.checked_add_signed(policy.future_skew).unwrap_or(DateTime::<Utc>::MAX_UTC);
     if timestamp > latest_accepted {
         return Err(RejectReason::EventInFuture { latest_accepted });
     }
@@ -178,6 +179,13 @@ mod tests {
         assert!(check_timing(now + TimeDelta::minutes(5), now, &p).is_ok());
         let future = check_timing(now + TimeDelta::minutes(5) + TimeDelta::seconds(1), now, &p).unwrap_err();
         assert_eq!(future.code(), "event_in_future");
+    }
+
+    #[test]
+    fn huge_windows_do_not_overflow() {
+        let p = IngestPolicy { late_window: TimeDelta::MAX, future_skew: TimeDelta::MAX };
+        assert!(check_timing(DateTime::<Utc>::MIN_UTC, t0(), &p).is_ok());
+        assert!(check_timing(DateTime::<Utc>::MAX_UTC, t0(), &p).is_ok());
     }
 
     #[test]

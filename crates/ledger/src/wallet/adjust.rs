@@ -10,7 +10,7 @@ use crate::amount::Credits;
 use crate::entry::{Entry, EntryKind, Line, Posting};
 use crate::error::{LedgerError, Result};
 use crate::grant::{Grant, GrantSource};
-use crate::ids::{derived_grant_id, EventId, GrantId, ReasonCode};
+use crate::ids::{derived_grant_id, EventId, GrantId, ProductId, ReasonCode};
 
 /// What a reversal restored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -58,7 +58,8 @@ impl WalletState {
             Line {
                 grant: Some(grant.clone()),
                 kind: EntryKind::Void,
-                amount: -remainder,
+                // `0 - x`, not `-x`: a zero remainder is written `0`, not `-0`.
+                amount: Credits::ZERO - remainder,
                 booked_at,
                 event: None,
                 product: None,
@@ -100,28 +101,23 @@ impl WalletState {
         if reversed_before {
             return Err(LedgerError::AlreadyReversed { event: event.to_string() });
         }
-        // (grant, amount, entry undone); grant None = unsettled overage.
-        let mut parts: Vec<(Option<GrantId>, Credits, u64)> = Vec::new();
-        for e in &mine {
-            match e.kind {
-                EntryKind::Burn | EntryKind::OverageSettled => parts.push((e.grant.clone(), -e.amount, e.seq)),
-                EntryKind::Overage => {
-                    let settled: Credits = mine
-                        .iter()
-                        .filter(|s| s.kind == EntryKind::OverageSettled && s.related == Some(e.seq))
-                        .map(|s| -s.amount)
-                        .sum();
-                    parts.push((None, -e.amount - settled, e.seq));
-                }
-                _ => {}
-            }
-        }
-        parts.retain(|(_, amount, _)| amount.is_positive());
+        let mut parts = reversal_parts(&mine);
         if parts.is_empty() {
             return Err(LedgerError::NothingToReverse { event: event.to_string() });
         }
-        for (grant, _, _) in &parts {
-            if let Some(g) = grant {
+        // Usage up to the future skew ahead of now: a reversal booked now
+        // would come before the usage it undoes.
+        if mine
+            .iter()
+            .any(|e| matches!(e.kind, EntryKind::Burn | EntryKind::Overage) && e.booked_at > posting.recorded_at)
+        {
+            return Err(LedgerError::invalid(
+                "event",
+                "has not happened yet; it can be reversed from its event time on",
+            ));
+        }
+        for part in &parts {
+            if let Some(g) = &part.grant {
                 if !self.index.contains_key(g) {
                     return Err(LedgerError::not_found("grant", g));
                 }
@@ -129,16 +125,28 @@ impl WalletState {
         }
 
         self.catch_up(posting);
+        // The catch-up may have settled some of the event's overage (a grant
+        // became effective since the last write): that part now goes back to
+        // the paying grant rather than being cancelled as outstanding. The
+        // total, and the checks above, are unchanged by this.
+        if posting.entries.iter().any(|e| e.event.as_ref() == Some(event)) {
+            let caught_up: Vec<&Entry> = mine
+                .iter()
+                .copied()
+                .chain(posting.entries.iter().filter(|e| e.event.as_ref() == Some(event)))
+                .collect();
+            parts = reversal_parts(&caught_up);
+        }
         let now = posting.recorded_at;
         let mut outcome = Reversal::default();
-        for (n, (grant, amount, undone)) in parts.into_iter().enumerate() {
+        for (n, Part { grant, amount, undone, product }) in parts.into_iter().enumerate() {
             let line = |grant: Option<GrantId>| Line {
                 grant,
                 kind: EntryKind::Reversal,
                 amount,
                 booked_at: now,
                 event: Some(event.clone()),
-                product: None,
+                product: product.clone(),
                 related: Some(undone),
                 system: false,
             };
@@ -166,9 +174,44 @@ impl WalletState {
                 outcome.refund_grants.push((id, amount));
             }
         }
-        self.catch_up(posting);
+        self.settle_now(posting);
         Ok(outcome)
     }
+}
+
+/// One thing a reversal gives back.
+struct Part {
+    /// The grant to restore; `None` for unsettled overage.
+    grant: Option<GrantId>,
+    amount: Credits,
+    /// The burn, settlement or overage entry undone.
+    undone: u64,
+    /// The product of the usage, so reversals show per product in series.
+    product: Option<ProductId>,
+}
+
+/// What reversing an event gives back, from its entries: each burn and each
+/// settlement of its overage to its grant, and the unsettled rest of its
+/// overage (grant `None`); zeros dropped.
+fn reversal_parts(mine: &[&Entry]) -> Vec<Part> {
+    let mut parts = Vec::new();
+    for e in mine {
+        let part = |grant, amount| Part { grant, amount, undone: e.seq, product: e.product.clone() };
+        match e.kind {
+            EntryKind::Burn | EntryKind::OverageSettled => parts.push(part(e.grant.clone(), -e.amount)),
+            EntryKind::Overage => {
+                let settled: Credits = mine
+                    .iter()
+                    .filter(|s| s.kind == EntryKind::OverageSettled && s.related == Some(e.seq))
+                    .map(|s| -s.amount)
+                    .sum();
+                parts.push(part(None, -e.amount - settled));
+            }
+            _ => {}
+        }
+    }
+    parts.retain(|p| p.amount.is_positive());
+    parts
 }
 
 /// A `dispute_refund` grant restoring credits whose grant is gone. It keeps

@@ -45,12 +45,28 @@ impl WalletState {
             if expires_at > now {
                 break;
             }
-            self.settle(Bound::Before(expires_at), posting);
+            self.settle(Bound::Before(expires_at), None, posting);
             self.pending_expiries.pop_first();
             self.expire(gi, expires_at, posting);
         }
-        self.settle(Bound::UpTo(now), posting);
-        self.settle_dirty = false;
+        self.settle(Bound::UpTo(now), None, posting);
+        self.settle_dirty = self.overage_ahead_of(now);
+    }
+
+    /// Overage of usage booked ahead of now (inside the future skew) cannot
+    /// be paid before its time: settlement stays due for a later catch-up.
+    fn overage_ahead_of(&self, now: DateTime<Utc>) -> bool {
+        self.overages.iter().any(|o| o.booked_at > now)
+    }
+
+    /// Settles what credits given back now (a reversal to a live grant) can
+    /// pay, booked now: before now those credits were not in the grant, so a
+    /// settlement booked earlier would overdraw it at the instants between.
+    /// Runs right after a full catch-up, so nothing payable earlier is left.
+    pub(super) fn settle_now(&mut self, posting: &mut Posting) {
+        let now = posting.recorded_at;
+        self.settle(Bound::UpTo(now), Some(now), posting);
+        self.settle_dirty = self.overage_ahead_of(now);
     }
 
     /// The instant of the next expiry not yet booked (for sweepers).
@@ -96,7 +112,8 @@ impl WalletState {
             Line {
                 grant: Some(grant.id.clone()),
                 kind: EntryKind::Expire,
-                amount: -(remainder - rolled),
+                // `0 - x`, not `-x`: nothing left is written `0`, not `-0`.
+                amount: Credits::ZERO - (remainder - rolled),
                 booked_at: expires_at,
                 event: None,
                 product: None,
@@ -110,8 +127,8 @@ impl WalletState {
     /// Pays outstanding overage (oldest first) from grants that were live at
     /// the later of the overage's time and their own `effective_at`, earliest
     /// such time first, then burn order. The settlement is booked at that
-    /// later time.
-    fn settle(&mut self, bound: Bound, posting: &mut Posting) {
+    /// later time (and not before `not_before`, if given).
+    fn settle(&mut self, bound: Bound, not_before: Option<DateTime<Utc>>, posting: &mut Posting) {
         if self.credit_type.overage_mode != OverageMode::CarryForward
             || !self.outstanding.is_positive()
             || !self.settle_dirty
@@ -143,7 +160,7 @@ impl WalletState {
                 .enumerate()
                 .filter_map(|(rank, &gi)| {
                     let g = &self.grants[gi];
-                    let at = item.booked_at.max(g.grant.effective_at);
+                    let at = item.booked_at.max(g.grant.effective_at).max(not_before.unwrap_or(item.booked_at));
                     (g.grant.admits(&item.product) && bound.admits(at) && g.drawable_at(at).0.is_positive())
                         .then_some((at, rank, gi))
                 })

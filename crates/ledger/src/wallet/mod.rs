@@ -217,6 +217,41 @@ impl WalletState {
         Ok(w)
     }
 
+    /// Builds a wallet from grant states whose totals were folded elsewhere
+    /// (the [`crate::history::History`] index), exactly as
+    /// [`WalletState::replay`] would have built it from the same entries:
+    /// grants keep the given order, overage items are sorted and only those
+    /// with something outstanding are kept. Builds in bulk what
+    /// `insert_checked_grant` builds one grant at a time (the burn order is
+    /// total, so sorting gives the same order as inserting).
+    pub(crate) fn from_parts(
+        customer: CustomerId,
+        credit_type: Arc<CreditType>,
+        grants: Vec<GrantState>,
+        mut overages: Vec<OverageItem>,
+    ) -> Result<WalletState> {
+        let mut w = WalletState::new(customer, credit_type);
+        w.grants.reserve(grants.len());
+        for g in grants {
+            w.check_new_grant(&g.grant)?;
+            w.index.insert(g.grant.id.clone(), w.grants.len());
+            w.grants.push(g);
+        }
+        let mut order: Vec<usize> = (0..w.grants.len()).collect();
+        let keys = &w.credit_type.burn_order;
+        order.sort_unstable_by(|&a, &b| burn_order_cmp(keys, &w.grants[a].grant, &w.grants[b].grant));
+        w.burn_order = order;
+        w.pending_expiries =
+            w.grants.iter().enumerate().filter_map(|(gi, g)| g.grant.expires_at.map(|t| (t, gi))).collect();
+        w.pending_activations = w.grants.iter().enumerate().map(|(gi, g)| (g.grant.effective_at, gi)).collect();
+        overages.sort_by_key(|o| (o.booked_at, o.seq));
+        overages.retain(|o| o.outstanding().is_positive());
+        w.outstanding = overages.iter().map(OverageItem::outstanding).sum();
+        w.overages = overages;
+        w.settle_dirty = true;
+        Ok(w)
+    }
+
     fn check_new_grant(&self, grant: &Grant) -> Result<()> {
         if grant.customer != self.customer || grant.credit_type != self.credit_type.id {
             return Err(LedgerError::invalid("grant", "belongs to another wallet"));

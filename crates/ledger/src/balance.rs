@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::amount::Credits;
-use crate::grant::Grant;
+use crate::grant::{Grant, GrantSource};
 use crate::ids::{CreditTypeId, CustomerId};
 use crate::wallet::{GrantTotals, WalletState};
 
@@ -74,6 +74,9 @@ pub fn balance_view(
     let mut expiring: BTreeMap<DateTime<Utc>, Credits> = BTreeMap::new();
     let grants = state
         .grants_in_burn_order()
+        // A rollover grant exists only from its parent's expiry on; before
+        // that its credits are still the parent's, so it is not pending.
+        .filter(|g| !(g.grant.source == GrantSource::Rollover && g.grant.effective_at > at))
         .map(|g| {
             let status = if g.voided_at.is_some_and(|v| v <= at) {
                 GrantStatus::Voided

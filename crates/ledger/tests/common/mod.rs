@@ -23,7 +23,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
-use creditdesk_ledger::balance::{Balance, GrantBalance, GrantStatus};
+use creditdesk_ledger::balance::{Balance, GrantBalance};
 use creditdesk_ledger::catalog::{
     BurnOrder, BurnOrderKey, Catalog, CreditType, OverageMode, Product, RateCard, RateVersion,
 };
@@ -462,20 +462,4 @@ pub fn support(reason: &str) -> Attribution {
         ticket_ref: Some(Arc::from("TCK-1")),
         note: None,
     }
-}
-
-/// WORKAROUND for a known bug in `history.rs`/`balance.rs` (minimal case:
-/// `scenarios::rollover_grant_is_not_pending_before_its_parent_expires`):
-/// once recorded, a rollover grant counts as `pending` at instants before its
-/// parent's expiry, although its credits are still in the parent; before the
-/// sweeper records it, it does not. Comparisons of balances before and after
-/// a sweep drop such lines (and their amount from `pending`) on both sides.
-/// Remove when the bug is fixed.
-pub fn without_pending_rollovers(mut b: Balance) -> Balance {
-    let future_rollover =
-        |g: &GrantBalance| g.grant.source == GrantSource::Rollover && g.status == GrantStatus::Pending;
-    let dropped: Credits = b.grants.iter().filter(|g| future_rollover(g)).map(|g| g.remaining).sum();
-    b.pending -= dropped;
-    b.grants.retain(|g| !future_rollover(g));
-    b
 }

@@ -117,6 +117,8 @@ pub struct History {
     grants: Vec<RecordedGrant>,
     entries: Vec<Entry>,
     index: Index,
+    /// When the wallet was caught up (every posting's recorded time, rising).
+    caught_up: Vec<DateTime<Utc>>,
 }
 
 impl History {
@@ -125,11 +127,21 @@ impl History {
     }
 
     fn with_block_rows(customer: CustomerId, credit_type: Arc<CreditType>, block_rows: usize) -> History {
-        History { customer, credit_type, grants: Vec::new(), entries: Vec::new(), index: Index::new(block_rows) }
+        History {
+            customer,
+            credit_type,
+            grants: Vec::new(),
+            entries: Vec::new(),
+            index: Index::new(block_rows),
+            caught_up: Vec::new(),
+        }
     }
 
     /// Appends what one posting wrote for this wallet.
     pub fn record(&mut self, posting: &Posting) {
+        if self.caught_up.last().is_none_or(|&t| posting.recorded_at > t) {
+            self.caught_up.push(posting.recorded_at);
+        }
         for g in &posting.grants {
             if g.customer == self.customer && g.credit_type == self.credit_type.id {
                 self.index.add_grant(&g.id, posting.recorded_at);
@@ -159,7 +171,7 @@ impl History {
             return self.snapshot_by_replay(at, as_of);
         }
         let mut state = self.indexed_state(at, as_of)?;
-        state.catch_up(&mut Posting::new(at, u64::MAX / 2, Attribution::system()));
+        self.catch_up_virtually(&mut state, at, as_of);
         Ok(state)
     }
 
@@ -180,9 +192,20 @@ impl History {
         let grants = self.grants.iter().filter(|g| g.recorded_at <= as_of).map(|g| g.grant.clone());
         let entries = self.entries.iter().filter(|e| e.booked_at <= at && e.recorded_at <= as_of);
         let mut state = WalletState::replay(self.customer.clone(), self.credit_type.clone(), grants, entries)?;
-        let mut scratch = Posting::new(at, u64::MAX / 2, Attribution::system());
-        state.catch_up(&mut scratch);
+        self.catch_up_virtually(&mut state, at, as_of);
         Ok(state)
+    }
+
+    /// Runs the wallet's catch-up up to `at` without writing anything. The
+    /// ledger itself decided every settlement up to its last catch-up known
+    /// at `as_of`, seeing entries booked after `at` that this snapshot
+    /// leaves out; only later settlements are the snapshot's to make.
+    fn catch_up_virtually(&self, state: &mut WalletState, at: DateTime<Utc>, as_of: DateTime<Utc>) {
+        let known = self.caught_up.partition_point(|&t| t <= as_of);
+        if let Some(&last) = known.checked_sub(1).and_then(|i| self.caught_up.get(i)) {
+            state.settle_only_after(last);
+        }
+        state.catch_up(&mut Posting::new(at, u64::MAX / 2, Attribution::system()));
     }
 
     /// The reference balance, from [`History::snapshot_by_replay`].
@@ -256,7 +279,13 @@ impl History {
                 totals.apply(EntryKind::Void, m.amount);
                 voided_at = Some(m.booked_at);
             }
-            grants.push(GrantState { grant: rg.grant.clone(), totals, voided_at, expiry_seq });
+            let restored = meta
+                .reversals
+                .iter()
+                .filter(|m| inside(m.booked, m.recorded))
+                .map(|m| (m.booked_at, m.amount))
+                .collect();
+            grants.push(GrantState { grant: rg.grant.clone(), totals, voided_at, expiry_seq, restored });
         }
 
         let mut overages = Vec::new();
@@ -467,6 +496,9 @@ struct GrantMeta {
     recorded: i64,
     expires: Vec<Mark>,
     voids: Vec<Mark>,
+    /// Reversals on the grant (also summed in the blocks): a snapshot needs
+    /// their times, see `GrantState::restored`.
+    reversals: Vec<Mark>,
 }
 
 /// A settlement (`settle`) or overage reversal pointing at an overage entry;
@@ -553,7 +585,12 @@ impl Index {
     fn add_grant(&mut self, id: &GrantId, recorded_at: DateTime<Utc>) {
         // Kept parallel to the grants even when irregular.
         let recorded = row_nanos(recorded_at);
-        self.grant_meta.push(GrantMeta { recorded: recorded.unwrap_or(0), expires: Vec::new(), voids: Vec::new() });
+        self.grant_meta.push(GrantMeta {
+            recorded: recorded.unwrap_or(0),
+            expires: Vec::new(),
+            voids: Vec::new(),
+            reversals: Vec::new(),
+        });
         let gi = u32::try_from(self.grant_meta.len() - 1).ok().filter(|gi| (*gi as usize) < u32::MAX as usize / KINDS);
         if recorded.is_none() {
             self.irregular.get_or_insert("a grant recorded outside 1677..2262");
@@ -599,6 +636,7 @@ impl Index {
         match e.kind {
             EntryKind::Expire => meta.expires.push(mark),
             EntryKind::Void => meta.voids.push(mark),
+            EntryKind::Reversal => meta.reversals.push(mark),
             EntryKind::OverageSettled => self.add_link(e, booked, recorded, true)?,
             _ => {}
         }

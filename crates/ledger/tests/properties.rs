@@ -459,16 +459,19 @@ fn reference_cmp(keys: &[BurnOrderKey], a: &Grant, b: &Grant) -> Ordering {
 
 /// What usage at `t` could still take from a grant: its remainder, or once
 /// its expiry is booked, the expired part not yet taken back by corrections.
-fn drawable(w: &WalletState, id: &GrantId, t: DateTime<Utc>, expire_booked: bool) -> Credits {
+fn drawable(w: &WalletState, entries: &[Entry], id: &GrantId, t: DateTime<Utc>, expire_booked: bool) -> Credits {
     let g = w.grant(id).expect("grant");
     if g.voided_at.is_some() || t < g.grant.effective_at || g.grant.expires_at.is_some_and(|e| t >= e) {
         return Credits::ZERO;
     }
-    if expire_booked {
-        g.totals.expired - g.totals.corrected
-    } else {
-        g.totals.remaining()
-    }
+    let left = if expire_booked { g.totals.expired - g.totals.corrected } else { g.totals.remaining() };
+    // Credits a reversal gave back after t were not in the grant at t.
+    let restored_later: Credits = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Reversal && e.grant.as_ref() == Some(id) && e.booked_at > t)
+        .map(|e| e.amount)
+        .sum();
+    (left - restored_later).max(Credits::ZERO)
 }
 
 /// (e): the event's burns follow the burn order; every eligible grant before
@@ -511,7 +514,7 @@ fn check_allocation_order(fx: &Fx, spec: &UsageSpec) -> Check {
             None => false,
         };
         if earlier && g.grant.admits(&product) {
-            let left = drawable(w, &g.grant.id, t, expire_booked.contains(&g.grant.id));
+            let left = drawable(w, fx.ledger.entries(), &g.grant.id, t, expire_booked.contains(&g.grant.id));
             prop_assert!(
                 left.is_zero(),
                 "{} skipped eligible grant {} ({} left) before {:?}",
@@ -807,15 +810,8 @@ fn check_ledger(fx: &Fx, model: &Model) -> Check {
         for at in instants(now) {
             let bal = fx.ledger.balance(cust, ct, Some(at), None).expect("balance");
             for l in &bal.grants {
-                // KNOWN BUG (see `scenarios::late_usage_cannot_spend_credits_a_later_reversal_gave_back`):
-                // a late burn or settlement may spend credits that a reversal
-                // booked after its time gave back, so the grant's remainder
-                // is negative between the two. Remove when fixed.
-                let restored_later = all.iter().any(|e| {
-                    e.kind == EntryKind::Reversal && e.grant.as_ref() == Some(&l.grant.id) && e.booked_at > at
-                });
                 prop_assert!(
-                    terms(&l.totals).iter().all(|c| !c.is_negative()) && (restored_later || !l.remaining.is_negative()),
+                    terms(&l.totals).iter().all(|c| !c.is_negative()) && !l.remaining.is_negative(),
                     "negative term on {} at {}: {:?} remaining {}",
                     l.grant.id,
                     at,

@@ -1662,13 +1662,8 @@ fn a_zero_expire_or_void_is_written_as_0_not_minus_0() {
 }
 
 // ---------------------------------------------------------------------------
-// Known bugs not fixed here: three in `history.rs`/`balance.rs` (owned
-// elsewhere), one whose fix spans `wallet/mod.rs` and `history.rs`. Each is
-// the minimal failing case; remove the `ignore` when fixed. Workarounds:
-// the sweep comparisons (here and in `properties.rs`) drop pending rollover
-// grants (`common::without_pending_rollovers`), and `properties.rs` skips
-// the non-negative-remaining check at an instant for a grant with a
-// reversal booked after it.
+// Regressions: each was a bug found by these suites (the minimal failing
+// case), fixed in the library.
 
 /// A rollover grant does not exist before its parent's expiry: at an
 /// earlier instant the credits are still in the parent. Once the sweeper
@@ -1694,7 +1689,6 @@ fn rollover_grant_is_not_pending_before_its_parent_expires() {
 /// grant's 20, which the ledger had set aside to roll over: a settlement
 /// that never happened.
 #[test]
-#[ignore = "known bug in history.rs: the virtual catch-up at a past instant settles overage the ledger never settled"]
 fn past_balance_does_not_settle_overage_the_ledger_did_not_settle() {
     let mut fx = Fx::new(ts("2026-01-01"));
     fx.grant(&grant("plan_jan", "100").expires(ts("2026-02-01")).rollover("0.5", None, TimeDelta::days(30))).unwrap();
@@ -1714,7 +1708,6 @@ fn past_balance_does_not_settle_overage_the_ledger_did_not_settle() {
 /// Expected now: available 1, overage 1, net 0 (the credit is in the grant
 /// until 12:01), or at least the overage the ledger shows as outstanding.
 #[test]
-#[ignore = "known bug in history.rs: the virtual catch-up settles overage from credits that usage booked after the instant already spent"]
 fn balance_now_does_not_settle_overage_with_credits_spent_by_usage_booked_ahead() {
     let mut fx = Fx::new(ts("2026-01-01 12:00"));
     fx.grant(&grant("g", "1").effective(ts("2026-01-01"))).unwrap();
@@ -1734,7 +1727,6 @@ fn balance_now_does_not_settle_overage_with_credits_spent_by_usage_booked_ahead(
 /// Expected: the late usage is overage, paid by the restored credit as of
 /// the reversal (Jan 2).
 #[test]
-#[ignore = "known bug in wallet (late draws use the current remainder, including credits a later-booked reversal restored); the fix needs per-grant restoration times in wallet/mod.rs and history.rs"]
 fn late_usage_cannot_spend_credits_a_later_reversal_gave_back() {
     run(&[
         Grant(G { id: "g", amount: "1", ..GRANT }),

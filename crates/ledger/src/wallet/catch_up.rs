@@ -155,16 +155,26 @@ impl WalletState {
         let mut oi = 0;
         while oi < self.overages.len() {
             let item = self.overages[oi].clone();
-            let mut candidates: Vec<(DateTime<Utc>, usize, usize)> = payers
-                .iter()
-                .enumerate()
-                .filter_map(|(rank, &gi)| {
-                    let g = &self.grants[gi];
-                    let at = item.booked_at.max(g.grant.effective_at).max(not_before.unwrap_or(item.booked_at));
-                    (g.grant.admits(&item.product) && bound.admits(at) && g.drawable_at(at).0.is_positive())
-                        .then_some((at, rank, gi))
-                })
-                .collect();
+            // Each payer at the earliest time it could pay: when both the
+            // overage and the grant exist; credits a reversal gave back pay
+            // from the reversal's time on.
+            let mut candidates: Vec<(DateTime<Utc>, usize, usize)> = Vec::new();
+            for (rank, &gi) in payers.iter().enumerate() {
+                let g = &self.grants[gi];
+                if !g.grant.admits(&item.product) {
+                    continue;
+                }
+                let first = item.booked_at.max(g.grant.effective_at).max(not_before.unwrap_or(item.booked_at));
+                let restorations = g.restored.iter().map(|&(r, _)| r).filter(|&r| r > first);
+                for at in std::iter::once(first).chain(restorations) {
+                    if bound.admits(at)
+                        && self.settled_through.is_none_or(|w| at > w)
+                        && g.drawable_at(at).0.is_positive()
+                    {
+                        candidates.push((at, rank, gi));
+                    }
+                }
+            }
             candidates.sort_unstable();
             let mut outstanding = item.outstanding();
             for (at, _, gi) in candidates {

@@ -77,6 +77,8 @@ pub struct GrantState {
     pub voided_at: Option<DateTime<Utc>>,
     /// The `expire` entry, once written: the expiry is done.
     pub expiry_seq: Option<u64>,
+    /// Credits given back by reversals: (booked_at, amount).
+    pub restored: Vec<(DateTime<Utc>, Credits)>,
 }
 
 impl GrantState {
@@ -87,10 +89,14 @@ impl GrantState {
         if self.voided_at.is_some() || !self.grant.in_term_at(t) {
             return (Credits::ZERO, false);
         }
-        match self.expiry_seq {
+        let (left, from_expired) = match self.expiry_seq {
             None => (self.totals.remaining(), false),
             Some(_) => (self.totals.expired - self.totals.corrected, true),
-        }
+        };
+        // Credits a reversal gave back after `t` were not there at `t`: a
+        // late draw that used them would leave the grant negative in between.
+        let restored_later: Credits = self.restored.iter().filter(|(b, _)| *b > t).map(|(_, c)| *c).sum();
+        ((left - restored_later).max(Credits::ZERO), from_expired)
     }
 
     pub fn is_voided(&self) -> bool {
@@ -136,6 +142,10 @@ pub struct WalletState {
     pending_activations: BTreeSet<(DateTime<Utc>, usize)>,
     /// Something may have made overage settlement possible.
     settle_dirty: bool,
+    /// Settlements may only be booked after this instant. Set on snapshots:
+    /// the ledger already decided every settlement up to its last catch-up,
+    /// with knowledge a snapshot at an instant lacks (entries booked later).
+    settled_through: Option<DateTime<Utc>>,
 }
 
 impl WalletState {
@@ -151,6 +161,7 @@ impl WalletState {
             pending_expiries: BTreeSet::new(),
             pending_activations: BTreeSet::new(),
             settle_dirty: false,
+            settled_through: None,
         }
     }
 
@@ -193,6 +204,7 @@ impl WalletState {
                     match kind {
                         EntryKind::Expire => g.expiry_seq = Some(e.seq),
                         EntryKind::Void => g.voided_at = Some(e.booked_at),
+                        EntryKind::Reversal => g.restored.push((e.booked_at, e.amount)),
                         EntryKind::OverageSettled => overage_links.push(e),
                         _ => {}
                     }
@@ -279,7 +291,13 @@ impl WalletState {
             self.burn_order.partition_point(|&other| burn_order_cmp(order, &self.grants[other].grant, &grant).is_lt());
         self.burn_order.insert(pos, gi);
         self.index.insert(grant.id.clone(), gi);
-        self.grants.push(GrantState { grant, totals: GrantTotals::default(), voided_at: None, expiry_seq: None });
+        self.grants.push(GrantState {
+            grant,
+            totals: GrantTotals::default(),
+            voided_at: None,
+            expiry_seq: None,
+            restored: Vec::new(),
+        });
         gi
     }
 
@@ -328,9 +346,15 @@ impl WalletState {
         match kind {
             EntryKind::Expire => g.expiry_seq = Some(seq),
             EntryKind::Void => g.voided_at = Some(booked_at),
+            EntryKind::Reversal => g.restored.push((booked_at, amount)),
             _ => {}
         }
         seq
+    }
+
+    /// Books no settlement at or before `t` (see `settled_through`).
+    pub(crate) fn settle_only_after(&mut self, t: DateTime<Utc>) {
+        self.settled_through = Some(t);
     }
 
     pub fn customer(&self) -> &CustomerId {

@@ -345,7 +345,7 @@ fn year_of_history(s: &Setup) -> (History, DateTime<Utc>) {
         for i in 0..per_day {
             let arrival = d0 + step * i as i32;
             let timestamp = if n % 20 == 7 { arrival - TimeDelta::hours(1 + (n % 48) as i64) } else { arrival };
-            let product = if n % 3 == 0 { &s.batch } else { &s.api };
+            let product = if n.is_multiple_of(3) { &s.batch } else { &s.api };
             let ev = event(s, format!("ev_{n}"), product, timestamp);
             // 0.01 to 0.97 credits, ~0.49 on average: ~1,340 a day.
             let credits = Credits::round_half_even(Decimal::new((n % 97 + 1) as i64, 2));

@@ -68,11 +68,11 @@ use crate::amount::Credits;
 use crate::balance::{Balance, GrantStatus};
 use crate::catalog::{BurnOrder, OverageMode};
 use crate::error::{LedgerError, Result};
-use crate::grant::{Grant, GrantCategory, GrantSource};
+use crate::grant::{Grant, GrantCategory};
 use crate::history::History;
-use crate::ids::{derived_grant_id, ActorId, CreditTypeId, GrantId, ProductId, ReasonCode};
+use crate::ids::{CreditTypeId, GrantId, ProductId};
 use crate::series::{from_micros, BurnRollup, SLOT_SECONDS};
-use crate::wallet::{burn_order_cmp, WalletState};
+use crate::wallet::{burn_order_cmp, rollover_grant, WalletState};
 
 pub const DEFAULT_HORIZON_DAYS: u32 = 365;
 pub const MAX_HORIZON_DAYS: u32 = 3_660;
@@ -395,7 +395,8 @@ impl Sim {
             g.gone = true;
             let unused = g.left.max(Credits::ZERO);
             g.left = Credits::ZERO;
-            let rolled = g.grant.rollover.map_or(Credits::ZERO, |p| p.rolled_amount(unused));
+            let policy = g.grant.rollover;
+            let rolled = policy.map_or(Credits::ZERO, |p| p.rolled_amount(unused));
             if unused.is_positive() {
                 self.expiries.push(ProjectedExpiry {
                     grant: g.grant.id.clone(),
@@ -405,8 +406,8 @@ impl Sim {
                     rolled,
                 });
             }
-            if rolled.is_positive() {
-                children.push(rollover_grant(&g.grant, rolled, t));
+            if let (Some(policy), true) = (policy, rolled.is_positive()) {
+                children.push(rollover_grant(&g.grant, policy, rolled, t, 0));
             }
         }
         for child in children {
@@ -468,33 +469,6 @@ impl Sim {
     }
 }
 
-/// The grant a rollover would create (the ledger's rule: `rolled` credits
-/// from the old expiry for `expires_after`, with the old grant's priority,
-/// category and products). Only its burn-order keys and term matter here.
-fn rollover_grant(parent: &Grant, rolled: Credits, at: DateTime<Utc>) -> Grant {
-    Grant {
-        id: derived_grant_id(&parent.id, "rollover", 0),
-        customer: parent.customer.clone(),
-        credit_type: parent.credit_type.clone(),
-        amount: rolled,
-        category: parent.category,
-        source: GrantSource::Rollover,
-        priority: parent.priority,
-        effective_at: at,
-        expires_at: parent.rollover.and_then(|p| at.checked_add_signed(p.expires_after)),
-        products: parent.products.clone(),
-        contract_id: parent.contract_id.clone(),
-        cost_basis: None,
-        rollover: None,
-        parent: Some(parent.id.clone()),
-        reason_code: ReasonCode::rollover(),
-        ticket_ref: None,
-        note: None,
-        created_by: ActorId::system(),
-        approved_by: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,8 +483,8 @@ mod tests {
     use crate::engine::{IngestMode, IngestResult, Ledger};
     use crate::entry::Attribution;
     use crate::event::UsageEvent;
-    use crate::grant::{NewGrant, RolloverPolicy};
-    use crate::ids::{CustomerId, EventId};
+    use crate::grant::{GrantSource, NewGrant, RolloverPolicy};
+    use crate::ids::{ActorId, CustomerId, EventId, ReasonCode};
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()

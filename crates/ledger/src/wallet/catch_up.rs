@@ -219,7 +219,13 @@ impl WalletState {
 /// The grant a rollover creates: `rolled` credits, effective at the old
 /// expiry, expiring `expires_after` later, with the old grant's priority,
 /// category, products and contract. It does not roll over again.
-fn rollover_grant(parent: &Grant, policy: RolloverPolicy, rolled: Credits, at: DateTime<Utc>, out_seq: u64) -> Grant {
+pub(crate) fn rollover_grant(
+    parent: &Grant,
+    policy: RolloverPolicy,
+    rolled: Credits,
+    at: DateTime<Utc>,
+    out_seq: u64,
+) -> Grant {
     Grant {
         id: derived_grant_id(&parent.id, "rollover", out_seq),
         customer: parent.customer.clone(),

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 pub use adjust::Reversal;
 pub use allocation::{burn_order_cmp, Allocation};
+pub(crate) use catch_up::rollover_grant;
 
 use crate::amount::Credits;
 use crate::catalog::{CreditType, OverageMode};

@@ -315,7 +315,7 @@ impl History {
                 overages.push(item);
             }
         }
-        WalletState::from_parts(self.customer.clone(), self.credit_type.clone(), grants, overages)
+        WalletState::restore(self.customer.clone(), self.credit_type.clone(), grants, overages)
     }
 }
 

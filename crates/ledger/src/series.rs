@@ -284,16 +284,59 @@ impl BurnRollup {
         true
     }
 
+    /// Folds in one stored UTC day (days since the epoch) of one key:
+    /// `burned` and `reversed` hold the micro-credits of each of the day's
+    /// quarter hours, in order (a store's pre-aggregated form of the same
+    /// data `record` folds entry by entry). The day must not have been
+    /// folded in before.
+    pub fn add_day(
+        &mut self,
+        credit_type: &CreditTypeId,
+        product: Option<&ProductId>,
+        day: i64,
+        burned: &[i64],
+        reversed: &[i64],
+    ) -> Result<()> {
+        let per_day = SLOTS_PER_CHUNK as usize;
+        if burned.len() != per_day || reversed.len() != per_day {
+            return Err(LedgerError::Invalid { field: "burn_day", rule: format!("must have {per_day} quarter hours") });
+        }
+        let key = self.key_of(credit_type, product);
+        for (track, amounts) in [(&mut self.burned[key], burned), (&mut self.reversed[key], reversed)] {
+            if amounts.iter().all(|&a| a == 0) {
+                continue;
+            }
+            let mut chunk = Chunk::default();
+            let mut running = 0i128;
+            for (slot, &a) in amounts.iter().enumerate().filter(|(_, a)| **a != 0) {
+                running = running.saturating_add(i128::from(a));
+                // slot < 96 fits a u8.
+                chunk.slots.push(slot as u8);
+                chunk.cum.push(running);
+            }
+            if track.0.insert(day, chunk).is_some() {
+                return Err(LedgerError::Invalid { field: "burn_day", rule: "was folded in twice".into() });
+            }
+        }
+        Ok(())
+    }
+
     fn key_index(&mut self, e: &Entry) -> usize {
-        if let Some(&i) = self.index.get(&e.credit_type).and_then(|m| m.get(&e.product)) {
+        self.key_of(&e.credit_type, e.product.as_ref())
+    }
+
+    fn key_of(&mut self, credit_type: &CreditTypeId, product: Option<&ProductId>) -> usize {
+        if let Some(&i) = self.index.get(credit_type).and_then(|m| m.get(&product.cloned())) {
             return i as usize;
         }
+        let (credit_type, product) = (credit_type.clone(), product.cloned());
+        let e = SeriesKey { credit_type, product };
         let i = self.keys.len();
-        self.keys.push(SeriesKey { credit_type: e.credit_type.clone(), product: e.product.clone() });
+        self.keys.push(e.clone());
         self.burned.push(Track::default());
         self.reversed.push(Track::default());
         // Keys are products: never near 2^32 of them.
-        self.index.entry(e.credit_type.clone()).or_default().insert(e.product.clone(), i as u32);
+        self.index.entry(e.credit_type).or_default().insert(e.product, i as u32);
         i
     }
 
@@ -967,6 +1010,50 @@ mod tests {
                 (date(2011, 12, 31), TimeDelta::hours(24)),
             ]
         );
+    }
+
+    #[test]
+    fn stored_days_fold_in_to_the_same_series_as_entries() {
+        let mut l = ledger(utc(2026, 3, 20, 0, 0));
+        grant(&mut l, "g1", dec!(10), utc(2026, 3, 1, 0, 0), None);
+        use_(&mut l, "e1", "api", dec!(15), utc(2026, 3, 10, 9, 7));
+        use_(&mut l, "e2", "api", dec!(3), utc(2026, 3, 11, 23, 59));
+        use_(&mut l, "e3", "api", dec!(2.5), utc(2026, 3, 11, 0, 0));
+        l.reverse(&EventId::new("e1").unwrap(), crate::entry::Attribution::system()).unwrap();
+        let from_entries = rollup(&l);
+        // What a store keeps: per (credit type, product, UTC day), 96 quarter hours.
+        let mut days: BTreeMap<(CreditTypeId, Option<ProductId>, i64), (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        for e in l.history(&cust(), &ct()).unwrap().entries() {
+            let reversal = match e.kind {
+                EntryKind::Burn | EntryKind::Overage => false,
+                EntryKind::Reversal => true,
+                EntryKind::Grant if e.event.is_some() => true,
+                _ => continue,
+            };
+            let slot = e.booked_at.timestamp().div_euclid(SLOT_SECONDS);
+            let day = days
+                .entry((e.credit_type.clone(), e.product.clone(), slot.div_euclid(96)))
+                .or_insert_with(|| (vec![0; 96], vec![0; 96]));
+            let micros = i64::try_from(to_micros(e.amount)).unwrap();
+            let cell = slot.rem_euclid(96) as usize;
+            if reversal {
+                day.1[cell] += micros;
+            } else {
+                day.0[cell] += micros.abs();
+            }
+        }
+        let mut from_days = BurnRollup::new(cust());
+        for ((credit_type, product, day), (burned, reversed)) in &days {
+            from_days.add_day(credit_type, product.as_ref(), *day, burned, reversed).unwrap();
+        }
+        let (from, to) = (utc(2026, 3, 1, 0, 0), utc(2026, 4, 1, 0, 0));
+        for tz in [Tz::UTC, chrono_tz::Asia::Kolkata, chrono_tz::America::New_York] {
+            let a = from_entries.burn_series(from, to, Bucket::Day, tz).unwrap();
+            let b = from_days.burn_series(from, to, Bucket::Day, tz).unwrap();
+            assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::to_value(&b).unwrap(), "{tz}");
+        }
+        let err = from_days.add_day(&ct(), Some(&pid("api")), 0, &[0; 95], &[0; 96]).unwrap_err();
+        assert_eq!(err.to_string(), "burn_day: must have 96 quarter hours");
     }
 
     #[test]

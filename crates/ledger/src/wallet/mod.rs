@@ -231,13 +231,14 @@ impl WalletState {
     }
 
     /// Builds a wallet from grant states whose totals were folded elsewhere
-    /// (the [`crate::history::History`] index), exactly as
+    /// (the [`crate::history::History`] index, or a store's running totals),
+    /// exactly as
     /// [`WalletState::replay`] would have built it from the same entries:
     /// grants keep the given order, overage items are sorted and only those
     /// with something outstanding are kept. Builds in bulk what
     /// `insert_checked_grant` builds one grant at a time (the burn order is
     /// total, so sorting gives the same order as inserting).
-    pub(crate) fn from_parts(
+    pub fn restore(
         customer: CustomerId,
         credit_type: Arc<CreditType>,
         grants: Vec<GrantState>,

@@ -27,3 +27,62 @@ apt_install() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
+
+# PostgreSQL's server binaries (initdb, postgres, pg_ctl, psql) for the test
+# tooling (crates/testkit), which starts its own throwaway servers in temp
+# dirs on free ports: the tests never use a system cluster. Debian's package
+# creates a `main` cluster and tries to start it; a policy-rc.d forbids that
+# start during the install (it fails in containers without an init), and the
+# cluster is left alone.
+ensure_postgres() {
+  if postgres_bindir >/dev/null; then
+    return 0
+  fi
+  echo "== installing PostgreSQL (Debian's postgresql package) for the test servers"
+  local sudo="" policy=/usr/sbin/policy-rc.d ours=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# creditdesk scripts/lib/prereqs.sh: no service starts during install\nexit 101\n' |
+      $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    ours=1
+  fi
+  local status=0
+  apt_install postgresql || status=$?
+  if [ -n "$ours" ]; then
+    $sudo rm -f "$policy"
+  fi
+  if ! postgres_bindir >/dev/null; then
+    echo "installing Debian's postgresql package failed (apt-get exit $status): install it by hand" \
+      "(apt-get install postgresql), or set DATABASE_URL to a PostgreSQL server the tests may use." >&2
+    exit 1
+  fi
+  if [ "$status" -ne 0 ]; then
+    # Typically the package's attempt to start its `main` cluster, which the
+    # tests do not use.
+    echo "apt-get exited $status, but PostgreSQL's server binaries are installed: carrying on." >&2
+  fi
+  echo "== PostgreSQL server binaries in $(postgres_bindir)"
+}
+
+# Prints the newest /usr/lib/postgresql/<version>/bin holding the server
+# binaries; fails if there is none.
+postgres_bindir() {
+  local dir best="" best_version=-1 version
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [ ! -x "$dir/initdb" ] || [ ! -x "$dir/postgres" ] || [ ! -x "$dir/psql" ]; then
+      continue
+    fi
+    version="${dir#/usr/lib/postgresql/}"
+    version="${version%/bin}"
+    case "$version" in
+      '' | *[!0-9]*) continue ;;
+    esac
+    if [ "$version" -gt "$best_version" ]; then
+      best="$dir"
+      best_version="$version"
+    fi
+  done
+  [ -n "$best" ] || return 1
+  echo "$best"
+}

@@ -22,10 +22,24 @@ pub const CREDIT_SCALE: u32 = 6;
 /// Largest magnitude of a single credit amount accepted as input (10^15).
 pub const MAX_CREDITS: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 
-/// A signed amount of credits with at most six decimal places.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Credits(#[serde(with = "rust_decimal::serde::str")] Decimal);
+/// A signed amount of credits with at most six decimal places. In JSON it is
+/// a string in canonical form (`"5"`, not `"5.00"`), whatever arithmetic
+/// produced it, so equal amounts always serialise alike.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Credits(Decimal);
+
+impl Serialize for Credits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Credits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 impl Credits {
     pub const ZERO: Credits = Credits(Decimal::ZERO);
@@ -254,6 +268,13 @@ mod tests {
     fn negating_zero_gives_plain_zero() {
         assert_eq!((-Credits::ZERO).to_string(), "0");
         assert_eq!(serde_json::to_string(&-Credits::ZERO).unwrap(), "\"0\"");
+    }
+
+    #[test]
+    fn credits_serialize_canonically() {
+        let five = Credits::parse_decimal(dec!(7.50), "a").unwrap() - Credits::parse_decimal(dec!(2.5), "a").unwrap();
+        assert_eq!(five.get().scale(), 1, "arithmetic keeps a scale");
+        assert_eq!(serde_json::to_string(&five).unwrap(), "\"5\"");
     }
 
     #[test]

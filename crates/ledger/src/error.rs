@@ -28,11 +28,11 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
-    pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
+    pub fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
         LedgerError::Invalid { field, rule: rule.into() }
     }
 
-    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         LedgerError::NotFound { what, id: id.to_string() }
     }
 

@@ -355,7 +355,7 @@ impl WalletState {
     }
 
     /// Books no settlement at or before `t` (see `settled_through`).
-    pub(crate) fn settle_only_after(&mut self, t: DateTime<Utc>) {
+    pub fn settle_only_after(&mut self, t: DateTime<Utc>) {
         self.settled_through = Some(t);
     }
 

@@ -1,0 +1,45 @@
+//! The store's one error type.
+
+use creditdesk_ledger::LedgerError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A ledger rule refused the operation; nothing was written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+
+    #[error("migration {version}: {source}")]
+    Migration { version: u32, source: rusqlite::Error },
+
+    /// Stored data that does not decode: a bug or tampering, never input.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+
+    /// The writer is gone (shutting down, or it crashed).
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt(what.to_string())
+    }
+
+    /// The ledger rule behind the error, if the error is a refusal rather
+    /// than a failure (the API answers 4xx for those, 500 for the rest).
+    pub fn as_ledger(&self) -> Option<&LedgerError> {
+        match self {
+            StoreError::Ledger(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,109 @@
+//! What the store keeps besides the ledger's own types.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use creditdesk_ledger::clock::{Clock, SystemClock};
+use creditdesk_ledger::entry::EntryKind;
+use creditdesk_ledger::event::{IngestPolicy, UsageEvent};
+use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, ProductId};
+use creditdesk_ledger::rating::Rating;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub name: String,
+    pub external_ref: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A person or system that calls the API. The token itself is never stored,
+/// only its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An accepted usage event with how it was rated: dispute evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub event: UsageEvent,
+    pub credit_type: CreditTypeId,
+    pub received_at: DateTime<Utc>,
+    pub rating: Rating,
+}
+
+/// A rejected event, as sent, with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RejectedRecord {
+    pub rid: i64,
+    pub event_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub product_id: Option<String>,
+    pub body: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+    pub code: String,
+    pub detail: String,
+}
+
+/// Filters of a ledger listing. Times filter `booked_at`, half-open.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerFilter {
+    pub credit_type: Option<CreditTypeId>,
+    pub kind: Option<EntryKind>,
+    pub product: Option<ProductId>,
+    pub event: Option<EventId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of a listing in a stable order; `next_cursor` continues it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// How the store is run.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub clock: Arc<dyn Clock>,
+    pub policy: IngestPolicy,
+    pub refund_expiry: TimeDelta,
+    /// `synchronous=FULL` (durable across power loss) instead of `NORMAL`
+    /// (durable across process crashes; the WAL default).
+    pub sync_full: bool,
+    pub readers: u32,
+    /// Most events one group commit applies before committing.
+    pub group_events: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            clock: Arc::new(SystemClock),
+            policy: IngestPolicy::default(),
+            refund_expiry: creditdesk_ledger::engine::DEFAULT_REFUND_EXPIRY,
+            sync_full: false,
+            readers: 4,
+            group_events: 20_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("policy", &self.policy)
+            .field("refund_expiry", &self.refund_expiry)
+            .field("sync_full", &self.sync_full)
+            .field("readers", &self.readers)
+            .field("group_events", &self.group_events)
+            .finish()
+    }
+}

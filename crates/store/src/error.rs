@@ -22,6 +22,10 @@ pub enum StoreError {
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 
+    /// The `Idempotency-Key` was used before with a different request.
+    #[error("idempotency key `{key}` was used with a different request")]
+    IdempotencyConflict { key: String },
+
     /// The writer is gone (shutting down, or it crashed).
     #[error("the store is shutting down")]
     Closed,
@@ -30,6 +34,12 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt(what.to_string())
+    }
+
+    /// A failure (the API answers 5xx), as opposed to a refusal of the
+    /// request (4xx), which wrote nothing and aborts nothing else.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, StoreError::Ledger(_) | StoreError::IdempotencyConflict { .. })
     }
 
     /// The ledger rule behind the error, if the error is a refusal rather

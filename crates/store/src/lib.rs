@@ -10,5 +10,7 @@ pub mod model;
 pub mod sqlite;
 
 pub use error::{Result, StoreError};
-pub use model::{Customer, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User};
-pub use sqlite::{AdminOp, SqliteStore};
+pub use model::{
+    Customer, IdempotencyKey, Idempotent, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User,
+};
+pub use sqlite::{AdminOp, Idem, SqliteStore};

@@ -107,3 +107,19 @@ impl std::fmt::Debug for StoreOptions {
             .finish()
     }
 }
+
+/// The `Idempotency-Key` of a write: who sent it, the key, and a hash of
+/// the request it came with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub actor: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A write's outcome: done now, or the recorded response of the first time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Idempotent<T> {
+    Done(T),
+    Replayed { status: u16, body: String },
+}

@@ -26,11 +26,19 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-pub use writer::AdminOp;
+pub use writer::{AdminOp, Idem};
 use writer::{Command, Writer};
 
 use crate::error::{Result, StoreError};
-use crate::model::{Customer, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User};
+use crate::model::{Customer, Idempotent, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User};
+
+/// Without a key there is nothing to replay.
+fn done<T>(r: Idempotent<T>) -> Result<T> {
+    match r {
+        Idempotent::Done(t) => Ok(t),
+        Idempotent::Replayed { .. } => Err(StoreError::corrupt("a replay without an idempotency key")),
+    }
+}
 
 pub use migrate::latest as latest_schema_version;
 
@@ -121,15 +129,45 @@ impl SqliteStore {
     // ---- writes ----
 
     pub async fn ingest(&self, events: Vec<UsageEvent>, mode: IngestMode, actor: ActorId) -> Result<Vec<IngestResult>> {
-        self.send(|reply| Command::Ingest { events, mode, actor, reply }).await
+        done(self.ingest_idempotent(events, mode, actor, None).await?)
+    }
+
+    /// [`SqliteStore::ingest`] under an `Idempotency-Key`.
+    pub async fn ingest_idempotent(
+        &self,
+        events: Vec<UsageEvent>,
+        mode: IngestMode,
+        actor: ActorId,
+        idem: Option<Idem<Vec<IngestResult>>>,
+    ) -> Result<Idempotent<Vec<IngestResult>>> {
+        self.send(|reply| Command::Ingest { events, mode, actor, idem, reply }).await
     }
 
     pub async fn grant(&self, grant: NewGrant) -> Result<Vec<Entry>> {
-        self.send(|reply| Command::Grant { grant, reply }).await
+        done(self.grant_idempotent(grant, None).await?)
+    }
+
+    /// [`SqliteStore::grant`] under an `Idempotency-Key`.
+    pub async fn grant_idempotent(
+        &self,
+        grant: NewGrant,
+        idem: Option<Idem<Vec<Entry>>>,
+    ) -> Result<Idempotent<Vec<Entry>>> {
+        self.send(|reply| Command::Grant { grant, idem, reply }).await
     }
 
     pub async fn void(&self, grant: GrantId, by: Attribution) -> Result<Credits> {
-        self.send(|reply| Command::Void { grant, by, reply }).await
+        done(self.void_idempotent(grant, by, None).await?)
+    }
+
+    /// [`SqliteStore::void`] under an `Idempotency-Key`.
+    pub async fn void_idempotent(
+        &self,
+        grant: GrantId,
+        by: Attribution,
+        idem: Option<Idem<Credits>>,
+    ) -> Result<Idempotent<Credits>> {
+        self.send(|reply| Command::Void { grant, by, idem, reply }).await
     }
 
     pub async fn reverse(&self, event: EventId, by: Attribution) -> Result<Reversal> {

@@ -28,7 +28,7 @@ use super::load::{load_catalog, load_wallet, wallet_of_grant};
 use super::rows::{entries_of_event, find_event, insert_entry, insert_event, insert_grant};
 use crate::codec::*;
 use crate::error::{Result, StoreError};
-use crate::model::{Customer, StoreOptions, StoredEvent, User};
+use crate::model::{Customer, IdempotencyKey, Idempotent, StoreOptions, StoredEvent, User};
 
 type WalletKey = (CustomerId, CreditTypeId);
 type Reply<T> = oneshot::Sender<Result<T>>;
@@ -49,13 +49,46 @@ pub enum AdminOp {
     RevokeUser { name: String },
 }
 
+/// A write's `Idempotency-Key`, and how to render the response the server
+/// will replay for it. The response is recorded in the same transaction as
+/// the write, so a retry after a crash either replays it or finds nothing
+/// written at all.
+pub struct Idem<T> {
+    pub key: IdempotencyKey,
+    pub render: Box<dyn FnOnce(&T) -> (u16, String) + Send>,
+}
+
 pub(crate) enum Command {
-    Ingest { events: Vec<UsageEvent>, mode: IngestMode, actor: ActorId, reply: Reply<Vec<IngestResult>> },
-    Grant { grant: NewGrant, reply: Reply<Vec<Entry>> },
-    Void { grant: GrantId, by: Attribution, reply: Reply<Credits> },
-    Reverse { event: EventId, by: Attribution, reply: Reply<Reversal> },
-    Sweep { reply: Reply<usize> },
-    Admin { op: AdminOp, reply: Reply<()> },
+    Ingest {
+        events: Vec<UsageEvent>,
+        mode: IngestMode,
+        actor: ActorId,
+        idem: Option<Idem<Vec<IngestResult>>>,
+        reply: Reply<Idempotent<Vec<IngestResult>>>,
+    },
+    Grant {
+        grant: NewGrant,
+        idem: Option<Idem<Vec<Entry>>>,
+        reply: Reply<Idempotent<Vec<Entry>>>,
+    },
+    Void {
+        grant: GrantId,
+        by: Attribution,
+        idem: Option<Idem<Credits>>,
+        reply: Reply<Idempotent<Credits>>,
+    },
+    Reverse {
+        event: EventId,
+        by: Attribution,
+        reply: Reply<Reversal>,
+    },
+    Sweep {
+        reply: Reply<usize>,
+    },
+    Admin {
+        op: AdminOp,
+        reply: Reply<()>,
+    },
 }
 
 impl Command {
@@ -222,7 +255,7 @@ fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Box<dyn Fn
         let out = match failure {
             None => result,
             // A refusal stays a refusal: nothing of it was written anyway.
-            Some(_) if matches!(result, Err(StoreError::Ledger(_))) => result,
+            Some(_) if matches!(&result, Err(e) if !e.is_failure()) => result,
             Some(msg) => Err(StoreError::Corrupt(format!("write failed: {msg}"))),
         };
         let _ = reply.send(out);
@@ -257,16 +290,16 @@ impl State {
         now: DateTime<Utc>,
     ) -> Box<dyn FnOnce(Option<&str>) + Send> {
         match cmd {
-            Command::Ingest { events, mode, actor, reply } => {
-                let r = self.ingest(tx, group, events, mode, &actor, now);
+            Command::Ingest { events, mode, actor, idem, reply } => {
+                let r = self.idempotent(tx, idem, now, |s| s.ingest(tx, group, events, mode, &actor, now));
                 deferred(reply, self.note(group, r))
             }
-            Command::Grant { grant, reply } => {
-                let r = self.grant(tx, group, grant, now);
+            Command::Grant { grant, idem, reply } => {
+                let r = self.idempotent(tx, idem, now, |s| s.grant(tx, group, grant, now));
                 deferred(reply, self.note(group, r))
             }
-            Command::Void { grant, by, reply } => {
-                let r = self.void(tx, group, &grant, by, now);
+            Command::Void { grant, by, idem, reply } => {
+                let r = self.idempotent(tx, idem, now, |s| s.void(tx, group, &grant, by, now));
                 deferred(reply, self.note(group, r))
             }
             Command::Reverse { event, by, reply } => {
@@ -284,10 +317,55 @@ impl State {
         }
     }
 
+    /// Runs `op` unless its idempotency key was used before: the same
+    /// request gets the recorded response back, a different one a conflict.
+    fn idempotent<T>(
+        &mut self,
+        tx: &Transaction<'_>,
+        idem: Option<Idem<T>>,
+        now: DateTime<Utc>,
+        op: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<Idempotent<T>> {
+        if let Some(i) = &idem {
+            let seen = tx
+                .prepare_cached(
+                    "SELECT request_hash, status, body FROM idempotency_keys WHERE actor = ?1 AND key = ?2",
+                )?
+                .query_row(params![i.key.actor, i.key.key], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                })
+                .optional()?;
+            if let Some((hash, status, body)) = seen {
+                if hash != i.key.request_hash {
+                    return Err(StoreError::IdempotencyConflict { key: i.key.key.clone() });
+                }
+                let status = u16::try_from(status).map_err(StoreError::corrupt)?;
+                return Ok(Idempotent::Replayed { status, body });
+            }
+        }
+        let out = op(self)?;
+        if let Some(i) = idem {
+            let (status, body) = (i.render)(&out);
+            tx.prepare_cached(
+                "INSERT INTO idempotency_keys (actor, key, request_hash, status, body, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                i.key.actor,
+                i.key.key,
+                i.key.request_hash,
+                i64::from(status),
+                body,
+                ts(now)
+            ])?;
+        }
+        Ok(Idempotent::Done(out))
+    }
+
     /// Marks the group failed on anything but a rule's refusal.
     fn note<T>(&self, group: &mut Group, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            if e.as_ledger().is_none() {
+            if e.is_failure() {
                 group.failed = true;
             }
         }

@@ -1,0 +1,176 @@
+//! SQLite-specific guarantees: append-only tables enforced by the database,
+//! idempotent replays recorded atomically with their write, concurrent
+//! writers grouped into commits without losing or doubling anything, and
+//! state that survives reopening.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use creditdesk_ledger::catalog::{BurnOrder, CreditType, OverageMode, Product, RateCard};
+use creditdesk_ledger::clock::ManualClock;
+use creditdesk_ledger::engine::{IngestMode, IngestResult};
+use creditdesk_ledger::event::UsageEvent;
+use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant};
+use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
+use creditdesk_ledger::{Currency, Money};
+use creditdesk_store::{
+    AdminOp, Customer, Idem, IdempotencyKey, Idempotent, LedgerFilter, SqliteStore, StoreError, StoreOptions,
+};
+use rust_decimal::Decimal;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
+}
+
+async fn store(dir: &tempfile::TempDir) -> SqliteStore {
+    let options = StoreOptions { clock: Arc::new(ManualClock::new(t0())), ..StoreOptions::default() };
+    let s = SqliteStore::open(dir.path().join("t.db"), options).unwrap();
+    if s.catalog().credit_types().next().is_none() {
+        let usd = Money { amount: Decimal::new(1, 2), currency: Currency::USD };
+        let ct = CreditType::new(
+            CreditTypeId::new("api").unwrap(),
+            "API",
+            "credits",
+            usd,
+            BurnOrder::standard(),
+            OverageMode::CarryForward,
+        )
+        .unwrap();
+        s.admin(AdminOp::CreditType(ct)).await.unwrap();
+        let product = Product {
+            id: ProductId::new("chat").unwrap(),
+            name: "Chat".into(),
+            credit_type: CreditTypeId::new("api").unwrap(),
+            rate_card: RateCard::flat(t0() - TimeDelta::days(365), Decimal::ONE).unwrap(),
+        };
+        s.admin(AdminOp::Product { product, by: ActorId::new("admin").unwrap() }).await.unwrap();
+        let c = Customer {
+            id: CustomerId::new("acme").unwrap(),
+            name: "Acme".into(),
+            external_ref: None,
+            created_at: t0(),
+        };
+        s.admin(AdminOp::Customer(c)).await.unwrap();
+    }
+    s
+}
+
+fn grant(id: &str, amount: i64) -> NewGrant {
+    NewGrant {
+        id: GrantId::new(id).unwrap(),
+        customer: CustomerId::new("acme").unwrap(),
+        credit_type: CreditTypeId::new("api").unwrap(),
+        amount: Decimal::from(amount),
+        category: GrantCategory::Paid,
+        source: GrantSource::Purchase,
+        priority: None,
+        effective_at: t0(),
+        expires_at: None,
+        products: None,
+        contract_id: None,
+        cost_basis: None,
+        rollover: None,
+        reason_code: ReasonCode::new("purchase").unwrap(),
+        ticket_ref: None,
+        note: None,
+        created_by: ActorId::new("alice").unwrap(),
+        approved_by: None,
+    }
+}
+
+fn event(id: String, quantity: i64) -> UsageEvent {
+    UsageEvent {
+        id: EventId::new(id).unwrap(),
+        customer: CustomerId::new("acme").unwrap(),
+        product: ProductId::new("chat").unwrap(),
+        quantity: Decimal::from(quantity),
+        timestamp: t0(),
+        properties: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn ledger_tables_refuse_update_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.grant(grant("g1", 10)).await.unwrap();
+    s.ingest(vec![event("e1".into(), 1)], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    // Row triggers need a row: the audit log has none yet.
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, role, action, outcome) VALUES (0, 'a', 'admin', 'x', 'allowed')",
+        [],
+    )
+    .unwrap();
+    for sql in [
+        "UPDATE entries SET amount = 0",
+        "DELETE FROM entries",
+        "UPDATE grants SET amount = 1",
+        "DELETE FROM grants",
+        "UPDATE events SET quantity = '0'",
+        "DELETE FROM events",
+        "UPDATE audit_log SET outcome = 'refused'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn idempotent_writes_replay_the_recorded_response_and_refuse_a_different_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    let key = |hash: &str| IdempotencyKey { actor: "alice".into(), key: "k-1".into(), request_hash: hash.into() };
+    let render = || -> Box<dyn FnOnce(&Vec<creditdesk_ledger::entry::Entry>) -> (u16, String) + Send> {
+        Box::new(|entries| (201, format!("{} entries", entries.len())))
+    };
+    let first = s.grant_idempotent(grant("g1", 10), Some(Idem { key: key("h1"), render: render() })).await.unwrap();
+    assert!(matches!(first, Idempotent::Done(ref e) if e.len() == 1));
+    // Retried: the same response, and no second grant.
+    let again = s.grant_idempotent(grant("g1", 10), Some(Idem { key: key("h1"), render: render() })).await.unwrap();
+    assert_eq!(again, Idempotent::Replayed { status: 201, body: "1 entries".into() });
+    let other = s.grant_idempotent(grant("g2", 99), Some(Idem { key: key("h2"), render: render() })).await.unwrap_err();
+    assert!(matches!(other, StoreError::IdempotencyConflict { .. }), "{other}");
+    let page = s.ledger(CustomerId::new("acme").unwrap(), LedgerFilter::default(), None, 100).await.unwrap();
+    assert_eq!(page.items.len(), 1, "one grant entry, written once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_lose_and_double_nothing_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.grant(grant("big", 1_000_000)).await.unwrap();
+    // 16 tasks x 25 batches x 40 events, with every batch also resending
+    // 10 ids from another task: each id must be booked exactly once.
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0;
+            for batch in 0..25 {
+                let mut events: Vec<UsageEvent> = (0..40).map(|i| event(format!("t{task}-b{batch}-{i}"), 2)).collect();
+                events.extend((0..10).map(|i| event(format!("t{}-b{batch}-{i}", (task + 1) % 16), 2)));
+                for r in s.ingest(events, IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap() {
+                    if matches!(r, IngestResult::Accepted { .. }) {
+                        accepted += 1;
+                    }
+                }
+            }
+            accepted
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.unwrap();
+    }
+    assert_eq!(accepted, 16 * 25 * 40, "every id booked once, whichever batch got there first");
+    let customer = CustomerId::new("acme").unwrap();
+    let ct = CreditTypeId::new("api").unwrap();
+    let before = s.balance(customer.clone(), ct.clone(), None, None).await.unwrap();
+    assert_eq!(before.available.to_string(), (1_000_000 - 2 * 16 * 25 * 40).to_string());
+    drop(s);
+    let reopened = store(&dir).await;
+    let after = reopened.balance(customer, ct, None, None).await.unwrap();
+    assert_eq!(serde_json::to_value(&before).unwrap(), serde_json::to_value(&after).unwrap());
+}

@@ -118,8 +118,8 @@ CREATE TABLE entries (
 );
 CREATE INDEX entries_booked ON entries(customer_id, credit_type_id, booked_at);
 CREATE INDEX entries_recorded ON entries(customer_id, recorded_at, seq);
-CREATE INDEX entries_event ON entries(event_id) WHERE event_id IS NOT NULL;
--- Everything but burns: few rows, read whole by point-in-time queries.
+-- Everything but burns: few rows, read whole by point-in-time queries and
+-- by dispute evidence (an event's burns are found by its booked time).
 CREATE INDEX entries_rare ON entries(customer_id, credit_type_id, kind, booked_at) WHERE kind <> 'burn';
 
 -- Overage still (or once) outstanding: a summary of overage entries and
@@ -150,7 +150,7 @@ CREATE TABLE events (
     credits_per_unit TEXT NOT NULL,
     rate_version     INTEGER NOT NULL,
     from_override    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE rejected_events (
     rid         INTEGER PRIMARY KEY AUTOINCREMENT,

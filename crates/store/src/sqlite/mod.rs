@@ -224,8 +224,13 @@ impl SqliteStore {
         self.read(move |c| rows::find_event(c, &id)).await
     }
 
+    /// Every entry linked to an accepted event (none for an unknown one).
     pub async fn entries_of_event(&self, id: EventId) -> Result<Vec<Entry>> {
-        self.read(move |c| rows::entries_of_event(c, &id)).await
+        self.read(move |c| match rows::find_event(c, &id)? {
+            Some(stored) => rows::entries_of_event(c, &stored),
+            None => Ok(Vec::new()),
+        })
+        .await
     }
 
     pub async fn customers(&self, query: Option<String>, cursor: Option<String>, limit: u32) -> Result<Page<Customer>> {

@@ -15,14 +15,22 @@ use crate::codec::*;
 use crate::error::{Result, StoreError};
 use crate::model::StoredEvent;
 
-pub(crate) const ENTRY_COLUMNS: &str = "seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
-     recorded_at, event_id, product_id, related_seq, actor, reason_code, ticket_ref, note";
+macro_rules! entry_columns {
+    () => {
+        "seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, event_id, product_id, \
+         related_seq, actor, reason_code, ticket_ref, note"
+    };
+}
+pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
+/// A literal, so the statement cache finds it without building the text.
+const INSERT_ENTRY: &str = concat!(
+    "INSERT INTO entries (",
+    entry_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+);
 
 pub(crate) fn insert_entry(conn: &Connection, e: &Entry) -> Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-    ))?
-    .execute(params![
+    conn.prepare_cached(INSERT_ENTRY)?.execute(params![
         e.seq as i64,
         e.customer.as_str(),
         e.credit_type.as_str(),
@@ -67,11 +75,26 @@ pub(crate) fn entry_from_row(r: &Row<'_>) -> Result<Entry> {
     })
 }
 
-/// Every entry linked to a usage event (what a reversal needs).
-pub(crate) fn entries_of_event(conn: &Connection, event: &EventId) -> Result<Vec<Entry>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE event_id = ?1 ORDER BY seq"))?;
-    let mut rows = stmt.query([event.as_str()])?;
+/// Every entry linked to a usage event (what a reversal and dispute
+/// evidence need): its burns and overage, booked at the event's time, and
+/// the rarer entries that name it (settlements of its overage, reversals,
+/// refund grants, expiry corrections). No index on `event_id` is kept: it
+/// would cost every ingested entry an extra index write.
+pub(crate) fn entries_of_event(conn: &Connection, stored: &StoredEvent) -> Result<Vec<Entry>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at = ?3 AND event_id = ?4 \
+         AND kind IN ('burn', 'overage') \
+         UNION ALL SELECT ",
+        entry_columns!(),
+        " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND kind <> 'overage' \
+         AND event_id = ?4 ORDER BY 1"
+    );
+    let e = &stored.event;
+    let mut stmt = conn.prepare_cached(SQL)?;
+    let mut rows =
+        stmt.query(params![e.customer.as_str(), stored.credit_type.as_str(), ts(e.timestamp), e.id.as_str()])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(entry_from_row(r)?);

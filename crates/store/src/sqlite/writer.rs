@@ -105,10 +105,10 @@ impl Command {
 struct Group {
     touched: BTreeSet<WalletKey>,
     dirty_grants: HashSet<(WalletKey, GrantId)>,
-    /// (customer, credit type, booked day, recorded day, grant or "", kind) -> micros
-    ledger_days: HashMap<(CustomerId, CreditTypeId, i64, i64, String, &'static str), i64>,
-    /// (customer, credit type, product or "", day) -> quarter-hour (burned, reversed) micros
-    burn_days: HashMap<(CustomerId, CreditTypeId, String, i64), ([i64; 96], [i64; 96])>,
+    /// (customer, credit type, booked day, recorded day, grant, kind) -> micros
+    ledger_days: HashMap<(CustomerId, CreditTypeId, i64, i64, Option<GrantId>, &'static str), i64>,
+    /// (customer, credit type, product, day) -> quarter-hour (burned, reversed) micros
+    burn_days: HashMap<(CustomerId, CreditTypeId, Option<ProductId>, i64), Box<([i64; 96], [i64; 96])>>,
     catalog_changed: bool,
     /// A DB error inside a command: the whole group must roll back.
     failed: bool,
@@ -397,7 +397,6 @@ impl State {
             insert_entry(tx, e)?;
             let amount = micros(e.amount);
             let (booked, recorded) = (ts(e.booked_at), ts(e.recorded_at));
-            let grant = e.grant.as_ref().map_or(String::new(), |g| g.to_string());
             *group
                 .ledger_days
                 .entry((
@@ -405,18 +404,17 @@ impl State {
                     e.credit_type.clone(),
                     day_of(booked),
                     day_of(recorded),
-                    grant,
+                    e.grant.clone(),
                     e.kind.as_str(),
                 ))
                 .or_default() += amount;
             let usage = matches!(e.kind, EntryKind::Burn | EntryKind::Overage);
             let reversal = e.kind == EntryKind::Reversal || (e.kind == EntryKind::Grant && e.event.is_some());
             if usage || reversal {
-                let product = e.product.as_ref().map_or(String::new(), |p| p.to_string());
                 let cell = group
                     .burn_days
-                    .entry((e.customer.clone(), e.credit_type.clone(), product, day_of(booked)))
-                    .or_insert(([0; 96], [0; 96]));
+                    .entry((e.customer.clone(), e.credit_type.clone(), e.product.clone(), day_of(booked)))
+                    .or_insert_with(|| Box::new(([0; 96], [0; 96])));
                 if usage {
                     cell.0[quarter_of(booked)] += amount.abs();
                 } else {
@@ -493,6 +491,7 @@ impl State {
              ON CONFLICT DO UPDATE SET amount = amount + excluded.amount",
         )?;
         for ((c, ct, bday, rday, grant, kind), amount) in &group.ledger_days {
+            let grant = grant.as_ref().map_or("", GrantId::as_str);
             days.execute(params![c.as_str(), ct.as_str(), bday, rday, grant, kind, amount])?;
         }
         let mut read_day = tx.prepare_cached(
@@ -503,7 +502,9 @@ impl State {
             "INSERT OR REPLACE INTO burn_days (customer_id, credit_type_id, product_id, day, burned, reversed) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for ((c, ct, product, day), (burned, reversed)) in &group.burn_days {
+        for ((c, ct, product, day), cell) in &group.burn_days {
+            let (burned, reversed) = &**cell;
+            let product = product.as_ref().map_or("", ProductId::as_str);
             let old = read_day
                 .query_row(params![c.as_str(), ct.as_str(), product, day], |r| {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -704,7 +705,7 @@ impl State {
         let stored =
             find_event(tx, event)?.ok_or_else(|| LedgerError::NotFound { what: "event", id: event.to_string() })?;
         let key = (stored.event.customer.clone(), stored.credit_type.clone());
-        let linked = entries_of_event(tx, event)?;
+        let linked = entries_of_event(tx, &stored)?;
         let refund_expiry = self.options.refund_expiry;
         let mut posting = self.posting(now, by);
         let reversal = self.wallet(tx, &key)?.reverse(event, &linked, refund_expiry, &mut posting)?;

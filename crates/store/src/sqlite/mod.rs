@@ -44,12 +44,43 @@ pub use migrate::latest as latest_schema_version;
 
 /// Applies the connection settings every connection uses.
 fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
+    // Only takes effect on a new database (before the first table).
+    conn.pragma_update(None, "page_size", 16384)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Checkpoints run on their own thread (`checkpointer`), never inside
+    // the writer's commit, where they would stall every queued batch.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
     Ok(())
+}
+
+/// Copies the WAL back into the database every quarter second with a
+/// PASSIVE checkpoint: it takes no lock the writer waits on, and once a
+/// checkpoint has copied everything, the next commit restarts the WAL from
+/// its beginning, so the file stays bounded.
+fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "busy_timeout", 100)?;
+    std::thread::Builder::new()
+        .name("creditdesk-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                // Busy or locked now: try again next time.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| StoreError::corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
@@ -59,6 +90,8 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    /// Tells the checkpointer thread to stop when the store is dropped.
+    stop: Arc<std::sync::atomic::AtomicBool>,
     writer: mpsc::Sender<Command>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     catalog: Arc<RwLock<Arc<Catalog>>>,
@@ -90,7 +123,9 @@ impl SqliteStore {
                 Ok(())
             });
         let readers = r2d2::Pool::builder().max_size(options.readers.max(1)).build(manager)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: tx, readers, catalog, options }) })
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        checkpointer(&path, stop.clone())?;
+        Ok(SqliteStore { inner: Arc::new(Inner { path, stop, writer: tx, readers, catalog, options }) })
     }
 
     pub fn path(&self) -> &Path {

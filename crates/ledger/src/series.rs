@@ -1022,7 +1022,8 @@ mod tests {
         l.reverse(&EventId::new("e1").unwrap(), crate::entry::Attribution::system()).unwrap();
         let from_entries = rollup(&l);
         // What a store keeps: per (credit type, product, UTC day), 96 quarter hours.
-        let mut days: BTreeMap<(CreditTypeId, Option<ProductId>, i64), (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        type DayKey = (CreditTypeId, Option<ProductId>, i64);
+        let mut days: BTreeMap<DayKey, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
         for e in l.history(&cust(), &ct()).unwrap().entries() {
             let reversal = match e.kind {
                 EntryKind::Burn | EntryKind::Overage => false,

@@ -1,6 +1,16 @@
 //! Quick probe of raw store ingest throughput (no HTTP): N events in
 //! batches of 1,000 from a few concurrent tasks. The shipped benchmark is
 //! `creditdesk-bench`; this is for profiling the writer alone.
+//!
+//! ```text
+//! cargo run --release -p creditdesk-store --example ingest_probe -- [N]              # SQLite, temp file
+//! cargo run --release -p creditdesk-store --example ingest_probe -- [N] --pg [URL]   # PostgreSQL
+//! ```
+//!
+//! `--pg` without a URL starts a throwaway durable PostgreSQL (fsync on,
+//! synchronous_commit on) with `creditdesk-testkit`. `--writers K` sets the
+//! PostgreSQL writer threads; `--spread K` makes each batch cover K
+//! customers (all 200 by default).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,17 +23,42 @@ use creditdesk_ledger::event::UsageEvent;
 use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant};
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
 use creditdesk_ledger::{Currency, Money};
-use creditdesk_store::{AdminOp, Customer, SqliteStore, StoreOptions};
+use creditdesk_store::{AdminOp, Customer, PgStore, SqliteStore, Store, StoreOptions};
 use rust_decimal::Decimal;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let total: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let flag = |name: &str| args.iter().position(|a| a == name);
+    let value = |name: &str| flag(name).and_then(|i| args.get(i + 1)).filter(|v| !v.starts_with("--")).cloned();
+    let mut options = StoreOptions { clock: Arc::new(SystemClock), ..StoreOptions::default() };
+    if let Some(w) = value("--writers").and_then(|w| w.parse().ok()) {
+        options.writers = w;
+    }
+    // Customers per batch (all by default; 1: each batch is one customer's).
+    let spread: usize = value("--spread").and_then(|v| v.parse().ok()).unwrap_or(200);
     let dir = tempfile::tempdir()?;
-    let s = SqliteStore::open(
-        dir.path().join("p.db"),
-        StoreOptions { clock: Arc::new(SystemClock), ..StoreOptions::default() },
-    )?;
+    let mut _server = None;
+    let s: Store = match flag("--pg") {
+        None => {
+            println!("SQLite, temp file, synchronous=NORMAL (WAL)");
+            SqliteStore::open(dir.path().join("p.db"), options)?.into()
+        }
+        Some(_) => {
+            let url = match value("--pg") {
+                Some(url) => url,
+                None => {
+                    let server = creditdesk_testkit::PgServer::start()?;
+                    let url = server.create_database("ingest_probe")?;
+                    _server = Some(server);
+                    url
+                }
+            };
+            println!("PostgreSQL, {} writer threads, durable commits (fsync, synchronous_commit on)", options.writers);
+            PgStore::open(&url, options)?.into()
+        }
+    };
     let now = Utc::now();
     let usd = Money { amount: Decimal::new(1, 2), currency: Currency::USD };
     s.admin(AdminOp::CreditType(CreditType::new(
@@ -90,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let events: Vec<UsageEvent> = (0..1000)
                     .map(|i| UsageEvent {
                         id: EventId::new(format!("e{b}-{i}")).unwrap(),
-                        customer: CustomerId::new(format!("c{}", (b * 7 + i) % customers)).unwrap(),
+                        customer: CustomerId::new(format!("c{}", (b * 7 + i % spread) % customers)).unwrap(),
                         product: ProductId::new("chat").unwrap(),
                         quantity: Decimal::from(1 + i % 5),
                         timestamp: Utc::now() - TimeDelta::seconds((i % 600) as i64),
@@ -124,7 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let events: Vec<UsageEvent> = (0..1000)
             .map(|i| UsageEvent {
                 id: EventId::new(format!("e{b}-{i}")).unwrap(),
-                customer: CustomerId::new(format!("c{}", (b * 7 + i) % customers)).unwrap(),
+                customer: CustomerId::new(format!("c{}", (b * 7 + i % spread) % customers)).unwrap(),
                 product: ProductId::new("chat").unwrap(),
                 quantity: Decimal::from(1 + i % 5),
                 timestamp: Utc::now(),

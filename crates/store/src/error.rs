@@ -15,8 +15,14 @@ pub enum StoreError {
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),
 
+    #[error("postgres: {}", pg_detail(.0))]
+    Postgres(#[from] postgres::Error),
+
     #[error("migration {version}: {source}")]
     Migration { version: u32, source: rusqlite::Error },
+
+    #[error("postgres migration {version}: {}", pg_detail(source))]
+    PgMigration { version: u32, source: postgres::Error },
 
     /// Stored data that does not decode: a bug or tampering, never input.
     #[error("stored data is inconsistent: {0}")]
@@ -31,6 +37,15 @@ pub enum StoreError {
     Closed,
 }
 
+/// The server's message and SQLSTATE where there is one (the client's
+/// own `Display` says only "db error").
+fn pg_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
 impl StoreError {
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt(what.to_string())
@@ -40,6 +55,22 @@ impl StoreError {
     /// request (4xx), which wrote nothing and aborts nothing else.
     pub fn is_failure(&self) -> bool {
         !matches!(self, StoreError::Ledger(_) | StoreError::IdempotencyConflict { .. })
+    }
+
+    /// A lost race with another writer on the same database (a unique key
+    /// taken meanwhile, a deadlock, a serialisation failure): the whole group
+    /// is rolled back and can be retried, and then sees the winner's rows.
+    pub(crate) fn is_retryable(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            StoreError::Postgres(e) => matches!(
+                e.code(),
+                Some(c) if *c == SqlState::UNIQUE_VIOLATION
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            ),
+            _ => false,
+        }
     }
 
     /// The ledger rule behind the error, if the error is a refusal rather

@@ -81,6 +81,9 @@ pub struct StoreOptions {
     pub readers: u32,
     /// Most events one group commit applies before committing.
     pub group_events: usize,
+    /// PostgreSQL: writer threads, each with its own connection (SQLite
+    /// always has one writer).
+    pub writers: u32,
 }
 
 impl Default for StoreOptions {
@@ -92,6 +95,7 @@ impl Default for StoreOptions {
             sync_full: false,
             readers: 4,
             group_events: 20_000,
+            writers: 2,
         }
     }
 }
@@ -104,6 +108,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("sync_full", &self.sync_full)
             .field("readers", &self.readers)
             .field("group_events", &self.group_events)
+            .field("writers", &self.writers)
             .finish()
     }
 }

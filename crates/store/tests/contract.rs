@@ -1,4 +1,6 @@
-//! The store must answer exactly as the ledger's in-memory reference engine.
+//! The store must answer exactly as the ledger's in-memory reference engine,
+//! on both backends: the same property runs against SQLite (a temp file)
+//! and PostgreSQL (a fresh database per case on the test server).
 //! Random operation sequences (grants of every shape, on-time, late, early
 //! and backfilled usage, duplicates and conflicts, voids, reversals, sweeps,
 //! time moving) are applied to both over the same clock; after every step
@@ -20,7 +22,7 @@ use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant, RolloverPol
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
 use creditdesk_ledger::series::Bucket;
 use creditdesk_ledger::{Currency, Money};
-use creditdesk_store::{AdminOp, Customer, LedgerFilter, SqliteStore, StoreOptions};
+use creditdesk_store::{AdminOp, Customer, LedgerFilter, PgStore, SqliteStore, Store, StoreOptions};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -31,7 +33,10 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
 }
 
-fn catalog() -> (Vec<CreditType>, Vec<Product>, Vec<(CustomerId, ProductId, RateVersion)>) {
+/// Per-customer rate overrides.
+type Overrides = Vec<(CustomerId, ProductId, RateVersion)>;
+
+fn catalog() -> (Vec<CreditType>, Vec<Product>, Overrides) {
     let usd = |a: i64| Money { amount: Decimal::new(a, 2), currency: Currency::USD };
     let cts = vec![
         CreditType::new(
@@ -78,22 +83,36 @@ fn catalog() -> (Vec<CreditType>, Vec<Product>, Vec<(CustomerId, ProductId, Rate
     (cts, products, overrides)
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 struct Pair {
     clock: Arc<ManualClock>,
     engine: Ledger,
-    store: SqliteStore,
+    store: Store,
     rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     events: Vec<UsageEvent>,
     grants: Vec<GrantId>,
 }
 
 impl Pair {
-    fn new() -> Pair {
+    fn new(backend: Backend) -> Pair {
         let clock = Arc::new(ManualClock::new(t0()));
-        let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions { clock: clock.clone(), ..StoreOptions::default() };
-        let store = SqliteStore::open(dir.path().join("ledger.db"), options).unwrap();
+        let (store, dir): (Store, _) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                (SqliteStore::open(dir.path().join("ledger.db"), options).unwrap().into(), Some(dir))
+            }
+            Backend::Postgres => {
+                let url = creditdesk_testkit::test_database_url("store_contract");
+                (PgStore::open(&url, options).unwrap().into(), None)
+            }
+        };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (cts, products, overrides) = catalog();
         let mut cat = Catalog::new();
@@ -404,20 +423,35 @@ fn normalise(mut s: creditdesk_ledger::series::BurnSeries) -> serde_json::Value 
     serde_json::json!({ "columns": s.columns, "buckets": buckets, "burned": pick(&s.burned), "reversed": pick(&s.reversed) })
 }
 
+fn run(backend: Backend, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut p = Pair::new(backend);
+    for (n, op) in ops.iter().enumerate() {
+        apply(&mut p, op, n).map_err(|e| TestCaseError::fail(format!("[op {n}: {op:?}] {e}")))?;
+        compare_state(&p).map_err(|e| TestCaseError::fail(format!("[after op {n}: {op:?}] {e}")))?;
+    }
+    Ok(())
+}
+
+/// CONTRACT_CASES=500 for a longer run (PostgreSQL runs a third as many:
+/// each case is a fresh database and every query a round trip).
 fn cases() -> u32 {
     std::env::var("CONTRACT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
 }
 
 proptest! {
-    // CONTRACT_CASES=500 for a longer run.
     #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn sqlite_store_answers_like_the_reference_engine(ops in prop::collection::vec(op(), 1..40)) {
-        let mut p = Pair::new();
-        for (n, op) in ops.iter().enumerate() {
-            apply(&mut p, op, n).map_err(|e| TestCaseError::fail(format!("[op {n}: {op:?}] {e}")))?;
-            compare_state(&p).map_err(|e| TestCaseError::fail(format!("[after op {n}: {op:?}] {e}")))?;
-        }
+        run(Backend::Sqlite, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases().div_ceil(3), max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_store_answers_like_the_reference_engine(ops in prop::collection::vec(op(), 1..40)) {
+        run(Backend::Postgres, &ops)?;
     }
 }

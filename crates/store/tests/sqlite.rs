@@ -14,7 +14,7 @@ use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant};
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
 use creditdesk_ledger::{Currency, Money};
 use creditdesk_store::{
-    AdminOp, Customer, Idem, IdempotencyKey, Idempotent, LedgerFilter, SqliteStore, StoreError, StoreOptions,
+    AdminOp, Customer, Idem, IdempotencyKey, Idempotent, LedgerFilter, Render, SqliteStore, StoreError, StoreOptions,
 };
 use rust_decimal::Decimal;
 
@@ -122,7 +122,7 @@ async fn idempotent_writes_replay_the_recorded_response_and_refuse_a_different_b
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
     let key = |hash: &str| IdempotencyKey { actor: "alice".into(), key: "k-1".into(), request_hash: hash.into() };
-    let render = || -> Box<dyn FnOnce(&Vec<creditdesk_ledger::entry::Entry>) -> (u16, String) + Send> {
+    let render = || -> Render<Vec<creditdesk_ledger::entry::Entry>> {
         Box::new(|entries| (201, format!("{} entries", entries.len())))
     };
     let first = s.grant_idempotent(grant("g1", 10), Some(Idem { key: key("h1"), render: render() })).await.unwrap();

@@ -5,7 +5,10 @@ use rusqlite::Connection;
 
 use crate::error::{Result, StoreError};
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_ledger.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_one_expiry.sql")),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> u32 {

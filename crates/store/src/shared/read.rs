@@ -1,0 +1,373 @@
+//! Queries. None rescans a wallet's history: balances come from running
+//! totals and day rollups, series from quarter-hour day rows.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use creditdesk_ledger::balance::{balance_view, Balance};
+use creditdesk_ledger::catalog::CreditType;
+use creditdesk_ledger::entry::{Attribution, Entry, EntryKind, Posting};
+use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, GrantId, ProductId};
+use creditdesk_ledger::series::{Bucket, BurnRollup, BurnSeries};
+use creditdesk_ledger::wallet::{GrantState, GrantTotals, OverageItem, WalletState};
+
+use super::load::{grant_columns, grant_from_row};
+use super::rows::{entry_from_row, ENTRY_COLUMNS};
+use crate::codec::*;
+use crate::db::{params, query_all, query_opt, Db, Row, Sql, P};
+use crate::error::{Result, StoreError};
+use crate::model::{Customer, LedgerFilter, Page, RejectedRecord, User};
+
+const DAY: i64 = 86_400_000_000;
+
+const DAYS_BEFORE: Sql = Sql::same(
+    "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM ledger_days WHERE customer_id = ?1 \
+     AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 GROUP BY grant_id, kind",
+);
+const BOOKED_ON_AT_DAY: Sql = Sql::same(
+    "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE customer_id = ?1 \
+     AND credit_type_id = ?2 AND booked_at >= ?3 AND booked_at <= ?4 AND recorded_at <= ?5 GROUP BY grant_id, kind",
+);
+const RECORDED_ON_AS_OF_DAY: Sql = Sql::same(
+    "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE customer_id = ?1 \
+     AND recorded_at >= ?3 AND recorded_at <= ?4 AND credit_type_id = ?2 AND booked_at < ?5 GROUP BY grant_id, kind",
+);
+const GRANTS_KNOWN: Sql = Sql::same(concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants g WHERE g.customer_id = ?1 AND g.credit_type_id = ?2 AND g.recorded_at <= ?3"
+));
+const RARE_ENTRIES: Sql = Sql::same(
+    "SELECT seq, grant_id, kind, amount, booked_at, related_seq, product_id, event_id FROM entries \
+     WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND booked_at <= ?3 AND recorded_at <= ?4",
+);
+const VOIDED_BY: Sql = Sql::same(
+    "SELECT grant_id FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' \
+     AND kind = 'void' AND recorded_at <= ?3",
+);
+
+/// A wallet at `at` as known at `as_of`: the entries booked by `at` and
+/// recorded by `as_of`, summed from day rollups plus the two boundary days,
+/// then caught up virtually to `at` exactly as the ledger's `History` does.
+pub(crate) fn snapshot<D: Db + ?Sized>(
+    db: &mut D,
+    customer: &CustomerId,
+    ct: &Arc<CreditType>,
+    at: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<(WalletState, HashSet<GrantId>)> {
+    let (c, t) = (customer.as_str(), ct.id.as_str());
+    let (at_us, as_of_us) = (ts(at), ts(as_of));
+    let (d_at, d_as_of) = (day_of(at_us), day_of(as_of_us));
+
+    let mut sums: HashMap<(String, String), i64> = HashMap::new();
+    let mut add = |r: &dyn Row| -> Result<()> {
+        *sums.entry((r.text(0)?, r.text(1)?)).or_default() += r.i64(2)?;
+        Ok(())
+    };
+    // Whole days before both boundaries.
+    db.query(&DAYS_BEFORE, &params![c, t, d_at, d_as_of], &mut add)?;
+    // Booked on `at`'s day, up to `at`.
+    db.query(&BOOKED_ON_AT_DAY, &params![c, t, d_at * DAY, at_us, as_of_us], &mut add)?;
+    // Recorded on `as_of`'s day, up to `as_of`, booked before `at`'s day.
+    db.query(&RECORDED_ON_AS_OF_DAY, &params![c, t, d_as_of * DAY, as_of_us, d_at * DAY], &mut add)?;
+
+    // Grants known at `as_of`.
+    let mut grants: Vec<GrantState> = query_all(db, &GRANTS_KNOWN, &params![c, t, as_of_us], |r| {
+        let grant = grant_from_row(r)?;
+        let mut totals = GrantTotals::default();
+        for kind in EntryKind::ALL {
+            if let Some(&amount) = sums.get(&(grant.id.to_string(), kind.as_str().to_string())) {
+                totals.apply(kind, credits(amount)?);
+            }
+        }
+        Ok(GrantState { grant: Arc::new(grant), totals, voided_at: None, expiry_seq: None, restored: Vec::new() })
+    })?;
+    let index: HashMap<GrantId, usize> = grants.iter().enumerate().map(|(i, g)| (g.grant.id.clone(), i)).collect();
+
+    // Everything but burns, known by then: flags, restorations, overage items.
+    let mut overages: Vec<OverageItem> = Vec::new();
+    let mut links: Vec<(EntryKind, u64, i64)> = Vec::new();
+    db.query(&RARE_ENTRIES, &params![c, t, at_us, as_of_us], &mut |r| {
+        let seq = r.i64(0)? as u64;
+        let grant = r.opt_text(1)?;
+        let kind = kind_from(&r.text(2)?)?;
+        let amount = r.i64(3)?;
+        let booked_at = time(r.i64(4)?)?;
+        let related = r.opt_i64(5)?.map(|s| s as u64);
+        match (kind, &grant) {
+            (EntryKind::Overage, _) => overages.push(OverageItem {
+                seq,
+                product: ProductId::new(r.opt_text(6)?.unwrap_or_default())?,
+                event: r.opt_text(7)?.map(EventId::new).transpose()?,
+                booked_at,
+                amount: credits(-amount)?,
+                settled: creditdesk_ledger::Credits::ZERO,
+                reversed: creditdesk_ledger::Credits::ZERO,
+            }),
+            (EntryKind::OverageSettled, _) | (EntryKind::Reversal, None) => {
+                if let Some(rel) = related {
+                    links.push((kind, rel, amount));
+                }
+            }
+            _ => {}
+        }
+        if let Some(g) = grant {
+            if let Some(&gi) = index.get(g.as_str()) {
+                let state = &mut grants[gi];
+                match kind {
+                    EntryKind::Expire => state.expiry_seq = Some(seq),
+                    EntryKind::Void => state.voided_at = Some(booked_at),
+                    EntryKind::Reversal => state.restored.push((booked_at, credits(amount)?)),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let by_seq: HashMap<u64, usize> = overages.iter().enumerate().map(|(i, o)| (o.seq, i)).collect();
+    for (kind, related, amount) in links {
+        if let Some(&i) = by_seq.get(&related) {
+            match kind {
+                EntryKind::OverageSettled => overages[i].settled += credits(-amount)?,
+                _ => overages[i].reversed += credits(amount)?,
+            }
+        }
+    }
+
+    let mut state = WalletState::restore(customer.clone(), ct.clone(), grants, overages)?;
+    // The ledger already decided settlements up to its last catch-up.
+    if let Some(w) = last_catch_up(db, customer, &ct.id, as_of_us)? {
+        state.settle_only_after(time(w)?);
+    }
+    state.catch_up(&mut Posting::new(at, u64::MAX / 2, Attribution::system()));
+
+    let mut voided = HashSet::new();
+    db.query(&VOIDED_BY, &params![c, t, as_of_us], &mut |r| {
+        voided.insert(GrantId::new(r.text(0)?)?);
+        Ok(())
+    })?;
+    Ok((state, voided))
+}
+
+const CAUGHT_UP_AT: Sql = Sql::same("SELECT caught_up_at FROM wallets WHERE customer_id = ?1 AND credit_type_id = ?2");
+const LAST_RECORDED: Sql = Sql::same(
+    "SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
+     ORDER BY recorded_at DESC LIMIT 1",
+);
+
+fn last_catch_up<D: Db + ?Sized>(
+    db: &mut D,
+    customer: &CustomerId,
+    ct: &CreditTypeId,
+    as_of: i64,
+) -> Result<Option<i64>> {
+    let latest = query_opt(db, &CAUGHT_UP_AT, &params![customer.as_str(), ct.as_str()], |r| r.i64(0))?;
+    match latest {
+        Some(t) if t <= as_of => Ok(Some(t)),
+        None => Ok(None),
+        Some(_) => query_opt(db, &LAST_RECORDED, &params![customer.as_str(), ct.as_str(), as_of], |r| r.i64(0)),
+    }
+}
+
+pub(crate) fn balance<D: Db + ?Sized>(
+    db: &mut D,
+    customer: &CustomerId,
+    ct: &Arc<CreditType>,
+    at: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<Balance> {
+    let (state, voided) = snapshot(db, customer, ct, at, as_of)?;
+    Ok(balance_view(&state, at, as_of, |g| voided.contains(&g.id)))
+}
+
+const BURN_DAYS: Sql = Sql::same(
+    "SELECT credit_type_id, product_id, day, burned, reversed FROM burn_days WHERE customer_id = ?1 \
+     AND day >= ?2 AND day <= ?3",
+);
+
+/// Credits used per bucket in `tz`, by product, from the day rows.
+pub(crate) fn burn_series<D: Db + ?Sized>(
+    db: &mut D,
+    customer: &CustomerId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: Bucket,
+    tz: Tz,
+) -> Result<BurnSeries> {
+    // Buckets reach at most a day past [from, to) in local time.
+    let (first, last) = (day_of(ts(from)) - 1, day_of(ts(to)) + 1);
+    let mut rollup = BurnRollup::new(customer.clone());
+    db.query(&BURN_DAYS, &params![customer.as_str(), first, last], &mut |r| {
+        let ct = CreditTypeId::new(r.text(0)?)?;
+        let product = r.text(1)?;
+        let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
+        let burned = quarters_from_blob(&r.blob(3)?)?;
+        let reversed = quarters_from_blob(&r.blob(4)?)?;
+        rollup.add_day(&ct, product.as_ref(), r.i64(2)?, &burned, &reversed)?;
+        Ok(())
+    })?;
+    Ok(rollup.burn_series(from, to, bucket, tz)?)
+}
+
+/// Ledger entries, newest recorded first, `(recorded_at, seq)` cursor.
+pub(crate) fn ledger<D: Db + ?Sized>(
+    db: &mut D,
+    customer: &CustomerId,
+    filter: &LedgerFilter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page<Entry>> {
+    let (cur_recorded, cur_seq) = match cursor {
+        None => (i64::MAX, i64::MAX),
+        Some(c) => parse_cursor(c)?,
+    };
+    let mut sql =
+        format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE customer_id = ?1 AND (recorded_at, seq) < (?2, ?3)");
+    let mut args: Vec<P<'_>> = vec![customer.as_str().into(), cur_recorded.into(), cur_seq.into()];
+    let mut push = |clause: &str, v| {
+        args.push(v);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(ct) = &filter.credit_type {
+        push("credit_type_id =", P::Text(ct.as_str()));
+    }
+    if let Some(k) = filter.kind {
+        push("kind =", P::Text(k.as_str()));
+    }
+    if let Some(p) = &filter.product {
+        push("product_id =", P::Text(p.as_str()));
+    }
+    if let Some(e) = &filter.event {
+        push("event_id =", P::Text(e.as_str()));
+    }
+    if let Some(from) = filter.from {
+        push("booked_at >=", P::I64(ts(from)));
+    }
+    if let Some(to) = filter.to {
+        push("booked_at <", P::I64(ts(to)));
+    }
+    sql.push_str(&format!(" ORDER BY recorded_at DESC, seq DESC LIMIT {}", u64::from(limit) + 1));
+    let mut items = Vec::new();
+    db.query_text(&sql, &args, &mut |r| {
+        items.push(entry_from_row(r)?);
+        Ok(())
+    })?;
+    let next_cursor = page_cursor(&mut items, limit, |e| format!("{}.{}", ts(e.recorded_at), e.seq));
+    Ok(Page { items, next_cursor })
+}
+
+fn parse_cursor(c: &str) -> Result<(i64, i64)> {
+    let bad =
+        || StoreError::Ledger(creditdesk_ledger::LedgerError::invalid("cursor", "is not a cursor this API issued"));
+    let (a, b) = c.split_once('.').ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
+}
+
+/// Keeps `limit` items and returns the cursor after the last, if more exist.
+fn page_cursor<T>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
+/// SQLite's LIKE ignores ASCII case; PostgreSQL's needs ILIKE for the same.
+const CUSTOMERS: Sql = Sql::each(
+    "SELECT id, name, external_ref, created_at FROM customers WHERE id > ?1 AND (?2 IS NULL OR id LIKE ?2 ESCAPE '\\' \
+     OR name LIKE ?2 ESCAPE '\\' OR external_ref LIKE ?2 ESCAPE '\\') ORDER BY id LIMIT ?3",
+    "SELECT id, name, external_ref, created_at FROM customers WHERE id > ?1 AND (CAST(?2 AS TEXT) IS NULL \
+     OR id ILIKE ?2 ESCAPE '\\' OR name ILIKE ?2 ESCAPE '\\' OR external_ref ILIKE ?2 ESCAPE '\\') \
+     ORDER BY id LIMIT ?3",
+);
+
+fn customer_from_row(r: &dyn Row) -> Result<Customer> {
+    Ok(Customer {
+        id: CustomerId::new(r.text(0)?)?,
+        name: r.text(1)?,
+        external_ref: r.opt_text(2)?,
+        created_at: time(r.i64(3)?)?,
+    })
+}
+
+pub(crate) fn customers<D: Db + ?Sized>(
+    db: &mut D,
+    query: Option<&str>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page<Customer>> {
+    let pattern = query.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let mut items = query_all(
+        db,
+        &CUSTOMERS,
+        &params![cursor.unwrap_or(""), pattern.as_ref(), i64::from(limit) + 1],
+        customer_from_row,
+    )?;
+    let next_cursor = page_cursor(&mut items, limit, |c| c.id.to_string());
+    Ok(Page { items, next_cursor })
+}
+
+const CUSTOMER: Sql = Sql::same("SELECT id, name, external_ref, created_at FROM customers WHERE id = ?1");
+
+pub(crate) fn customer<D: Db + ?Sized>(db: &mut D, id: &CustomerId) -> Result<Option<Customer>> {
+    query_opt(db, &CUSTOMER, &params![id.as_str()], customer_from_row)
+}
+
+const REJECTED: Sql = Sql::same(
+    "SELECT rid, event_id, customer_id, product_id, body, received_at, code, detail FROM rejected_events \
+     WHERE rid < ?1 AND (CAST(?2 AS TEXT) IS NULL OR customer_id = ?2) ORDER BY rid DESC LIMIT ?3",
+);
+
+pub(crate) fn rejected<D: Db + ?Sized>(
+    db: &mut D,
+    customer: Option<&CustomerId>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page<RejectedRecord>> {
+    let before: i64 = match cursor {
+        None => i64::MAX,
+        Some(c) => c.parse().map_err(|_| {
+            StoreError::Ledger(creditdesk_ledger::LedgerError::invalid("cursor", "is not a cursor this API issued"))
+        })?,
+    };
+    let mut items =
+        query_all(db, &REJECTED, &params![before, customer.map(CustomerId::as_str), i64::from(limit) + 1], |r| {
+            Ok(RejectedRecord {
+                rid: r.i64(0)?,
+                event_id: r.opt_text(1)?,
+                customer_id: r.opt_text(2)?,
+                product_id: r.opt_text(3)?,
+                body: serde_json::from_str(&r.text(4)?).map_err(StoreError::corrupt)?,
+                received_at: time(r.i64(5)?)?,
+                code: r.text(6)?,
+                detail: r.text(7)?,
+            })
+        })?;
+    let next_cursor = page_cursor(&mut items, limit, |r| r.rid.to_string());
+    Ok(Page { items, next_cursor })
+}
+
+fn user_from_row(r: &dyn Row) -> Result<User> {
+    Ok(User {
+        id: r.text(0)?,
+        name: r.text(1)?,
+        role: r.text(2)?,
+        created_at: time(r.i64(3)?)?,
+        revoked_at: opt_time(r.opt_i64(4)?)?,
+    })
+}
+
+const USER_BY_TOKEN: Sql = Sql::same("SELECT id, name, role, created_at, revoked_at FROM users WHERE token_hash = ?1");
+const USERS: Sql = Sql::same("SELECT id, name, role, created_at, revoked_at FROM users ORDER BY name");
+
+pub(crate) fn user_by_token_hash<D: Db + ?Sized>(db: &mut D, hash: &str) -> Result<Option<User>> {
+    query_opt(db, &USER_BY_TOKEN, &params![hash], user_from_row)
+}
+
+pub(crate) fn users<D: Db + ?Sized>(db: &mut D) -> Result<Vec<User>> {
+    query_all(db, &USERS, &[], user_from_row)
+}

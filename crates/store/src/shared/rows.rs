@@ -1,0 +1,341 @@
+//! Ledger rows in and out of the database: entries, grants, events, and the
+//! summaries the write path keeps (grant totals, day rollups, overage).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use creditdesk_ledger::entry::Entry;
+use creditdesk_ledger::event::UsageEvent;
+use creditdesk_ledger::grant::Grant;
+use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
+use creditdesk_ledger::rating::Rating;
+use rust_decimal::Decimal;
+
+use crate::codec::*;
+use crate::db::{params, query_all, query_opt, BurnDay, Db, GrantStateRow, LedgerDay, OverageRow, Row, Sql, P};
+use crate::error::{Result, StoreError};
+use crate::model::StoredEvent;
+
+/// An id read back from the database.
+pub(crate) fn parse<T>(s: String, make: impl FnOnce(String) -> creditdesk_ledger::Result<T>) -> Result<T> {
+    let shown = s.clone();
+    make(s).map_err(|e| StoreError::corrupt(format!("id {shown}: {e}")))
+}
+
+pub(crate) fn decimal(s: &str) -> Result<Decimal> {
+    Decimal::from_str(s).map_err(|_| StoreError::corrupt(format!("decimal {s}")))
+}
+
+macro_rules! entry_columns {
+    () => {
+        "seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, event_id, product_id, \
+         related_seq, actor, reason_code, ticket_ref, note"
+    };
+}
+pub(crate) use entry_columns;
+
+pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
+
+const INSERT_ENTRY: Sql = Sql::same(concat!(
+    "INSERT INTO entries (",
+    entry_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+));
+
+pub(crate) fn insert_entry<D: Db + ?Sized>(db: &mut D, e: &Entry) -> Result<()> {
+    db.execute(
+        &INSERT_ENTRY,
+        &params![
+            e.seq as i64,
+            e.customer.as_str(),
+            e.credit_type.as_str(),
+            e.grant.as_ref().map(GrantId::as_str),
+            e.kind.as_str(),
+            micros(e.amount),
+            ts(e.booked_at),
+            ts(e.recorded_at),
+            e.event.as_ref().map(EventId::as_str),
+            e.product.as_ref().map(ProductId::as_str),
+            e.related.map(|r| r as i64),
+            e.actor.as_str(),
+            e.reason_code.as_ref().map(ReasonCode::as_str),
+            e.ticket_ref.as_deref(),
+            e.note.as_deref(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn entry_from_row(r: &dyn Row) -> Result<Entry> {
+    Ok(Entry {
+        seq: r.i64(0)? as u64,
+        customer: parse(r.text(1)?, CustomerId::new)?,
+        credit_type: parse(r.text(2)?, CreditTypeId::new)?,
+        grant: r.opt_text(3)?.map(|g| parse(g, GrantId::new)).transpose()?,
+        kind: kind_from(&r.text(4)?)?,
+        amount: credits(r.i64(5)?)?,
+        booked_at: time(r.i64(6)?)?,
+        recorded_at: time(r.i64(7)?)?,
+        event: r.opt_text(8)?.map(|e| parse(e, EventId::new)).transpose()?,
+        product: r.opt_text(9)?.map(|p| parse(p, ProductId::new)).transpose()?,
+        related: r.opt_i64(10)?.map(|s| s as u64),
+        actor: parse(r.text(11)?, ActorId::new)?,
+        reason_code: r.opt_text(12)?.map(|c| parse(c, ReasonCode::new)).transpose()?,
+        ticket_ref: r.opt_text(13)?.map(Arc::from),
+        note: r.opt_text(14)?.map(Arc::from),
+    })
+}
+
+const ENTRIES_OF_EVENT: Sql = Sql::same(concat!(
+    "SELECT ",
+    entry_columns!(),
+    " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at = ?3 AND event_id = ?4 \
+     AND kind IN ('burn', 'overage') \
+     UNION ALL SELECT ",
+    entry_columns!(),
+    " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND kind <> 'overage' \
+     AND event_id = ?4 ORDER BY 1"
+));
+
+/// Every entry linked to a usage event (what a reversal and dispute
+/// evidence need): its burns and overage, booked at the event's time, and
+/// the rarer entries that name it (settlements of its overage, reversals,
+/// refund grants, expiry corrections). No index on `event_id` is kept: it
+/// would cost every ingested entry an extra index write.
+pub(crate) fn entries_of_event<D: Db + ?Sized>(db: &mut D, stored: &StoredEvent) -> Result<Vec<Entry>> {
+    let e = &stored.event;
+    query_all(
+        db,
+        &ENTRIES_OF_EVENT,
+        &params![e.customer.as_str(), stored.credit_type.as_str(), ts(e.timestamp), e.id.as_str()],
+        entry_from_row,
+    )
+}
+
+const INSERT_GRANT: Sql = Sql::same(
+    "INSERT INTO grants (id, customer_id, credit_type_id, amount, category, source, priority, effective_at, \
+     expires_at, products, contract_id, cost_basis, cost_currency, rollover_fraction, rollover_max, \
+     rollover_expires_after, parent_id, reason_code, ticket_ref, note, created_by, approved_by, recorded_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+);
+const INSERT_GRANT_STATE: Sql = Sql::same(
+    "INSERT INTO grant_state (grant_id, burned, settled, expired, corrected, rolled, voided, reversed) \
+     VALUES (?1, 0, 0, 0, 0, 0, 0, 0)",
+);
+
+pub(crate) fn insert_grant<D: Db + ?Sized>(db: &mut D, g: &Grant, recorded_at: DateTime<Utc>) -> Result<()> {
+    let products = g
+        .products
+        .as_ref()
+        .map(|p| serde_json::to_string(&p.iter().map(ProductId::as_str).collect::<Vec<_>>()))
+        .transpose()
+        .map_err(StoreError::corrupt)?;
+    let cost_amount = g.cost_basis.map(|m| m.amount.to_string());
+    let cost_currency = g.cost_basis.map(|m| m.currency.code().to_string());
+    let fraction = g.rollover.map(|r| r.fraction.to_string());
+    db.execute(
+        &INSERT_GRANT,
+        &params![
+            g.id.as_str(),
+            g.customer.as_str(),
+            g.credit_type.as_str(),
+            micros(g.amount),
+            category_str(g.category),
+            source_str(g.source),
+            i64::from(g.priority),
+            ts(g.effective_at),
+            g.expires_at.map(ts),
+            products.as_ref(),
+            g.contract_id.as_ref().map(|c| c.as_str()),
+            cost_amount.as_ref(),
+            cost_currency.as_ref(),
+            fraction.as_ref(),
+            g.rollover.and_then(|r| r.max_amount).map(micros),
+            g.rollover.map(|r| seconds(r.expires_after)),
+            g.parent.as_ref().map(GrantId::as_str),
+            g.reason_code.as_str(),
+            g.ticket_ref.as_deref(),
+            g.note.as_deref(),
+            g.created_by.as_str(),
+            g.approved_by.as_ref().map(ActorId::as_str),
+            ts(recorded_at),
+        ],
+    )?;
+    db.execute(&INSERT_GRANT_STATE, &params![g.id.as_str()])?;
+    Ok(())
+}
+
+/// The columns `event_from_row` reads, after the id.
+pub(crate) const EVENT_COLUMNS: &str = "customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
+     received_at, credits, credits_per_unit, rate_version, from_override";
+
+const INSERT_EVENT: Sql = Sql::same(
+    "INSERT INTO events (id, customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
+     received_at, credits, credits_per_unit, rate_version, from_override) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+);
+
+pub(crate) fn insert_event<D: Db + ?Sized>(db: &mut D, s: &StoredEvent) -> Result<()> {
+    let e = &s.event;
+    let properties = serde_json::to_string(&e.properties).map_err(StoreError::corrupt)?;
+    let quantity = e.quantity.to_string();
+    let cpu = s.rating.credits_per_unit.to_string();
+    db.execute(
+        &INSERT_EVENT,
+        &params![
+            e.id.as_str(),
+            e.customer.as_str(),
+            e.product.as_str(),
+            s.credit_type.as_str(),
+            &quantity,
+            ts(e.timestamp),
+            &properties,
+            ts(s.received_at),
+            micros(s.rating.credits),
+            &cpu,
+            ts(s.rating.rate_version),
+            s.rating.from_override,
+        ],
+    )?;
+    Ok(())
+}
+
+/// An event from [`EVENT_COLUMNS`], starting at column `at`.
+pub(crate) fn event_from_row(r: &dyn Row, at: usize, id: EventId) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        event: UsageEvent {
+            id,
+            customer: parse(r.text(at)?, CustomerId::new)?,
+            product: parse(r.text(at + 1)?, ProductId::new)?,
+            quantity: decimal(&r.text(at + 3)?)?,
+            timestamp: time(r.i64(at + 4)?)?,
+            properties: serde_json::from_str(&r.text(at + 5)?).map_err(StoreError::corrupt)?,
+        },
+        credit_type: parse(r.text(at + 2)?, CreditTypeId::new)?,
+        received_at: time(r.i64(at + 6)?)?,
+        rating: Rating {
+            credits: credits(r.i64(at + 7)?)?,
+            credits_per_unit: decimal(&r.text(at + 8)?)?,
+            rate_version: time(r.i64(at + 9)?)?,
+            from_override: r.bool(at + 10)?,
+        },
+    })
+}
+
+const FIND_EVENT: Sql = Sql::same(
+    "SELECT customer_id, product_id, credit_type_id, quantity, timestamp, properties, received_at, credits, \
+     credits_per_unit, rate_version, from_override FROM events WHERE id = ?1",
+);
+
+pub(crate) fn find_event<D: Db + ?Sized>(db: &mut D, id: &EventId) -> Result<Option<StoredEvent>> {
+    query_opt(db, &FIND_EVENT, &params![id.as_str()], |r| event_from_row(r, 0, id.clone()))
+}
+
+const UPDATE_GRANT_STATE: Sql = Sql::same(
+    "UPDATE grant_state SET burned = ?2, settled = ?3, expired = ?4, corrected = ?5, rolled = ?6, voided = ?7, \
+     reversed = ?8, voided_at = ?9, expiry_seq = ?10 WHERE grant_id = ?1",
+);
+
+pub(crate) fn update_grant_state<D: Db + ?Sized>(db: &mut D, s: &GrantStateRow) -> Result<()> {
+    db.execute(
+        &UPDATE_GRANT_STATE,
+        &params![
+            s.grant.as_str(),
+            s.burned,
+            s.settled,
+            s.expired,
+            s.corrected,
+            s.rolled,
+            s.voided,
+            s.reversed,
+            s.voided_at,
+            s.expiry_seq,
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) const ADD_LEDGER_DAY: Sql = Sql::same(
+    "INSERT INTO ledger_days (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind, amount) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+     ON CONFLICT (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind) \
+     DO UPDATE SET amount = ledger_days.amount + excluded.amount",
+);
+
+pub(crate) fn ledger_day_params(d: &LedgerDay) -> [P<'_>; 7] {
+    params![
+        d.customer.as_str(),
+        d.credit_type.as_str(),
+        d.booked_day,
+        d.recorded_day,
+        d.grant.as_str(),
+        d.kind,
+        d.amount
+    ]
+}
+
+const READ_BURN_DAY: Sql = Sql::same(
+    "SELECT burned, reversed FROM burn_days WHERE customer_id = ?1 AND credit_type_id = ?2 AND product_id = ?3 \
+     AND day = ?4",
+);
+const WRITE_BURN_DAY: Sql = Sql::same(
+    "INSERT INTO burn_days (customer_id, credit_type_id, product_id, day, burned, reversed) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (customer_id, credit_type_id, product_id, day) \
+     DO UPDATE SET burned = excluded.burned, reversed = excluded.reversed",
+);
+
+pub(crate) fn add_burn_day<D: Db + ?Sized>(db: &mut D, d: &BurnDay) -> Result<()> {
+    let key = params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day];
+    let old = query_opt(db, &READ_BURN_DAY, &key, |r| Ok((r.blob(0)?, r.blob(1)?)))?;
+    let (mut b, mut r) = match old {
+        Some((b, r)) => (quarters_from_blob(&b)?, quarters_from_blob(&r)?),
+        None => ([0; 96], [0; 96]),
+    };
+    for i in 0..96 {
+        b[i] += d.burned[i];
+        r[i] += d.reversed[i];
+    }
+    let (b, r) = (quarters_to_blob(&b), quarters_to_blob(&r));
+    db.execute(
+        &WRITE_BURN_DAY,
+        &params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day, &b[..], &r[..]],
+    )?;
+    Ok(())
+}
+
+pub(crate) const INSERT_OVERAGE: Sql = Sql::same(
+    "INSERT INTO overage_items (seq, customer_id, credit_type_id, product_id, event_id, booked_at, amount, settled, \
+     reversed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+);
+
+pub(crate) fn overage_params(o: &OverageRow) -> [P<'_>; 9] {
+    params![
+        o.seq,
+        o.customer.as_str(),
+        o.credit_type.as_str(),
+        o.product.as_str(),
+        o.event.as_ref(),
+        o.booked_at,
+        o.amount,
+        o.settled,
+        o.reversed
+    ]
+}
+
+pub(crate) const ADD_OVERAGE_DELTA: Sql =
+    Sql::same("UPDATE overage_items SET settled = settled + ?2, reversed = reversed + ?3 WHERE seq = ?1");
+
+pub(crate) const INSERT_RESTORATION: Sql =
+    Sql::same("INSERT INTO restorations (grant_id, seq, booked_at, amount) VALUES (?1, ?2, ?3, ?4)");
+
+pub(crate) const TOUCH_WALLET: Sql = Sql::same(
+    "INSERT INTO wallets (customer_id, credit_type_id, version, caught_up_at) VALUES (?1, ?2, 1, ?3) \
+     ON CONFLICT (customer_id, credit_type_id) DO UPDATE SET version = wallets.version + 1, \
+     caught_up_at = excluded.caught_up_at",
+);
+
+pub(crate) const INSERT_REJECTED: Sql = Sql::same(
+    "INSERT INTO rejected_events (event_id, customer_id, product_id, body, received_at, code, detail) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+);

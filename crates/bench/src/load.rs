@@ -1,0 +1,347 @@
+//! The measured phases, against the running server.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use crate::baseline::Baselines;
+use crate::{Args, Server};
+
+/// Events per backfill batch (the API's maximum).
+const HISTORY_BATCH: usize = 1000;
+const BIG: &str = "cus_big";
+
+pub struct Figures {
+    pub history_events_per_sec: f64,
+    pub live_events_per_sec: f64,
+    pub live_batch_p50_ms: f64,
+    pub live_batch_p99_ms: f64,
+    pub duplicate_events_per_sec: f64,
+    pub balance_under_load: Latency,
+    pub series: Latency,
+    pub point_in_time: Latency,
+    pub max_rss_bytes: u64,
+    pub history_entries: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub n: usize,
+}
+
+pub fn latency(mut samples: Vec<f64>) -> Latency {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    Latency { p50_ms: at(0.50), p99_ms: at(0.99), n: samples.len() }
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await?;
+        let status = r.status();
+        let text = r.text().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A pre-serialised body: the client's JSON work is outside the clock.
+    async fn post_raw(&self, path: &str, body: bytes_body::Body) -> anyhow::Result<()> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.0)
+            .send()
+            .await?;
+        let status = r.status();
+        // Read the whole answer: an ack is only an ack once it arrived.
+        let text = r.bytes().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok(())
+    }
+
+    async fn get_timed(&self, path_and_query: &str) -> anyhow::Result<f64> {
+        let t = Instant::now();
+        let r = self.http.get(format!("{}{path_and_query}", self.base)).bearer_auth(&self.token).send().await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if !status.is_success() {
+            bail!("GET {path_and_query}: {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok(ms)
+    }
+}
+
+mod bytes_body {
+    /// A request body serialised ahead of time.
+    #[derive(Clone)]
+    pub struct Body(pub Vec<u8>);
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn setup(api: &Api, args: &Args, year_ago: DateTime<Utc>) -> anyhow::Result<()> {
+    api.post(
+        "/v1/admin/credit-types",
+        json!({"id": "api", "name": "API credits", "unit_label": "credits", "unit_price": {"amount": "0.01", "currency": "USD"}}),
+    )
+    .await?;
+    for (id, rate) in [("chat", "1"), ("images", "2.5")] {
+        api.post(
+            "/v1/admin/products",
+            json!({"id": id, "name": id, "credit_type_id": "api", "rate_card": [{"effective_from": rfc3339(year_ago - TimeDelta::days(1)), "credits_per_unit": rate}]}),
+        )
+        .await?;
+    }
+    let ids: Vec<String> =
+        std::iter::once(BIG.to_string()).chain((0..args.customers).map(|c| format!("cus_{c:04}"))).collect();
+    for id in &ids {
+        api.post("/v1/admin/customers", json!({"id": id, "name": id})).await?;
+        // A promotional grant that burns first, a large paid one, a restricted one.
+        for (n, (amount, category, expires, products)) in [
+            ("500000", "promotional", Some(year_ago + TimeDelta::days(400)), None),
+            ("1000000000", "paid", None, None),
+            ("200000", "paid", Some(year_ago + TimeDelta::days(500)), Some(vec!["images"])),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut body = json!({
+                "id": format!("{id}-g{n}"), "customer_id": id, "credit_type_id": "api", "amount": amount,
+                "category": category, "source": "purchase", "effective_at": rfc3339(year_ago),
+                "reason_code": "purchase", "mode": "backfill",
+            });
+            if let Some(e) = expires {
+                body["expires_at"] = json!(rfc3339(e));
+            }
+            if let Some(p) = products {
+                body["products"] = json!(p);
+            }
+            api.post("/v1/grants", body).await.context("creating grants")?;
+        }
+    }
+    Ok(())
+}
+
+fn batch_body(events: Vec<serde_json::Value>, backfill: bool) -> bytes_body::Body {
+    let mut body = json!({ "events": events });
+    if backfill {
+        body["mode"] = json!("backfill");
+    }
+    bytes_body::Body(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+pub async fn run(args: &Args, server: &Server, line: &mut impl FnMut(String)) -> anyhow::Result<Figures> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).timeout(Duration::from_secs(120)).build()?;
+    let api = Arc::new(Api { http, base: server.base.clone(), token: server.token.clone() });
+    let now = Utc::now();
+    let year_ago = now - TimeDelta::days(365);
+    setup(&api, args, year_ago).await?;
+
+    // RSS sampler.
+    let max_rss = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let pid = server.pid();
+    let sampler = {
+        let (max_rss, stop) = (max_rss.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(rss) = crate::Server::rss_of(pid) {
+                    max_rss.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    // 1. A year of history for one customer, backfilled in time order.
+    let step = TimeDelta::microseconds((365 * 86_400_000_000i64) / args.history.max(1) as i64);
+    let bodies: Vec<_> = (0..args.history)
+        .collect::<Vec<_>>()
+        .chunks(HISTORY_BATCH)
+        .map(|chunk| {
+            let events = chunk
+                .iter()
+                .map(|&i| {
+                    json!({"id": format!("h{i}"), "customer_id": BIG, "product_id": if i % 4 == 0 { "images" } else { "chat" },
+                           "quantity": "1", "timestamp": rfc3339(year_ago + step * i as i32)})
+                })
+                .collect();
+            batch_body(events, true)
+        })
+        .collect();
+    let t = Instant::now();
+    for body in bodies {
+        api.post_raw("/v1/events", body).await?;
+    }
+    let history_secs = t.elapsed().as_secs_f64();
+    line(format!("history: {} events for `{BIG}` backfilled over 365 days in {history_secs:.1} s", args.history));
+
+    // 2. Live ingest across all customers, with a balance reader alongside.
+    let bodies: Vec<_> = (0..args.live)
+        .collect::<Vec<_>>()
+        .chunks(args.batch)
+        .map(|chunk| {
+            let events = chunk
+                .iter()
+                .map(|&i| {
+                    json!({"id": format!("l{i}"), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
+                           "product_id": if i % 3 == 0 { "images" } else { "chat" }, "quantity": "1",
+                           "timestamp": rfc3339(now + TimeDelta::milliseconds((i % 1000) as i64))})
+                })
+                .collect();
+            batch_body(events, false)
+        })
+        .collect();
+    let (live_secs, acks) = ingest_concurrently(&api, &bodies, args.concurrency, Some(args.queries)).await?;
+    let (ack_lat, balance_lat) = acks;
+    let live_eps = args.live as f64 / live_secs;
+    line(format!(
+        "live: {} events in {live_secs:.1} s, {} clients x {} events per batch",
+        args.live, args.concurrency, args.batch
+    ));
+
+    // 3. The same batches again: all duplicates.
+    let (dup_secs, _) = ingest_concurrently(&api, &bodies, args.concurrency, None).await?;
+    let dup_eps = args.live as f64 / dup_secs;
+
+    // 4. Series and point-in-time balance for the big customer (quiet server).
+    let from = rfc3339(slot(year_ago));
+    let to = rfc3339(slot(now) + TimeDelta::minutes(15));
+    let mut series = Vec::new();
+    for _ in 0..args.queries {
+        series.push(
+            api.get_timed(&format!("/v1/customers/{BIG}/burn?bucket=day&from={}&to={}", enc(&from), enc(&to))).await?,
+        );
+    }
+    let mut pit = Vec::new();
+    for q in 0..args.queries {
+        let at = year_ago + TimeDelta::seconds(((q as i64 * 7_777_777) % (365 * 86_400)) + 1);
+        pit.push(
+            api.get_timed(&format!("/v1/customers/{BIG}/balances?credit_type=api&at={}", enc(&rfc3339(at)))).await?,
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+
+    Ok(Figures {
+        history_events_per_sec: args.history as f64 / history_secs,
+        live_events_per_sec: live_eps,
+        live_batch_p50_ms: ack_lat.p50_ms,
+        live_batch_p99_ms: ack_lat.p99_ms,
+        duplicate_events_per_sec: dup_eps,
+        balance_under_load: balance_lat,
+        series: latency(series),
+        point_in_time: latency(pit),
+        max_rss_bytes: max_rss.load(Ordering::Relaxed),
+        history_entries: args.history as u64,
+    })
+}
+
+fn enc(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// Floors to a 15-minute boundary (series windows must be aligned).
+fn slot(t: DateTime<Utc>) -> DateTime<Utc> {
+    let s = t.timestamp();
+    DateTime::from_timestamp(s - s.rem_euclid(900), 0).unwrap_or(t)
+}
+
+/// Sends every body with `clients` concurrent senders; optionally queries
+/// the big customer's balance in a loop meanwhile. Returns the elapsed time,
+/// the batch ack latencies and the balance latencies.
+async fn ingest_concurrently(
+    api: &Arc<Api>,
+    bodies: &[bytes_body::Body],
+    clients: usize,
+    balance_queries: Option<usize>,
+) -> anyhow::Result<(f64, (Latency, Latency))> {
+    let next = Arc::new(AtomicU64::new(0));
+    let bodies = Arc::new(bodies.to_vec());
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = balance_queries.map(|max| {
+        let (api, done) = (api.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !done.load(Ordering::Relaxed) && lat.len() < max * 50 {
+                if let Ok(ms) = api.get_timed(&format!("/v1/customers/{BIG}/balances?credit_type=api")).await {
+                    lat.push(ms);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            lat
+        })
+    });
+    let t = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..clients {
+        let (api, next, bodies) = (api.clone(), next.clone(), bodies.clone());
+        senders.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                api.post_raw("/v1/events", body.clone()).await?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut acks = Vec::new();
+    for s in senders {
+        acks.extend(s.await??);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let balances = match reader {
+        Some(r) => latency(r.await?),
+        None => Latency::default(),
+    };
+    Ok((secs, (latency(acks), balances)))
+}
+
+pub fn summary(f: &Figures, b: &Baselines) -> String {
+    let mb = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
+    let ok = |met: bool| if met { "met" } else { "**not met**" };
+    format!(
+        "| figure | target | measured | baseline (same run) | |\n|---|---|---|---|---|\n\
+         | live ingest over HTTP into SQLite | >= 100,000 events/s | {:.0} events/s | raw SQLite insert of the same rows, no logic: {:.0} events/s | {} |\n\
+         | p99 batch ack during that ingest | <= 15 ms | {:.1} ms (p50 {:.1} ms) | | {} |\n\
+         | duplicate replay | >= 300,000 events/s | {:.0} events/s | | {} |\n\
+         | balance query, customer with {} history events, while ingest runs | p99 <= 2 ms | p99 {:.2} ms (p50 {:.2} ms, n={}) | plain SQL ledger summing entries: p99 {:.2} ms | {} |\n\
+         | 365-day daily burn series by product | <= 5 ms | p99 {:.2} ms (p50 {:.2} ms) | plain SQL group-by: p99 {:.2} ms | {} |\n\
+         | point-in-time balance at a past instant | <= 20 ms | p99 {:.2} ms (p50 {:.2} ms) | plain SQL sum to that instant: p99 {:.2} ms | {} |\n\
+         | server resident memory at full ingest | <= 150 MB | {:.0} MiB max | | {} |\n\
+         | backfill of the history (1,000-event batches) | - | {:.0} events/s | | |\n",
+        f.live_events_per_sec, b.raw_insert_events_per_sec, ok(f.live_events_per_sec >= 100_000.0),
+        f.live_batch_p99_ms, f.live_batch_p50_ms, ok(f.live_batch_p99_ms <= 15.0),
+        f.duplicate_events_per_sec, ok(f.duplicate_events_per_sec >= 300_000.0),
+        f.history_entries, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n, b.naive_balance.p99_ms, ok(f.balance_under_load.p99_ms <= 2.0),
+        f.series.p99_ms, f.series.p50_ms, b.naive_series.p99_ms, ok(f.series.p99_ms <= 5.0),
+        f.point_in_time.p99_ms, f.point_in_time.p50_ms, b.naive_point_in_time.p99_ms, ok(f.point_in_time.p99_ms <= 20.0),
+        mb(f.max_rss_bytes), ok(mb(f.max_rss_bytes) <= 150.0),
+        f.history_events_per_sec,
+    )
+}

@@ -1,0 +1,162 @@
+//! `creditdesk-bench`: the performance targets of `service.md`, measured
+//! over real HTTP against a real `creditdesk-server` process on SQLite,
+//! each beside a baseline measured in the same run on the same rows:
+//!
+//! - the raw SQLite insert rate of the same ledger rows with no logic (the
+//!   ceiling a ledger on SQLite can approach), and
+//! - a plain SQL ledger that sums entries per query (what a user would
+//!   write by hand) for balances and series.
+//!
+//! Request bodies are serialised before the clock starts, so the client's
+//! own JSON work on this 2-core machine is not charged to the server.
+//!
+//! Run: `scripts/bench` (builds the release binaries, then runs this).
+
+mod baseline;
+mod load;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+
+#[derive(Parser, Clone)]
+#[command(about = "Benchmark creditdesk-server over HTTP")]
+pub struct Args {
+    /// The server binary (a release build).
+    #[arg(long, default_value = "target/release/creditdesk-server")]
+    pub server: PathBuf,
+    /// Events of history for the one big customer (backfilled over 365 days).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub history: usize,
+    /// Events of live ingest across all customers.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub live: usize,
+    /// Customers.
+    #[arg(long, default_value_t = 200)]
+    pub customers: usize,
+    /// Events per HTTP batch during live ingest.
+    #[arg(long, default_value_t = 200)]
+    pub batch: usize,
+    /// Concurrent HTTP clients during live ingest.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Queries per latency figure.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Write the markdown report here too.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// A running server process, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of a process, in bytes.
+    pub fn rss_of(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn start_server(args: &Args, db: &std::path::Path) -> anyhow::Result<Server> {
+    let db_url = format!("sqlite://{}", db.display());
+    let out = Command::new(&args.server)
+        .args(["--db", &db_url, "users", "add", "--name", "bench", "--role", "admin"])
+        .output()
+        .with_context(|| {
+            format!("running {} (build it with `cargo build --release -p creditdesk-server`)", args.server.display())
+        })?;
+    if !out.status.success() {
+        bail!("users add failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let token = String::from_utf8(out.stdout)?.trim().to_string();
+    let port = free_port()?;
+    let child = Command::new(&args.server)
+        .args(["--db", &db_url, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let server = Server { child, base: format!("http://127.0.0.1:{port}"), token };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{}/healthz", server.base)).send().await.is_err() {
+        if Instant::now() > deadline {
+            bail!("the server did not answer /healthz within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(server)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .map(|kb| format!("{:.0} GiB", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem}")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let mut report = String::new();
+    let mut line = |s: String| {
+        println!("{s}");
+        report.push_str(&s);
+        report.push('\n');
+    };
+    line(format!(
+        "# creditdesk-server benchmark\n\nMachine: {}. Date: {}.",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    ));
+    line(
+        "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss).\n"
+            .into(),
+    );
+    let server = start_server(&args, &dir.path().join("bench.db")).await?;
+    let figures = load::run(&args, &server, &mut line).await?;
+    drop(server);
+    let baselines = baseline::run(&args, dir.path(), &mut line)?;
+    line(String::new());
+    line(load::summary(&figures, &baselines));
+    if let Some(out) = &args.out {
+        std::fs::write(out, &report)?;
+    }
+    Ok(())
+}

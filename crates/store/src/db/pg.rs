@@ -491,7 +491,7 @@ impl Db for PgDb<'_> {
         let c: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
         let t: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
         self.conn.exec_raw(
-            "UPDATE wallets w SET version = w.version + 1, caught_up_at = ?3, last_seq = GREATEST(w.last_seq, ?4) \
+            "UPDATE wallets w SET version = w.version + 1, caught_up_at = GREATEST(w.caught_up_at, ?3), last_seq = GREATEST(w.last_seq, ?4) \
              FROM unnest(?1::text[], ?2::text[]) AS k(c, t) WHERE w.customer_id = k.c AND w.credit_type_id = k.t",
             &[&c, &t, &now, &last_seq],
         )?;

@@ -67,12 +67,21 @@ pub(crate) fn snapshot<D: Db + ?Sized>(
         *sums.entry((r.text(0)?, r.text(1)?)).or_default() += r.i64(2)?;
         Ok(())
     };
+    // Known at `as_of` is everything when nothing was written to the wallet
+    // after it (the common "as known now"): then the recorded-day split and
+    // its boundary strip, which scans everything recorded that day (a whole
+    // import, after a backfill), are not needed.
+    let latest_write = query_opt(db, &CAUGHT_UP_AT, &params![c, t], |r| r.i64(0))?;
+    let all_known = latest_write.is_none_or(|w| w <= as_of_us);
     // Whole days before both boundaries.
-    db.query(&DAYS_BEFORE, &params![c, t, d_at, d_as_of], &mut add)?;
+    let recorded_before = if all_known { i64::MAX } else { d_as_of };
+    db.query(&DAYS_BEFORE, &params![c, t, d_at, recorded_before], &mut add)?;
     // Booked on `at`'s day, up to `at`.
     db.query(&BOOKED_ON_AT_DAY, &params![c, t, d_at * DAY, at_us, as_of_us], &mut add)?;
     // Recorded on `as_of`'s day, up to `as_of`, booked before `at`'s day.
-    db.query(&RECORDED_ON_AS_OF_DAY, &params![c, t, d_as_of * DAY, as_of_us, d_at * DAY], &mut add)?;
+    if !all_known {
+        db.query(&RECORDED_ON_AS_OF_DAY, &params![c, t, d_as_of * DAY, as_of_us, d_at * DAY], &mut add)?;
+    }
 
     // Grants known at `as_of`.
     let mut grants: Vec<GrantState> = query_all(db, &GRANTS_KNOWN, &params![c, t, as_of_us], |r| {

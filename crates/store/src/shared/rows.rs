@@ -332,7 +332,8 @@ pub(crate) const INSERT_RESTORATION: Sql =
 pub(crate) const TOUCH_WALLET: Sql = Sql::same(
     "INSERT INTO wallets (customer_id, credit_type_id, version, caught_up_at) VALUES (?1, ?2, 1, ?3) \
      ON CONFLICT (customer_id, credit_type_id) DO UPDATE SET version = wallets.version + 1, \
-     caught_up_at = excluded.caught_up_at",
+     caught_up_at = CASE WHEN excluded.caught_up_at > wallets.caught_up_at THEN excluded.caught_up_at \
+     ELSE wallets.caught_up_at END",
 );
 
 pub(crate) const INSERT_REJECTED: Sql = Sql::same(

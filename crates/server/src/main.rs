@@ -12,7 +12,7 @@ use creditdesk_ledger::clock::SystemClock;
 use creditdesk_ledger::event::IngestPolicy;
 use creditdesk_server::config::{Config, DbUrl};
 use creditdesk_server::{auth, http, seed, sweeper, AppState};
-use creditdesk_store::{AdminOp, SqliteStore, StoreOptions, User};
+use creditdesk_store::{AdminOp, PgStore, SqliteStore, Store, StoreOptions, User};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -104,12 +104,23 @@ fn store_options(config: &Config) -> StoreOptions {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = store_options(config);
-    match config.db_url()? {
-        DbUrl::Sqlite(path) => SqliteStore::open(&path, options).with_context(|| format!("opening {}", path.display())),
-        DbUrl::Postgres(_) => bail!("the PostgreSQL store is not built yet in this version; use sqlite://"),
-    }
+    Ok(match config.db_url()? {
+        DbUrl::Sqlite(path) => {
+            SqliteStore::open(&path, options).with_context(|| format!("opening {}", path.display()))?.into()
+        }
+        // The store runs on PostgreSQL (and is tested there), but a few
+        // views still read SQLite directly (`http/stopgap.rs`); serving a
+        // half-working API would mislead, so refuse until they are gone.
+        DbUrl::Postgres(url) if std::env::var_os("CREDITDESK_EXPERIMENTAL_POSTGRES").is_some() => {
+            PgStore::open(&url, options).context("opening the PostgreSQL database")?.into()
+        }
+        DbUrl::Postgres(_) => bail!(
+            "serving from PostgreSQL is not complete in this version (some views still read SQLite directly); \
+             use sqlite:// (set CREDITDESK_EXPERIMENTAL_POSTGRES=1 to try it anyway)"
+        ),
+    })
 }
 
 #[tokio::main]

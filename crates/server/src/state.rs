@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use creditdesk_store::SqliteStore;
+use creditdesk_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: SqliteStore,
+    /// SQLite or PostgreSQL; handlers do not care which.
+    pub store: Store,
     pub started_at: DateTime<Utc>,
     /// Renders `/metrics`; `None` when no recorder is installed (tests
     /// running several servers in one process share the first one's).
@@ -16,7 +17,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: SqliteStore, metrics: Option<PrometheusHandle>) -> AppState {
+    pub fn new(store: impl Into<Store>, metrics: Option<PrometheusHandle>) -> AppState {
+        let store = store.into();
         AppState { started_at: store.now(), store, metrics: metrics.map(Arc::new) }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, TimeZone, Utc};
 use creditdesk_ledger::clock::ManualClock;
 use creditdesk_server::{auth, http, AppState};
-use creditdesk_store::{AdminOp, SqliteStore, StoreOptions, User};
+use creditdesk_store::{AdminOp, SqliteStore, Store, StoreOptions, User};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ fn recorder() -> Option<PrometheusHandle> {
 
 pub struct Server {
     pub base: String,
-    pub store: SqliteStore,
+    pub store: Store,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     /// An admin's bearer token.
@@ -88,10 +88,30 @@ impl Resp {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_on(None).await
+    }
+
+    /// The same server on a fresh PostgreSQL database (the test tooling
+    /// starts a throwaway server unless `DATABASE_URL` is set).
+    #[allow(dead_code)] // used by some test binaries only
+    pub async fn start_pg(name: &str) -> Server {
+        let url = tokio::task::spawn_blocking({
+            let name = name.to_string();
+            move || creditdesk_testkit::test_database_url(&name)
+        })
+        .await
+        .unwrap();
+        Server::start_on(Some(url)).await
+    }
+
+    async fn start_on(pg: Option<String>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(t0()));
         let options = StoreOptions { clock: clock.clone(), ..StoreOptions::default() };
-        let store = SqliteStore::open(dir.path().join("api.db"), options).unwrap();
+        let store: Store = match pg {
+            None => SqliteStore::open(dir.path().join("api.db"), options).unwrap().into(),
+            Some(url) => creditdesk_store::PgStore::open(&url, options).unwrap().into(),
+        };
         let state = AppState::new(store.clone(), recorder());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -69,24 +69,21 @@ struct GrantSpec {
 
 fn grant(s: &Setup, spec: GrantSpec) -> Grant {
     let req = NewGrant {
-        id: GrantId::new(&spec.id).unwrap(),
-        customer: s.customer.clone(),
-        credit_type: s.credit_type.id.clone(),
-        amount: spec.amount,
-        category: if spec.promotional { GrantCategory::Promotional } else { GrantCategory::Paid },
-        source: if spec.promotional { GrantSource::Promotion } else { GrantSource::Plan },
         priority: Some(spec.priority),
-        effective_at: spec.effective_at,
         expires_at: spec.expires_at,
         products: spec.products,
-        contract_id: None,
-        cost_basis: None,
         rollover: spec.rollover,
-        reason_code: ReasonCode::new("bench").unwrap(),
-        ticket_ref: None,
-        note: None,
-        created_by: ActorId::new("bench").unwrap(),
-        approved_by: None,
+        ..NewGrant::new(
+            GrantId::new(&spec.id).unwrap(),
+            s.customer.clone(),
+            s.credit_type.id.clone(),
+            spec.amount,
+            if spec.promotional { GrantCategory::Promotional } else { GrantCategory::Paid },
+            if spec.promotional { GrantSource::Promotion } else { GrantSource::Plan },
+            spec.effective_at,
+            ReasonCode::new("bench").unwrap(),
+            ActorId::new("bench").unwrap(),
+        )
     };
     Grant::validate(req, &s.catalog).unwrap()
 }

@@ -48,24 +48,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     let agent = ActorId::new("alice")?;
 
     let grant = |id: &str, amount: i64, category, source, expires: Option<DateTime<Utc>>| NewGrant {
-        id: GrantId::new(id).unwrap_or_else(|_| unreachable!("literal ids are valid")),
-        customer: customer.clone(),
-        credit_type: ct.clone(),
-        amount: Decimal::new(amount, 0),
-        category,
-        source,
-        priority: None,
-        effective_at: at(1, 0),
         expires_at: expires,
-        products: None,
-        contract_id: None,
-        cost_basis: None,
-        rollover: None,
-        reason_code: ReasonCode::new("onboarding").unwrap_or_else(|_| unreachable!()),
-        ticket_ref: None,
-        note: None,
-        created_by: agent.clone(),
-        approved_by: None,
+        ..NewGrant::new(
+            GrantId::new(id).unwrap_or_else(|_| unreachable!("literal ids are valid")),
+            customer.clone(),
+            ct.clone(),
+            Decimal::new(amount, 0),
+            category,
+            source,
+            at(1, 0),
+            ReasonCode::new("onboarding").unwrap_or_else(|_| unreachable!()),
+            agent.clone(),
+        )
     };
     let mut plan = grant("plan-march", 10_000, GrantCategory::Paid, GrantSource::Plan, Some(at(15, 0)));
     plan.rollover = Some(RolloverPolicy::new(Decimal::new(5, 1), Some(Decimal::new(2_000, 0)), TimeDelta::days(30))?);

@@ -578,24 +578,21 @@ mod tests {
 
     fn add(l: &mut Ledger, g: G) {
         l.grant(NewGrant {
-            id: GrantId::new(g.id).unwrap(),
-            customer: cust(),
-            credit_type: ct(),
-            amount: g.amount,
-            category: g.category,
-            source: GrantSource::Purchase,
             priority: g.priority,
-            effective_at: g.effective,
             expires_at: g.expires,
             products: g.products,
-            contract_id: None,
-            cost_basis: None,
             rollover: g.rollover,
-            reason_code: ReasonCode::new("purchase").unwrap(),
-            ticket_ref: None,
-            note: None,
-            created_by: ActorId::new("tester").unwrap(),
-            approved_by: None,
+            ..NewGrant::new(
+                GrantId::new(g.id).unwrap(),
+                cust(),
+                ct(),
+                g.amount,
+                g.category,
+                GrantSource::Purchase,
+                g.effective,
+                ReasonCode::new("purchase").unwrap(),
+                ActorId::new("tester").unwrap(),
+            )
         })
         .unwrap();
     }

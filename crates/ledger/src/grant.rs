@@ -100,6 +100,46 @@ pub struct NewGrant {
     pub approved_by: Option<ActorId>,
 }
 
+impl NewGrant {
+    /// A request with every optional field at its `ledger.md` default
+    /// (priority 50, no expiry, every product, no contract, cost basis,
+    /// rollover, ticket, note or approver); set the others with
+    /// `NewGrant { expires_at: Some(..), ..NewGrant::new(..) }`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: GrantId,
+        customer: CustomerId,
+        credit_type: CreditTypeId,
+        amount: Decimal,
+        category: GrantCategory,
+        source: GrantSource,
+        effective_at: DateTime<Utc>,
+        reason_code: ReasonCode,
+        created_by: ActorId,
+    ) -> NewGrant {
+        NewGrant {
+            id,
+            customer,
+            credit_type,
+            amount,
+            category,
+            source,
+            priority: None,
+            effective_at,
+            expires_at: None,
+            products: None,
+            contract_id: None,
+            cost_basis: None,
+            rollover: None,
+            reason_code,
+            ticket_ref: None,
+            note: None,
+            created_by,
+            approved_by: None,
+        }
+    }
+}
+
 /// A validated grant. Immutable: what changes over its life (burns, expiry,
 /// void) lives in ledger entries and in the wallet's running totals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

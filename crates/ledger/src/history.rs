@@ -817,24 +817,21 @@ mod tests {
                     };
                     let id = GrantId::new(format!("g{}", self.n)).unwrap();
                     let req = NewGrant {
-                        id: id.clone(),
-                        customer: self.customer.clone(),
-                        credit_type: self.credit_type.clone(),
-                        amount: Decimal::new(i64::from(*cents), 2),
-                        category: if *promo { GrantCategory::Promotional } else { GrantCategory::Paid },
-                        source: GrantSource::Purchase,
                         priority: Some(*priority),
-                        effective_at,
                         expires_at,
                         products: restricted.then(|| vec![self.products[0].clone()]),
-                        contract_id: None,
-                        cost_basis: None,
                         rollover,
-                        reason_code: ReasonCode::new("test").unwrap(),
-                        ticket_ref: None,
-                        note: None,
-                        created_by: ActorId::new("tester").unwrap(),
-                        approved_by: None,
+                        ..NewGrant::new(
+                            id.clone(),
+                            self.customer.clone(),
+                            self.credit_type.clone(),
+                            Decimal::new(i64::from(*cents), 2),
+                            if *promo { GrantCategory::Promotional } else { GrantCategory::Paid },
+                            GrantSource::Purchase,
+                            effective_at,
+                            ReasonCode::new("test").unwrap(),
+                            ActorId::new("tester").unwrap(),
+                        )
                     };
                     if self.ledger.grant(req).is_ok() {
                         self.grants.push(id);

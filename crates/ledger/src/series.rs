@@ -783,24 +783,18 @@ mod tests {
         expires_at: Option<DateTime<Utc>>,
     ) {
         l.grant(NewGrant {
-            id: GrantId::new(id).unwrap(),
-            customer: cust(),
-            credit_type: ct(),
-            amount,
-            category: GrantCategory::Paid,
-            source: GrantSource::Purchase,
-            priority: None,
-            effective_at,
             expires_at,
-            products: None,
-            contract_id: None,
-            cost_basis: None,
-            rollover: None,
-            reason_code: ReasonCode::new("purchase").unwrap(),
-            ticket_ref: None,
-            note: None,
-            created_by: ActorId::new("tester").unwrap(),
-            approved_by: None,
+            ..NewGrant::new(
+                GrantId::new(id).unwrap(),
+                cust(),
+                ct(),
+                amount,
+                GrantCategory::Paid,
+                GrantSource::Purchase,
+                effective_at,
+                ReasonCode::new("purchase").unwrap(),
+                ActorId::new("tester").unwrap(),
+            )
         })
         .unwrap();
     }

@@ -1756,16 +1756,7 @@ impl<'a> Sim<'a> {
         let p = &self.plan.profiles[c];
         let cap = (amount / Decimal::from(4)).round_dp(0).max(Decimal::ONE);
         Ok(NewGrant {
-            id: GrantId::new(format!("plan-{}-{}-{}", p.id, ct.id(), month.format("%Y-%m")))?,
-            customer: p.id.clone(),
-            credit_type: self.ids.credit_types[ct.i()].clone(),
-            amount,
-            category: GrantCategory::Paid,
-            source: GrantSource::Plan,
-            priority: None,
-            effective_at: effective,
             expires_at: Some(next),
-            products: None,
             contract_id: match p.tier {
                 Tier::Enterprise => Some(ContractId::new(format!("ctr-{}", p.external_ref))?),
                 _ => None,
@@ -1775,11 +1766,18 @@ impl<'a> Sim<'a> {
             // allotment) and lives 28 days, so it burns before the next
             // allotment, which expires at the next month end.
             rollover: Some(RolloverPolicy::new(Decimal::new(5, 1), Some(cap), TimeDelta::days(28))?),
-            reason_code: ReasonCode::new("plan_allotment")?,
-            ticket_ref: None,
             note: Some(format!("{} plan allotment for {}", p.tier.label(), month.format("%B %Y"))),
-            created_by: self.ids.billing.clone(),
-            approved_by: None,
+            ..NewGrant::new(
+                GrantId::new(format!("plan-{}-{}-{}", p.id, ct.id(), month.format("%Y-%m")))?,
+                p.id.clone(),
+                self.ids.credit_types[ct.i()].clone(),
+                amount,
+                GrantCategory::Paid,
+                GrantSource::Plan,
+                effective,
+                ReasonCode::new("plan_allotment")?,
+                self.ids.billing.clone(),
+            )
         })
     }
 
@@ -1797,24 +1795,19 @@ impl<'a> Sim<'a> {
             self.trackers[c][ct.i()].add(amount, Some(expires));
             let p = &self.plan.profiles[c];
             grants.push(NewGrant {
-                id: GrantId::new(format!("mig-{}-{}", p.id, ct.id()))?,
-                customer: p.id.clone(),
-                credit_type: self.ids.credit_types[ct.i()].clone(),
-                amount,
-                category: GrantCategory::Paid,
-                source: GrantSource::Migration,
-                priority: None,
-                effective_at: start,
                 expires_at: Some(expires),
-                products: None,
-                contract_id: None,
-                cost_basis: None,
-                rollover: None,
-                reason_code: ReasonCode::new("opening_balance")?,
-                ticket_ref: None,
                 note: Some("Opening balance migrated from the previous billing system".into()),
-                created_by: self.ids.migration.clone(),
-                approved_by: None,
+                ..NewGrant::new(
+                    GrantId::new(format!("mig-{}-{}", p.id, ct.id()))?,
+                    p.id.clone(),
+                    self.ids.credit_types[ct.i()].clone(),
+                    amount,
+                    GrantCategory::Paid,
+                    GrantSource::Migration,
+                    start,
+                    ReasonCode::new("opening_balance")?,
+                    self.ids.migration.clone(),
+                )
             });
         }
         Ok(())
@@ -1830,24 +1823,19 @@ impl<'a> Sim<'a> {
             self.trackers[c][ct.i()].add(amount, Some(expires));
             let p = &self.plan.profiles[c];
             grants.push(NewGrant {
-                id: GrantId::new(format!("trial-{}-{}", p.id, ct.id()))?,
-                customer: p.id.clone(),
-                credit_type: self.ids.credit_types[ct.i()].clone(),
-                amount,
-                category: GrantCategory::Promotional,
-                source: GrantSource::Promotion,
-                priority: None,
-                effective_at: now,
                 expires_at: Some(expires),
-                products: None,
-                contract_id: None,
-                cost_basis: None,
-                rollover: None,
-                reason_code: ReasonCode::new("trial_signup")?,
-                ticket_ref: None,
                 note: Some("Free trial credits (30 days)".into()),
-                created_by: self.ids.signup.clone(),
-                approved_by: None,
+                ..NewGrant::new(
+                    GrantId::new(format!("trial-{}-{}", p.id, ct.id()))?,
+                    p.id.clone(),
+                    self.ids.credit_types[ct.i()].clone(),
+                    amount,
+                    GrantCategory::Promotional,
+                    GrantSource::Promotion,
+                    now,
+                    ReasonCode::new("trial_signup")?,
+                    self.ids.signup.clone(),
+                )
             });
         }
         Ok(())
@@ -1910,24 +1898,20 @@ impl<'a> Sim<'a> {
         let expires = self.plan.midnight_after(now, 365);
         let p = &self.plan.profiles[c];
         Ok(NewGrant {
-            id,
-            customer: p.id.clone(),
-            credit_type: self.ids.credit_types[ct.i()].clone(),
-            amount,
-            category: GrantCategory::Paid,
-            source,
-            priority: None,
-            effective_at: now,
             expires_at: Some(expires),
-            products: None,
-            contract_id: None,
             cost_basis: Some(money(amount, ct, p.discount)),
-            rollover: None,
-            reason_code: ReasonCode::new(if source == GrantSource::AutoTopup { "auto_topup" } else { "purchase" })?,
-            ticket_ref: None,
             note: Some(note),
-            created_by: self.ids.billing.clone(),
-            approved_by: None,
+            ..NewGrant::new(
+                id,
+                p.id.clone(),
+                self.ids.credit_types[ct.i()].clone(),
+                amount,
+                GrantCategory::Paid,
+                source,
+                now,
+                ReasonCode::new(if source == GrantSource::AutoTopup { "auto_topup" } else { "purchase" })?,
+                self.ids.billing.clone(),
+            )
         })
     }
 
@@ -1987,24 +1971,20 @@ impl<'a> Sim<'a> {
                 continue;
             }
             grants.push(NewGrant {
-                id: GrantId::new(format!("promo-{}-{}", kind.slug(), p.id))?,
-                customer: p.id.clone(),
-                credit_type: self.ids.credit_types[ct.i()].clone(),
-                amount,
-                category: GrantCategory::Promotional,
-                source: GrantSource::Promotion,
-                priority: None,
-                effective_at: now,
                 expires_at: Some(self.plan.midnight_after(now, days)),
                 products: products.map(|i| vec![self.ids.products[i].clone()]),
-                contract_id: None,
-                cost_basis: None,
-                rollover: None,
-                reason_code: ReasonCode::new(reason)?,
-                ticket_ref: None,
                 note: Some(note.into()),
-                created_by: self.ids.marketing.clone(),
-                approved_by: None,
+                ..NewGrant::new(
+                    GrantId::new(format!("promo-{}-{}", kind.slug(), p.id))?,
+                    p.id.clone(),
+                    self.ids.credit_types[ct.i()].clone(),
+                    amount,
+                    GrantCategory::Promotional,
+                    GrantSource::Promotion,
+                    now,
+                    ReasonCode::new(reason)?,
+                    self.ids.marketing.clone(),
+                )
             });
         }
         Ok(())
@@ -2034,24 +2014,21 @@ impl<'a> Sim<'a> {
             Some(self.ids.finance.clone())
         };
         Ok(NewGrant {
-            id: GrantId::new(format!("gw-{}-{:02}", p.id, self.goodwill[c]))?,
-            customer: p.id.clone(),
-            credit_type: self.ids.credit_types[ct.i()].clone(),
-            amount,
-            category: GrantCategory::Promotional,
-            source: GrantSource::Goodwill,
-            priority: None,
-            effective_at: now,
             expires_at: Some(self.plan.midnight_after(now, 90)),
-            products: None,
-            contract_id: None,
-            cost_basis: None,
-            rollover: None,
-            reason_code: ReasonCode::new(reason)?,
             ticket_ref: Some(ticket),
             note: Some(note.into()),
-            created_by: self.ids.agent.clone(),
             approved_by,
+            ..NewGrant::new(
+                GrantId::new(format!("gw-{}-{:02}", p.id, self.goodwill[c]))?,
+                p.id.clone(),
+                self.ids.credit_types[ct.i()].clone(),
+                amount,
+                GrantCategory::Promotional,
+                GrantSource::Goodwill,
+                now,
+                ReasonCode::new(reason)?,
+                self.ids.agent.clone(),
+            )
         })
     }
 

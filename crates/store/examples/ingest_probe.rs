@@ -92,24 +92,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
         for g in 0..3 {
             s.grant(NewGrant {
-                id: GrantId::new(format!("c{c}-g{g}"))?,
-                customer: id.clone(),
-                credit_type: CreditTypeId::new("api")?,
-                amount: Decimal::from(10_000_000),
-                category: if g == 0 { GrantCategory::Promotional } else { GrantCategory::Paid },
-                source: GrantSource::Purchase,
                 priority: Some(g as u8 + 1),
-                effective_at: now - TimeDelta::days(1),
                 expires_at: Some(now + TimeDelta::days(30 + g)),
-                products: None,
-                contract_id: None,
-                cost_basis: None,
-                rollover: None,
-                reason_code: ReasonCode::new("p")?,
-                ticket_ref: None,
-                note: None,
-                created_by: ActorId::new("a")?,
-                approved_by: None,
+                ..NewGrant::new(
+                    GrantId::new(format!("c{c}-g{g}"))?,
+                    id.clone(),
+                    CreditTypeId::new("api")?,
+                    Decimal::from(10_000_000),
+                    if g == 0 { GrantCategory::Promotional } else { GrantCategory::Paid },
+                    GrantSource::Purchase,
+                    now - TimeDelta::days(1),
+                    ReasonCode::new("p")?,
+                    ActorId::new("a")?,
+                )
             })
             .await?;
         }

@@ -236,27 +236,25 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
             });
             let expires_at = lifetime_h.map(|h| effective_at + TimeDelta::hours(h));
             let req = NewGrant {
-                id: GrantId::new(format!("g{n}")).unwrap(),
-                customer: CustomerId::new(CUSTOMERS[*customer]).unwrap(),
-                credit_type: CreditTypeId::new(ct).unwrap(),
-                amount: Decimal::new(i64::from(*amount) * 25, 1),
-                category: if *promo { GrantCategory::Promotional } else { GrantCategory::Paid },
-                source: GrantSource::Purchase,
                 priority: Some(*priority),
-                effective_at,
                 expires_at,
                 products,
-                contract_id: None,
-                cost_basis: None,
                 rollover: rollover.filter(|_| expires_at.is_some()).map(|(f, max)| {
                     RolloverPolicy::new(Decimal::new(i64::from(f), 1), max.map(Decimal::from), TimeDelta::hours(100))
                         .unwrap()
                 }),
-                reason_code: ReasonCode::new("test").unwrap(),
                 ticket_ref: Some(format!("T-{n}")),
-                note: None,
-                created_by: ActorId::new("alice").unwrap(),
-                approved_by: None,
+                ..NewGrant::new(
+                    GrantId::new(format!("g{n}")).unwrap(),
+                    CustomerId::new(CUSTOMERS[*customer]).unwrap(),
+                    CreditTypeId::new(ct).unwrap(),
+                    Decimal::new(i64::from(*amount) * 25, 1),
+                    if *promo { GrantCategory::Promotional } else { GrantCategory::Paid },
+                    GrantSource::Purchase,
+                    effective_at,
+                    ReasonCode::new("test").unwrap(),
+                    ActorId::new("alice").unwrap(),
+                )
             };
             let a = p.engine.grant(req.clone()).map(|es| es.iter().map(shape).collect::<Vec<_>>());
             let b = p.rt.block_on(p.store.grant(req)).map(|es| es.iter().map(shape).collect::<Vec<_>>());

@@ -79,24 +79,18 @@ async fn setup(name: &str, customers: &[String]) -> (String, Arc<ManualClock>, P
 
 fn grant(id: &str, customer: &str, amount: i64, priority: u8) -> NewGrant {
     NewGrant {
-        id: GrantId::new(id).unwrap(),
-        customer: CustomerId::new(customer).unwrap(),
-        credit_type: CreditTypeId::new("api").unwrap(),
-        amount: Decimal::from(amount),
-        category: if priority == 1 { GrantCategory::Promotional } else { GrantCategory::Paid },
-        source: GrantSource::Purchase,
         priority: Some(priority),
-        effective_at: t0() - TimeDelta::days(1),
-        expires_at: None,
-        products: None,
-        contract_id: None,
-        cost_basis: None,
-        rollover: None,
-        reason_code: ReasonCode::new("purchase").unwrap(),
-        ticket_ref: None,
-        note: None,
-        created_by: ActorId::new("alice").unwrap(),
-        approved_by: None,
+        ..NewGrant::new(
+            GrantId::new(id).unwrap(),
+            CustomerId::new(customer).unwrap(),
+            CreditTypeId::new("api").unwrap(),
+            Decimal::from(amount),
+            if priority == 1 { GrantCategory::Promotional } else { GrantCategory::Paid },
+            GrantSource::Purchase,
+            t0() - TimeDelta::days(1),
+            ReasonCode::new("purchase").unwrap(),
+            ActorId::new("alice").unwrap(),
+        )
     }
 }
 

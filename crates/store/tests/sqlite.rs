@@ -56,26 +56,17 @@ async fn store(dir: &tempfile::TempDir) -> SqliteStore {
 }
 
 fn grant(id: &str, amount: i64) -> NewGrant {
-    NewGrant {
-        id: GrantId::new(id).unwrap(),
-        customer: CustomerId::new("acme").unwrap(),
-        credit_type: CreditTypeId::new("api").unwrap(),
-        amount: Decimal::from(amount),
-        category: GrantCategory::Paid,
-        source: GrantSource::Purchase,
-        priority: None,
-        effective_at: t0(),
-        expires_at: None,
-        products: None,
-        contract_id: None,
-        cost_basis: None,
-        rollover: None,
-        reason_code: ReasonCode::new("purchase").unwrap(),
-        ticket_ref: None,
-        note: None,
-        created_by: ActorId::new("alice").unwrap(),
-        approved_by: None,
-    }
+    NewGrant::new(
+        GrantId::new(id).unwrap(),
+        CustomerId::new("acme").unwrap(),
+        CreditTypeId::new("api").unwrap(),
+        Decimal::from(amount),
+        GrantCategory::Paid,
+        GrantSource::Purchase,
+        t0(),
+        ReasonCode::new("purchase").unwrap(),
+        ActorId::new("alice").unwrap(),
+    )
 }
 
 fn event(id: String, quantity: i64) -> UsageEvent {

@@ -288,14 +288,7 @@ impl GrantSpec {
 
     pub fn to_new_grant(&self, now: DateTime<Utc>) -> NewGrant {
         NewGrant {
-            id: GrantId::new(&self.id).expect("valid grant id"),
-            customer: customer(&self.customer),
-            credit_type: credit_type(&self.credit_type),
-            amount: self.amount,
-            category: self.category,
-            source: self.source,
             priority: self.priority,
-            effective_at: self.effective_at.unwrap_or(now),
             expires_at: self.expires_at,
             products: self.products.as_ref().map(|ps| ps.iter().map(|p| product(p)).collect()),
             contract_id: self
@@ -304,11 +297,20 @@ impl GrantSpec {
                 .map(|c| creditdesk_ledger::ids::ContractId::new(c).expect("valid contract id")),
             cost_basis: self.cost_basis,
             rollover: self.rollover,
-            reason_code: ReasonCode::new(&self.reason_code).expect("valid reason code"),
             ticket_ref: self.ticket_ref.clone(),
             note: self.note.clone(),
-            created_by: actor(&self.created_by),
             approved_by: self.approved_by.as_deref().map(actor),
+            ..NewGrant::new(
+                GrantId::new(&self.id).expect("valid grant id"),
+                customer(&self.customer),
+                credit_type(&self.credit_type),
+                self.amount,
+                self.category,
+                self.source,
+                self.effective_at.unwrap_or(now),
+                ReasonCode::new(&self.reason_code).expect("valid reason code"),
+                actor(&self.created_by),
+            )
         }
     }
 }

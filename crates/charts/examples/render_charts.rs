@@ -9,8 +9,10 @@ use creditdesk_charts::{samples, ChartLocale, Size, Theme};
 fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "charts".to_owned()));
     std::fs::create_dir_all(&out)?;
-    let size = Size::new(800, 300);
-    for (theme, locale) in [(Theme::light(), "en-US"), (Theme::dark(), "de-DE")] {
+    let sizes = [("", Size::new(800, 300)), ("-narrow", Size::new(320, 200))];
+    for ((theme, locale), (suffix, size)) in
+        [(Theme::light(), "en-US"), (Theme::dark(), "de-DE")].into_iter().flat_map(|t| sizes.map(|s| (t.clone(), s)))
+    {
         let locale = ChartLocale::new(locale)?;
         let charts = [
             ("burn-30", creditdesk_charts::daily_burn_chart(&samples::daily_burn(30, 4), size, &theme, &locale)?),
@@ -20,7 +22,7 @@ fn main() -> anyhow::Result<()> {
             ("breakage", creditdesk_charts::breakage_chart(&samples::breakage(12), size, &theme, &locale)?),
         ];
         for (name, chart) in charts {
-            let stem = format!("{name}-{}", locale.tag());
+            let stem = format!("{name}-{}{suffix}", locale.tag());
             std::fs::write(out.join(format!("{stem}.svg")), &chart.svg)?;
             let mut text = format!("{}\n", chart.table.caption);
             let headers: Vec<&str> = chart.table.columns.iter().map(|c| c.header.as_str()).collect();

@@ -135,18 +135,23 @@ pub(crate) fn render_balance(
     };
 
     let svg = render(canvas, &caption, &input.unit, &legend, &layout, &axes, |plot| {
-        let muted = canvas.font(theme.muted_text);
+        // "Today" left of its line; the runway's note right of its line
+        // unless that runs off the chart, and a line lower if the two meet.
+        let width = |text: &str| text.chars().count() as f64 * canvas.char_width();
+        let today_px = x_of(input.today) * px_per_day;
         vertical(plot, x_of(input.today), (y_min, y_max), theme.axis, 1)?;
-        label(plot, (x_of(input.today), y_max), "Today", HPos::Right, muted.clone())?;
+        label(plot, (x_of(input.today), y_max), "Today", HPos::Right, 0, canvas.font(theme.muted_text))?;
         if let Some(runway) = runway {
             let x = x_of(runway);
             vertical(plot, x, (y_min, y_max), theme.danger, 2)?;
-            // Right of the line, unless that runs off the chart.
             let text = format!("Runway ends {}", locale.day_month(runway));
-            let room = (days - x) * px_per_day;
-            let side =
-                if room > text.chars().count() as f64 * canvas.char_width() + 8.0 { HPos::Left } else { HPos::Right };
-            label(plot, (x, y_max), &text, side, canvas.font(theme.danger))?;
+            let (x_px, w) = (x * px_per_day, width(&text));
+            let right = plot_width - x_px > w + 8.0;
+            let (from, to) = if right { (x_px + 4.0, x_px + 4.0 + w) } else { (x_px - 4.0 - w, x_px - 4.0) };
+            let today = (today_px - 4.0 - width("Today"), today_px - 4.0);
+            let meets = from < today.1 + 6.0 && today.0 < to + 6.0;
+            let side = if right { HPos::Left } else { HPos::Right };
+            label(plot, (x, y_max), &text, side, if meets { 1 } else { 0 }, canvas.font(theme.danger))?;
         }
         let history = line(&input.history);
         if history.len() > 1 {
@@ -182,17 +187,19 @@ fn vertical(plot: &mut Plot, x: f64, (y_min, y_max): (f64, f64), colour: Rgb, wi
     Ok(())
 }
 
-/// A note beside a vertical line, under the expiry rail.
+/// A note beside a vertical line, under the expiry rail (`row` 1: a line lower).
 fn label(
     plot: &mut Plot,
     at: (f64, f64),
     text: &str,
     side: HPos,
+    row: i32,
     style: TextStyle<'static>,
 ) -> crate::frame::DrawResult {
     let dx = if matches!(side, HPos::Left) { 4 } else { -4 };
     let style = style.pos(Pos::new(side, VPos::Top));
-    plot.draw_series(std::iter::once(EmptyElement::at(at) + Text::new(text.to_owned(), (dx, 16), style)))?;
+    let dy = 16 + row * 16;
+    plot.draw_series(std::iter::once(EmptyElement::at(at) + Text::new(text.to_owned(), (dx, dy), style)))?;
     Ok(())
 }
 

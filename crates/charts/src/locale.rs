@@ -63,11 +63,11 @@ impl ChartLocale {
     /// `value` with the locale's separators, every digit it has (`1.50`
     /// stays `1.50`).
     pub fn number(&self, value: Decimal) -> String {
-        // Decimal's text is exact and always parses; the fallback is unreachable.
-        match fixed_decimal::Decimal::from_str(&value.to_string()) {
-            Ok(d) => self.numbers.format(&d).to_string(),
-            Err(_) => value.to_string(),
-        }
+        // The integer mantissa shifted by the scale: the same digits, no
+        // text round trip (a scale is at most 28, so the shift fits an i16).
+        let mut exact = fixed_decimal::Decimal::from(value.mantissa());
+        exact.absolute.multiply_pow10(-(value.scale() as i16));
+        self.numbers.format(&exact).to_string()
     }
 
     /// Credits: exact, without trailing zeros (`1,250.5`).
@@ -135,6 +135,10 @@ mod tests {
         assert_eq!(en.number(dec!(0.1) + dec!(0.2)), "0.3");
         assert_eq!(en.credits(dec!(1250.500)), "1,250.5");
         assert_eq!(de.credits(dec!(1000)), "1.000");
+        assert_eq!(en.number(dec!(0.000)), "0.000");
+        assert_eq!(en.number(dec!(-0.05)), "-0.05");
+        assert_eq!(en.number(Decimal::MAX), "79,228,162,514,264,337,593,543,950,335");
+        assert_eq!(en.number(Decimal::new(1, 28)), format!("0.{}1", "0".repeat(27)));
     }
 
     #[test]

@@ -271,6 +271,21 @@ fn balance_has_history_projection_markers_and_runway() {
 }
 
 #[test]
+fn runway_note_moves_down_a_line_when_it_would_meet_today() {
+    let f = samples::balance_forecast(90, 120);
+    let runway = f.runway_end.unwrap();
+    let note = format!("Runway ends {}", en().day_month(runway));
+    let y = |size: Size| {
+        let chart = balance_chart(&f, size, &Theme::light(), &en()).unwrap();
+        let svg = Svg::parse(&chart.svg);
+        // Both notes hang from the plot's top by their own offset.
+        num(&svg.text_node(&note), "y") - num(&svg.text_node("Today"), "y")
+    };
+    assert_eq!(y(Size::new(1200, 300)), 0.0, "apart on a wide chart");
+    assert_eq!(y(Size::new(320, 200)), 16.0, "a line lower on a narrow one");
+}
+
+#[test]
 fn balance_without_projection_or_runway() {
     let mut f = forecast();
     f.projection.clear();

@@ -110,16 +110,7 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
         DbUrl::Sqlite(path) => {
             SqliteStore::open(&path, options).with_context(|| format!("opening {}", path.display()))?.into()
         }
-        // The store runs on PostgreSQL (and is tested there), but a few
-        // views still read SQLite directly (`http/stopgap.rs`); serving a
-        // half-working API would mislead, so refuse until they are gone.
-        DbUrl::Postgres(url) if std::env::var_os("CREDITDESK_EXPERIMENTAL_POSTGRES").is_some() => {
-            PgStore::open(&url, options).context("opening the PostgreSQL database")?.into()
-        }
-        DbUrl::Postgres(_) => bail!(
-            "serving from PostgreSQL is not complete in this version (some views still read SQLite directly); \
-             use sqlite:// (set CREDITDESK_EXPERIMENTAL_POSTGRES=1 to try it anyway)"
-        ),
+        DbUrl::Postgres(url) => PgStore::open(&url, options).context("opening the PostgreSQL database")?.into(),
     })
 }
 
@@ -131,8 +122,11 @@ async fn main() -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
-            open_store(&config)?;
-            println!("schema at version {}", creditdesk_store::sqlite::latest_schema_version());
+            let version = match open_store(&config)? {
+                Store::Sqlite(_) => creditdesk_store::sqlite::latest_schema_version(),
+                Store::Postgres(_) => creditdesk_store::pg::latest_schema_version(),
+            };
+            println!("schema at version {version}");
             Ok(())
         }
         Command::DemoSeed { customers, days, seed: s } => {

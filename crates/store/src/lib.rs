@@ -21,7 +21,8 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use model::{
-    Customer, IdempotencyKey, Idempotent, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User,
+    CatalogTimes, Customer, GrantMeta, IdempotencyKey, Idempotent, LedgerFilter, OverrideMeta, Page, RejectedRecord,
+    SlotUsage, StoreOptions, StoredEvent, User,
 };
 pub use pg::PgStore;
 pub use shared::write::{AdminOp, Idem, Render};

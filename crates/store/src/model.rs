@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use creditdesk_ledger::clock::{Clock, SystemClock};
 use creditdesk_ledger::entry::EntryKind;
 use creditdesk_ledger::event::{IngestPolicy, UsageEvent};
-use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, ProductId};
+use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, ProductId};
 use creditdesk_ledger::rating::Rating;
+use creditdesk_ledger::Credits;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,6 +52,45 @@ pub struct RejectedRecord {
     pub received_at: DateTime<Utc>,
     pub code: String,
     pub detail: String,
+}
+
+/// When a grant was recorded and, if voided, when the void took effect
+/// (facts of the grant's rows that its balance view does not carry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantMeta {
+    pub recorded_at: DateTime<Utc>,
+    pub voided_at: Option<DateTime<Utc>>,
+}
+
+/// When each credit type and product was created.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogTimes {
+    pub credit_types: HashMap<CreditTypeId, DateTime<Utc>>,
+    pub products: HashMap<ProductId, DateTime<Utc>>,
+}
+
+/// Who last changed a customer's rate override for a product, and when
+/// (the override's card itself is in the catalog).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideMeta {
+    pub customer: CustomerId,
+    pub product: ProductId,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: ActorId,
+}
+
+/// One credit type's usage in one 15-minute slot of event time: the
+/// accepted events and their rated credits, beside the burn and overage
+/// entries booked for them (as positive amounts). Reconciled when
+/// `rated == burned + overage`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotUsage {
+    pub credit_type: CreditTypeId,
+    pub start: DateTime<Utc>,
+    pub events: u64,
+    pub rated: Credits,
+    pub burned: Credits,
+    pub overage: Credits,
 }
 
 /// Filters of a ledger listing. Times filter `booked_at`, half-open.

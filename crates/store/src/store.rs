@@ -1,6 +1,7 @@
 //! [`Store`]: either backend behind one type, for code that picks the
 //! database at run time (the server's `--db` URL).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -10,14 +11,17 @@ use creditdesk_ledger::catalog::Catalog;
 use creditdesk_ledger::engine::{IngestMode, IngestResult};
 use creditdesk_ledger::entry::{Attribution, Entry};
 use creditdesk_ledger::event::UsageEvent;
-use creditdesk_ledger::grant::NewGrant;
-use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId};
+use creditdesk_ledger::grant::{Grant, NewGrant};
+use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId};
 use creditdesk_ledger::series::{Bucket, BurnSeries};
 use creditdesk_ledger::wallet::Reversal;
 use creditdesk_ledger::Credits;
 
 use crate::error::Result;
-use crate::model::{Customer, Idempotent, LedgerFilter, Page, RejectedRecord, StoreOptions, StoredEvent, User};
+use crate::model::{
+    CatalogTimes, Customer, GrantMeta, Idempotent, LedgerFilter, OverrideMeta, Page, RejectedRecord, SlotUsage,
+    StoreOptions, StoredEvent, User,
+};
 use crate::{AdminOp, Idem, PgStore, SqliteStore};
 
 /// A store on either database; every method is the backend's own.
@@ -166,6 +170,36 @@ impl Store {
         limit: u32,
     ) -> Result<Page<RejectedRecord>> {
         each!(self, s => s.rejected(customer, cursor, limit).await)
+    }
+
+    pub async fn find_grant(&self, id: GrantId) -> Result<Option<(Grant, GrantMeta)>> {
+        each!(self, s => s.find_grant(id).await)
+    }
+
+    pub async fn grant_metas(&self, customer: CustomerId) -> Result<HashMap<GrantId, GrantMeta>> {
+        each!(self, s => s.grant_metas(customer).await)
+    }
+
+    pub async fn catalog_times(&self) -> Result<CatalogTimes> {
+        each!(self, s => s.catalog_times().await)
+    }
+
+    pub async fn overrides(
+        &self,
+        customer: Option<CustomerId>,
+        product: Option<ProductId>,
+    ) -> Result<Vec<OverrideMeta>> {
+        each!(self, s => s.overrides(customer, product).await)
+    }
+
+    pub async fn reconciliation(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        customer: Option<CustomerId>,
+        credit_type: Option<CreditTypeId>,
+    ) -> Result<Vec<SlotUsage>> {
+        each!(self, s => s.reconciliation(from, to, customer, credit_type).await)
     }
 
     pub async fn user_by_token_hash(&self, hash: String) -> Result<Option<User>> {

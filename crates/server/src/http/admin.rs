@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use creditdesk_api::admin::{
     AddRateVersionRequest, CreateCreditTypeRequest, CreateCustomerRequest, CreateProductRequest, CreateUserRequest,
     CreatedUser, CreditType as ApiCreditType, Customer as ApiCustomer, OverrideListQuery, Product as ApiProduct,
@@ -31,7 +31,6 @@ use super::extract::{Json, PathId, PlainQuery, Query};
 use super::map;
 use super::meta::deployment_currency;
 use super::policy::{Action, Caller};
-use super::stopgap;
 use crate::auth;
 use crate::state::AppState;
 
@@ -60,14 +59,20 @@ fn paging<P: Paged>(p: &P) -> ApiResult<()> {
     }
 }
 
+/// When a catalog item was created (every stored one has a time; the epoch
+/// stands in only for one created after the times were read).
+fn created<K: std::hash::Hash + Eq>(times: &HashMap<K, DateTime<Utc>>, id: &K) -> DateTime<Utc> {
+    times.get(id).copied().unwrap_or(DateTime::UNIX_EPOCH)
+}
+
 async fn credit_type_view(state: &AppState, ct: &CreditType) -> ApiResult<ApiCreditType> {
-    let (times, _) = stopgap::catalog_times(&state.store).await?;
-    Ok(map::credit_type(ct, times.get(ct.id.as_str()).copied().unwrap_or(DateTime::UNIX_EPOCH)))
+    let times = state.store.catalog_times().await?;
+    Ok(map::credit_type(ct, created(&times.credit_types, &ct.id)))
 }
 
 async fn product_view(state: &AppState, p: &Product) -> ApiResult<ApiProduct> {
-    let (_, times) = stopgap::catalog_times(&state.store).await?;
-    Ok(map::product(p, times.get(p.id.as_str()).copied().unwrap_or(DateTime::UNIX_EPOCH)))
+    let times = state.store.catalog_times().await?;
+    Ok(map::product(p, created(&times.products, &p.id)))
 }
 
 #[utoipa::path(get, path = "/v1/admin/credit-types", tag = "admin", params(PageParams),
@@ -79,12 +84,9 @@ pub async fn list_credit_types(
 ) -> ApiResult<AxumJson<Page<ApiCreditType>>> {
     caller.require(Action::Read)?;
     paging(&q)?;
-    let (times, _) = stopgap::catalog_times(&state.store).await?;
+    let times = state.store.catalog_times().await?;
     let catalog = state.store.catalog();
-    let items = catalog
-        .credit_types()
-        .map(|ct| map::credit_type(ct, times.get(ct.id.as_str()).copied().unwrap_or(DateTime::UNIX_EPOCH)))
-        .collect();
+    let items = catalog.credit_types().map(|ct| map::credit_type(ct, created(&times.credit_types, &ct.id))).collect();
     Ok(AxumJson(page_by(items, |c: &ApiCreditType| c.id.clone(), q.cursor.as_deref(), q.effective_limit())))
 }
 
@@ -149,12 +151,9 @@ pub async fn list_products(
 ) -> ApiResult<AxumJson<Page<ApiProduct>>> {
     caller.require(Action::Read)?;
     paging(&q)?;
-    let (_, times) = stopgap::catalog_times(&state.store).await?;
+    let times = state.store.catalog_times().await?;
     let catalog = state.store.catalog();
-    let items = catalog
-        .products()
-        .map(|p| map::product(p, times.get(p.id.as_str()).copied().unwrap_or(DateTime::UNIX_EPOCH)))
-        .collect();
+    let items = catalog.products().map(|p| map::product(p, created(&times.products, &p.id))).collect();
     Ok(AxumJson(page_by(items, |p: &ApiProduct| p.id.clone(), q.cursor.as_deref(), q.effective_limit())))
 }
 
@@ -304,18 +303,17 @@ pub async fn list_overrides(
     caller.require(Action::Read)?;
     let catalog = state.store.catalog();
     let mut items = Vec::new();
-    for (customer, product, at, by) in stopgap::overrides(&state.store).await? {
-        if q.customer.as_deref().is_some_and(|c| c != customer) || q.product.as_deref().is_some_and(|p| p != product) {
-            continue;
-        }
-        let (Ok(c), Ok(p)) = (CustomerId::new(&customer), ProductId::new(&product)) else { continue };
-        let card = catalog.override_for(&c, &p).map(|c| c.versions().to_vec()).unwrap_or_default();
+    // The query's ids are validated by the extractor.
+    let customer = q.customer.as_deref().map(CustomerId::new).transpose()?;
+    let product = q.product.as_deref().map(ProductId::new).transpose()?;
+    for o in state.store.overrides(customer, product).await? {
+        let card = catalog.override_for(&o.customer, &o.product).map(|c| c.versions().to_vec()).unwrap_or_default();
         items.push(RateOverride {
-            customer_id: customer,
-            product_id: product,
+            customer_id: o.customer.to_string(),
+            product_id: o.product.to_string(),
             rate_card: card.iter().map(map::rate_version).collect(),
-            updated_at: at,
-            updated_by: by,
+            updated_at: o.updated_at,
+            updated_by: o.updated_by.to_string(),
         });
     }
     // Ids hold no whitespace, so a space separates the two parts of the key.

@@ -32,7 +32,6 @@ use super::extract::{PathId, PlainQuery, Query};
 use super::forecast::{self, whole_days, RecentBurn};
 use super::map;
 use super::policy::{Action, Caller};
-use super::stopgap;
 use crate::state::AppState;
 
 /// One wallet (customer x credit type) at an instant.
@@ -182,7 +181,7 @@ pub async fn balances(
     let c = customer(&state, &id).await?;
     let (at, as_of) = (q.at.unwrap_or(now), q.as_of.unwrap_or(now));
     let ws = wallets(&state, &c.id, only.as_ref(), at, as_of).await?;
-    let metas = stopgap::grant_metas(&state.store, c.id.as_str()).await?;
+    let metas = map::grant_metas(state.store.grant_metas(c.id.clone()).await?);
     Ok(Json(BalancesResponse {
         customer_id: c.id.to_string(),
         at,
@@ -217,7 +216,7 @@ pub async fn grants(
     let only = credit_type_filter(&state, "credit_type", q.credit_type.as_deref())?;
     let c = customer(&state, &id).await?;
     let now = state.store.now();
-    let metas = stopgap::grant_metas(&state.store, c.id.as_str()).await?;
+    let metas = map::grant_metas(state.store.grant_metas(c.id.clone()).await?);
     let mut all: Vec<ApiGrantBalance> = Vec::new();
     for w in wallets(&state, &c.id, only.as_ref(), now, now).await? {
         all.extend(w.balance.grants.iter().map(|g| map::grant_balance(g, &metas, &w.ct.unit_price)));

@@ -21,7 +21,6 @@ use super::extract::{decode_json, IdempotencyKey, Json, PathId};
 use super::idempotency::{self, Recorded, Render};
 use super::map::{self, GrantMeta, GrantMetas};
 use super::policy::{Action, Caller};
-use super::stopgap;
 use crate::state::AppState;
 
 /// How far in the past a live grant's `effective_at` may be: client clocks
@@ -196,15 +195,14 @@ pub async fn void(
     caller.require(Action::Void)?;
     let key = idempotency::key(&caller, key, routes::GRANT_VOID, &[&id], &req)?;
     let gid = GrantId::new(&id).map_err(|e| ApiError::from(e).rename_field("grant_id", "id"))?;
-    let (customer, ct_id) =
-        stopgap::wallet_of_grant(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("grant", &id))?;
-    let (customer, ct_id) = (CustomerId::new(customer)?, CreditTypeId::new(ct_id)?);
+    let (grant, _) = state.store.find_grant(gid.clone()).await?.ok_or_else(|| ApiError::not_found("grant", &id))?;
+    let (customer, ct_id) = (grant.customer, grant.credit_type);
     let ct = state.store.catalog().credit_type(&ct_id)?.clone();
     let now = state.store.now();
     let before = state.store.balance(customer.clone(), ct_id.clone(), Some(now), Some(now)).await?;
     let gb =
         before.grants.iter().find(|g| g.grant.id == gid).cloned().ok_or_else(|| ApiError::not_found("grant", &id))?;
-    let metas = stopgap::grant_metas(&state.store, customer.as_str()).await?;
+    let metas = map::grant_metas(state.store.grant_metas(customer.clone()).await?);
     let price = ct.unit_price;
     let render: Render<Credits> = Arc::new(move |voided: &Credits| {
         let mut after = gb.clone();

@@ -19,15 +19,15 @@ use creditdesk_ledger::wallet::GrantTotals;
 use creditdesk_ledger::Credits;
 use rust_decimal::Decimal;
 
-/// When a grant was recorded and, if voided, when the void took effect:
-/// what the store's balance view does not carry (see `stopgap.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GrantMeta {
-    pub recorded_at: DateTime<Utc>,
-    pub voided_at: Option<DateTime<Utc>>,
-}
+pub use creditdesk_store::GrantMeta;
 
+/// A customer's [`GrantMeta`]s by grant id (what the balance view does not carry).
 pub type GrantMetas = HashMap<String, GrantMeta>;
+
+/// The store's metas, keyed as [`GrantMetas`].
+pub fn grant_metas(metas: HashMap<ledger::ids::GrantId, GrantMeta>) -> GrantMetas {
+    metas.into_iter().map(|(id, m)| (id.to_string(), m)).collect()
+}
 
 pub fn money(m: &ledger::Money) -> api::Money {
     api::Money::new(m.amount.normalize(), m.currency.code())

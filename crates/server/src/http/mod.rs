@@ -22,7 +22,6 @@ mod meta;
 mod middleware;
 mod policy;
 mod reports;
-mod stopgap;
 mod usage;
 
 use axum::extract::DefaultBodyLimit;

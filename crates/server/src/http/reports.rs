@@ -5,8 +5,8 @@
 //! Expirations and breakage walk every customer through the store's own
 //! queries (balances and filtered ledger listings): exact, and proportional
 //! to the number of customers, fine for a finance report run on demand.
-//! Reconciliation aggregates events and entries per 15-minute slot in SQL
-//! (`stopgap::usage_slots`) and buckets the slots in the requested zone.
+//! Reconciliation takes the store's per-15-minute-slot usage
+//! (`Store::reconciliation`) and buckets the slots in the requested zone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -37,7 +37,6 @@ use super::extract::Query;
 use super::map;
 use super::meta::deployment_currency;
 use super::policy::{Action, Caller};
-use super::stopgap::{self, SlotUsage, SLOT_MICROS};
 use crate::state::AppState;
 
 /// Every customer, in id order.
@@ -292,33 +291,32 @@ pub async fn reconciliation(
     let frame_of = CustomerId::new("~reconciliation-frame")?;
     let frame = state.store.burn_series(frame_of, from, to, map::bucket_in(bucket), tz).await?;
     let starts: Vec<i64> = frame.buckets.iter().map(|b| b.start.timestamp_micros()).collect();
-    let slots =
-        stopgap::usage_slots(&state.store, from, to, q.customer.clone(), only.as_ref().map(|c| c.id.to_string()))
-            .await?;
-    let mut cells: BTreeMap<(usize, String), SlotUsage> = BTreeMap::new();
-    for ((ct, slot), u) in slots {
-        let t = slot.saturating_mul(SLOT_MICROS);
+    let customer = q.customer.as_deref().map(CustomerId::new).transpose()?;
+    let slots = state.store.reconciliation(from, to, customer, only.as_ref().map(|c| c.id.clone())).await?;
+    // (events, rated, burned, overage) per (period, credit type).
+    let mut cells: BTreeMap<(usize, String), (u64, Credits, Credits, Credits)> = BTreeMap::new();
+    for u in slots {
+        let t = u.start.timestamp_micros();
         let i = starts.partition_point(|&s| s <= t).saturating_sub(1);
-        let cell = cells.entry((i, ct)).or_default();
-        cell.events += u.events;
-        cell.rated += u.rated;
-        cell.burned += u.burned;
-        cell.overage += u.overage;
+        let cell = cells.entry((i, u.credit_type.to_string())).or_default();
+        cell.0 += u.events;
+        cell.1 += u.rated;
+        cell.2 += u.burned;
+        cell.3 += u.overage;
     }
-    let credits = |micros: i64| Decimal::new(micros, 6).normalize();
     let mut rows = Vec::new();
-    for ((i, ct), u) in cells {
+    for ((i, ct), (events, rated, burned, overage)) in cells {
         let Some(b) = frame.buckets.get(i) else { continue };
         rows.push(ReconciliationRow {
             period: b.date,
             start: b.start.max(from),
             end: b.end.min(to),
             credit_type_id: ct,
-            events: u.events,
-            rated: credits(u.rated),
-            burned: credits(u.burned),
-            overage: credits(u.overage),
-            difference: credits(u.rated - u.burned - u.overage),
+            events,
+            rated: rated.get().normalize(),
+            burned: burned.get().normalize(),
+            overage: overage.get().normalize(),
+            difference: (rated - burned - overage).get().normalize(),
         });
     }
     let balanced = rows.iter().all(|r| r.difference.is_zero());

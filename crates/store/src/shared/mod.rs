@@ -197,6 +197,53 @@ macro_rules! ledger_api {
                     .await
             }
 
+            /// A grant (it names its wallet) with when it was recorded and voided.
+            pub async fn find_grant(
+                &self,
+                id: creditdesk_ledger::ids::GrantId,
+            ) -> $crate::Result<Option<(creditdesk_ledger::grant::Grant, $crate::GrantMeta)>> {
+                self.read(move |db| $crate::shared::read::find_grant(db, &id)).await
+            }
+
+            /// When each of a customer's grants was recorded and voided.
+            pub async fn grant_metas(
+                &self,
+                customer: creditdesk_ledger::ids::CustomerId,
+            ) -> $crate::Result<std::collections::HashMap<creditdesk_ledger::ids::GrantId, $crate::GrantMeta>> {
+                self.read(move |db| $crate::shared::read::grant_metas(db, &customer)).await
+            }
+
+            /// When each credit type and product was created.
+            pub async fn catalog_times(&self) -> $crate::Result<$crate::CatalogTimes> {
+                self.read(|db| $crate::shared::read::catalog_times(db)).await
+            }
+
+            /// Who last changed each customer rate override and when, in
+            /// (customer, product) order, optionally for one customer or product.
+            pub async fn overrides(
+                &self,
+                customer: Option<creditdesk_ledger::ids::CustomerId>,
+                product: Option<creditdesk_ledger::ids::ProductId>,
+            ) -> $crate::Result<Vec<$crate::OverrideMeta>> {
+                self.read(move |db| $crate::shared::read::overrides(db, customer.as_ref(), product.as_ref())).await
+            }
+
+            /// Usage per credit type and 15-minute slot of event time in
+            /// `[from, to)`: events and rated credits beside the burns and
+            /// overage booked for them, in (credit type, slot) order.
+            pub async fn reconciliation(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+                customer: Option<creditdesk_ledger::ids::CustomerId>,
+                credit_type: Option<creditdesk_ledger::ids::CreditTypeId>,
+            ) -> $crate::Result<Vec<$crate::SlotUsage>> {
+                self.read(move |db| {
+                    $crate::shared::read::reconciliation(db, from, to, customer.as_ref(), credit_type.as_ref())
+                })
+                .await
+            }
+
             pub async fn user_by_token_hash(&self, hash: String) -> $crate::Result<Option<$crate::User>> {
                 self.read(move |db| $crate::shared::read::user_by_token_hash(db, &hash)).await
             }

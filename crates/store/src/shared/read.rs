@@ -1,7 +1,7 @@
 //! Queries. None rescans a wallet's history: balances come from running
 //! totals and day rollups, series from quarter-hour day rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,16 +9,19 @@ use chrono_tz::Tz;
 use creditdesk_ledger::balance::{balance_view, Balance};
 use creditdesk_ledger::catalog::CreditType;
 use creditdesk_ledger::entry::{Attribution, Entry, EntryKind, Posting};
-use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, GrantId, ProductId};
+use creditdesk_ledger::grant::Grant;
+use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId};
 use creditdesk_ledger::series::{Bucket, BurnRollup, BurnSeries};
 use creditdesk_ledger::wallet::{GrantState, GrantTotals, OverageItem, WalletState};
 
-use super::load::{grant_columns, grant_from_row};
+use super::load::{grant_columns, grant_from_row, GRANT_COLUMN_COUNT};
 use super::rows::{entry_from_row, ENTRY_COLUMNS};
 use crate::codec::*;
 use crate::db::{params, query_all, query_opt, Db, Row, Sql, P};
 use crate::error::{Result, StoreError};
-use crate::model::{Customer, LedgerFilter, Page, RejectedRecord, User};
+use crate::model::{
+    CatalogTimes, Customer, GrantMeta, LedgerFilter, OverrideMeta, Page, RejectedRecord, SlotUsage, User,
+};
 
 const DAY: i64 = 86_400_000_000;
 
@@ -379,4 +382,137 @@ pub(crate) fn user_by_token_hash<D: Db + ?Sized>(db: &mut D, hash: &str) -> Resu
 
 pub(crate) fn users<D: Db + ?Sized>(db: &mut D) -> Result<Vec<User>> {
     query_all(db, &USERS, &[], user_from_row)
+}
+
+// ---- what the API shows beside balances: when things were recorded, by whom ----
+
+const GRANT_BY_ID: Sql = Sql::same(concat!(
+    "SELECT ",
+    grant_columns!(),
+    ", s.voided_at FROM grants g LEFT JOIN grant_state s ON s.grant_id = g.id WHERE g.id = ?1"
+));
+const GRANT_METAS: Sql = Sql::same(
+    "SELECT g.id, g.recorded_at, s.voided_at FROM grants g LEFT JOIN grant_state s ON s.grant_id = g.id \
+     WHERE g.customer_id = ?1",
+);
+
+/// A grant (which names its wallet) with when it was recorded and voided.
+pub(crate) fn find_grant<D: Db + ?Sized>(db: &mut D, id: &GrantId) -> Result<Option<(Grant, GrantMeta)>> {
+    query_opt(db, &GRANT_BY_ID, &params![id.as_str()], |r| {
+        let meta = GrantMeta {
+            recorded_at: time(r.i64(GRANT_COLUMN_COUNT - 1)?)?,
+            voided_at: opt_time(r.opt_i64(GRANT_COLUMN_COUNT)?)?,
+        };
+        Ok((grant_from_row(r)?, meta))
+    })
+}
+
+/// When each of a customer's grants was recorded and voided.
+pub(crate) fn grant_metas<D: Db + ?Sized>(db: &mut D, customer: &CustomerId) -> Result<HashMap<GrantId, GrantMeta>> {
+    let mut out = HashMap::new();
+    db.query(&GRANT_METAS, &params![customer.as_str()], &mut |r| {
+        let meta = GrantMeta { recorded_at: time(r.i64(1)?)?, voided_at: opt_time(r.opt_i64(2)?)? };
+        out.insert(GrantId::new(r.text(0)?)?, meta);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+const CREDIT_TYPE_TIMES: Sql = Sql::same("SELECT id, created_at FROM credit_types");
+const PRODUCT_TIMES: Sql = Sql::same("SELECT id, created_at FROM products");
+
+pub(crate) fn catalog_times<D: Db + ?Sized>(db: &mut D) -> Result<CatalogTimes> {
+    let mut out = CatalogTimes::default();
+    db.query(&CREDIT_TYPE_TIMES, &[], &mut |r| {
+        out.credit_types.insert(CreditTypeId::new(r.text(0)?)?, time(r.i64(1)?)?);
+        Ok(())
+    })?;
+    db.query(&PRODUCT_TIMES, &[], &mut |r| {
+        out.products.insert(ProductId::new(r.text(0)?)?, time(r.i64(1)?)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The newest version of each override; versions written by one call share
+/// its time, so ties are broken by the latest `effective_from`.
+const OVERRIDES: Sql = Sql::same(
+    "SELECT customer_id, product_id, created_at, created_by FROM rate_versions r WHERE customer_id <> '' \
+     AND (CAST(?1 AS TEXT) IS NULL OR customer_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR product_id = ?2) \
+     AND NOT EXISTS (SELECT 1 FROM rate_versions x WHERE x.customer_id = r.customer_id \
+     AND x.product_id = r.product_id AND (x.created_at > r.created_at \
+     OR (x.created_at = r.created_at AND x.effective_from > r.effective_from))) \
+     ORDER BY customer_id, product_id",
+);
+
+pub(crate) fn overrides<D: Db + ?Sized>(
+    db: &mut D,
+    customer: Option<&CustomerId>,
+    product: Option<&ProductId>,
+) -> Result<Vec<OverrideMeta>> {
+    query_all(db, &OVERRIDES, &params![customer.map(CustomerId::as_str), product.map(ProductId::as_str)], |r| {
+        Ok(OverrideMeta {
+            customer: CustomerId::new(r.text(0)?)?,
+            product: ProductId::new(r.text(1)?)?,
+            updated_at: time(r.i64(2)?)?,
+            updated_by: ActorId::new(r.text(3)?)?,
+        })
+    })
+}
+
+/// 15 minutes, the reconciliation's unit (times are after the epoch, so
+/// integer division is the floor).
+const SLOT: i64 = 900_000_000;
+const EVENT_SLOTS: Sql = Sql::same(
+    "SELECT credit_type_id, timestamp / ?3, COUNT(*), CAST(SUM(credits) AS BIGINT) FROM events \
+     WHERE timestamp >= ?1 AND timestamp < ?2 AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) \
+     AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5) GROUP BY 1, 2",
+);
+const USAGE_ENTRY_SLOTS: Sql = Sql::same(
+    "SELECT credit_type_id, booked_at / ?3, kind, CAST(SUM(amount) AS BIGINT) FROM entries \
+     WHERE kind IN ('burn', 'overage') AND event_id IS NOT NULL AND booked_at >= ?1 AND booked_at < ?2 \
+     AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5) \
+     GROUP BY 1, 2, 3",
+);
+
+/// Accepted events and their rated credits per credit type and 15-minute
+/// slot of event time, beside the burns and overage booked for them.
+pub(crate) fn reconciliation<D: Db + ?Sized>(
+    db: &mut D,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    customer: Option<&CustomerId>,
+    credit_type: Option<&CreditTypeId>,
+) -> Result<Vec<SlotUsage>> {
+    let (c, t) = (customer.map(CustomerId::as_str), credit_type.map(CreditTypeId::as_str));
+    // (events, rated, burned, overage) in micro-credits, by (credit type, slot).
+    let mut cells: BTreeMap<(String, i64), (u64, i64, i64, i64)> = BTreeMap::new();
+    db.query(&EVENT_SLOTS, &params![ts(from), ts(to), SLOT, c, t], &mut |r| {
+        let cell = cells.entry((r.text(0)?, r.i64(1)?)).or_default();
+        cell.0 += u64::try_from(r.i64(2)?).map_err(StoreError::corrupt)?;
+        cell.1 += r.i64(3)?;
+        Ok(())
+    })?;
+    db.query(&USAGE_ENTRY_SLOTS, &params![ts(from), ts(to), SLOT, c, t], &mut |r| {
+        let cell = cells.entry((r.text(0)?, r.i64(1)?)).or_default();
+        // Burns and overage are booked negative.
+        match r.text(2)?.as_str() {
+            "burn" => cell.2 -= r.i64(3)?,
+            _ => cell.3 -= r.i64(3)?,
+        }
+        Ok(())
+    })?;
+    cells
+        .into_iter()
+        .map(|((ct, slot), (events, rated, burned, overage))| {
+            Ok(SlotUsage {
+                credit_type: CreditTypeId::new(ct)?,
+                start: time(slot * SLOT)?,
+                events,
+                rated: credits(rated)?,
+                burned: credits(burned)?,
+                overage: credits(overage)?,
+            })
+        })
+        .collect()
 }

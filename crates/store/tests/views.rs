@@ -171,6 +171,14 @@ async fn scenario(store: Store, clock: Arc<ManualClock>) {
     assert!(s.reconciliation(from, slot_a, None, None).await.unwrap().is_empty());
     let other = CreditTypeId::new("other").unwrap();
     assert!(s.reconciliation(from, to, None, Some(other)).await.unwrap().is_empty());
+
+    // Times finer than the microsecond the store keeps: sent again, the
+    // event is a duplicate, not a conflict.
+    let fine = event("e5", "c3", 1, now - TimeDelta::minutes(5) + TimeDelta::nanoseconds(1_500));
+    let first = s.ingest(vec![fine.clone()], IngestMode::Live, actor("ingest")).await.unwrap();
+    assert!(matches!(first[0], IngestResult::Accepted { .. }), "{first:?}");
+    let again = s.ingest(vec![fine], IngestMode::Live, actor("ingest")).await.unwrap();
+    assert!(matches!(again[0], IngestResult::Duplicate { .. }), "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

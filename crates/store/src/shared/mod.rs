@@ -55,6 +55,13 @@ macro_rules! ledger_api {
                 actor: creditdesk_ledger::ids::ActorId,
                 idem: Option<$crate::Idem<Vec<creditdesk_ledger::engine::IngestResult>>>,
             ) -> $crate::Result<$crate::Idempotent<Vec<creditdesk_ledger::engine::IngestResult>>> {
+                // Times are stored to the microsecond: finer digits go now, so
+                // an event sent again compares equal to the stored one
+                // (a duplicate, not a conflict).
+                let mut events = events;
+                for e in &mut events {
+                    e.timestamp = chrono::SubsecRound::trunc_subsecs(e.timestamp, 6);
+                }
                 self.send(|reply| $crate::shared::write::Command::Ingest { events, mode, actor, idem, reply }).await
             }
 

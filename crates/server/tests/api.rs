@@ -14,13 +14,17 @@ fn ids(items: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn public_routes_health_openapi_metrics() {
+async fn health_is_public_openapi_and_metrics_need_a_token() {
     let s = Server::start().await;
     let r = s.get(None, "/healthz").await;
     assert_eq!(r.ok(200), &json!({"status": "ok"}));
     assert!(r.header("x-request-id").is_some());
+    // Every other route needs a token (any role), these two included.
+    s.get(None, "/openapi.json").await.problem(401, "unauthorized");
+    s.get(None, "/metrics").await.problem(401, "unauthorized");
+    let agent = s.user("sam", "support_agent").await;
 
-    let doc = s.get(None, "/openapi.json").await;
+    let doc = s.get(Some(&agent), "/openapi.json").await;
     let doc = doc.ok(200);
     assert_eq!(doc["openapi"], "3.1.0");
     for route in routes::ROUTES {
@@ -29,8 +33,11 @@ async fn public_routes_health_openapi_metrics() {
     }
     assert!(doc["components"]["schemas"]["CreateGrantRequest"].is_object());
 
+    assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([{}]), "only /healthz is public");
+    assert!(doc["paths"]["/metrics"]["get"]["security"].is_null());
+
     s.get(Some(&s.admin), "/v1/me").await.ok(200);
-    let m = s.get(None, "/metrics").await;
+    let m = s.get(Some(&agent), "/metrics").await;
     assert_eq!(m.status, 200, "{}", m.text);
     assert!(m.text.contains("creditdesk_http_requests_total"), "{}", m.text);
     assert!(m.text.contains("route=\"/v1/me\""), "routes are labelled by template: {}", m.text);

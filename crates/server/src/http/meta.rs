@@ -37,7 +37,7 @@ pub async fn version() -> Json<VersionInfo> {
 
 /// The OpenAPI 3.1 document, generated from the handlers' annotations and
 /// the API crate's schemas (rendered once).
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", security(()),
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi() -> Response {
     static DOC: OnceLock<String> = OnceLock::new();
@@ -49,7 +49,7 @@ pub async fn openapi() -> Response {
 
 /// Prometheus text: request counts and latencies, ingest counters, sweeper
 /// lag. 404 when the process has no recorder installed.
-#[utoipa::path(get, path = "/metrics", tag = "meta", security(()),
+#[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -68,11 +68,13 @@ pub fn router(state: AppState) -> Router {
         .route(routes::ADMIN_CUSTOMERS, post(admin::create_customer))
         .route(routes::ADMIN_USERS, get(admin::list_users).post(admin::create_user))
         .route(routes::ADMIN_USER_REVOKE, post(admin::revoke_user))
+        // Any role: the spec keeps `/healthz` the only route without a
+        // token (Prometheus scrapes with `authorization: credentials_file`).
+        .route(routes::OPENAPI, get(meta::openapi))
+        .route(routes::METRICS, get(meta::metrics))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
     Router::new()
         .route(routes::HEALTHZ, get(meta::healthz))
-        .route(routes::OPENAPI, get(meta::openapi))
-        .route(routes::METRICS, get(meta::metrics))
         .merge(protected)
         .fallback(middleware::not_found)
         // Innermost first: a panic becomes a problem the observer finishes.

@@ -11,12 +11,16 @@
 //! `Authorization: Bearer <token>`.
 
 mod admin;
+mod approvals;
+mod audit;
 mod customers;
+mod disputes;
 mod error;
 mod extract;
 mod forecast;
 mod grants;
 mod idempotency;
+mod limits;
 mod map;
 mod meta;
 mod middleware;
@@ -69,6 +73,23 @@ pub fn router(state: AppState) -> Router {
         .route(routes::ADMIN_CUSTOMERS, post(admin::create_customer))
         .route(routes::ADMIN_USERS, get(admin::list_users).post(admin::create_user))
         .route(routes::ADMIN_USER_REVOKE, post(admin::revoke_user))
+        .route(routes::ADMIN_ROLES, get(limits::list))
+        .route(routes::ADMIN_ROLE_LIMITS, post(limits::set))
+        .route(routes::GRANT_PREVIEW, post(approvals::preview))
+        .route(routes::APPROVALS, get(approvals::list))
+        .route(routes::APPROVAL, get(approvals::get))
+        .route(routes::APPROVAL_APPROVE, post(approvals::approve))
+        .route(routes::APPROVAL_REJECT, post(approvals::reject))
+        .route(routes::APPROVAL_CANCEL, post(approvals::cancel))
+        .route(routes::DISPUTES, get(disputes::list).post(disputes::open))
+        .route(routes::DISPUTE, get(disputes::get))
+        .route(routes::DISPUTE_EVIDENCE, get(disputes::evidence))
+        .route(routes::DISPUTE_ASSIGN, post(disputes::assign))
+        .route(routes::DISPUTE_COMMENTS, post(disputes::comment))
+        .route(routes::DISPUTE_RESOLVE, post(disputes::resolve))
+        .route(routes::AUDIT, get(audit::list))
+        // Inside authentication (it needs the caller), around every handler.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
     Router::new()
         .route(routes::HEALTHZ, get(meta::healthz))
@@ -125,6 +146,22 @@ pub fn router(state: AppState) -> Router {
         admin::list_users,
         admin::create_user,
         admin::revoke_user,
+        limits::list,
+        limits::set,
+        approvals::preview,
+        approvals::list,
+        approvals::get,
+        approvals::approve,
+        approvals::reject,
+        approvals::cancel,
+        disputes::list,
+        disputes::open,
+        disputes::get,
+        disputes::evidence,
+        disputes::assign,
+        disputes::comment,
+        disputes::resolve,
+        audit::list,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

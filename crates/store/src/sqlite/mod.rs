@@ -163,3 +163,4 @@ impl SqliteStore {
 }
 
 ledger_api!(SqliteStore);
+crate::workflow::workflow_api!(SqliteStore);

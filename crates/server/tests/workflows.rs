@@ -567,3 +567,93 @@ async fn support_day(s: Server) {
     assert_eq!(ids, ["d2"], "resolved disputes are never overdue");
     assert_eq!(overdue["items"][0]["overdue"], true);
 }
+
+both!(goodwill_through_the_client, goodwill_through_the_client_sqlite, goodwill_through_the_client_postgres);
+
+/// A goodwill resolution, driven by the typed client the desktop app uses:
+/// within the agent's limits it books at once; above them it waits for a
+/// finance approver; `no_action` closes a dispute as rejected.
+async fn goodwill_through_the_client(s: Server) {
+    use creditdesk_api::approvals::{ApprovalListQuery, ApprovalStatus, ApproveRequest};
+    use creditdesk_api::audit::AuditQuery;
+    use creditdesk_api::disputes::{DisputeOutcome, DisputeStatus, OpenDisputeRequest, ResolveDisputeRequest};
+    use creditdesk_api::Role;
+    use creditdesk_client::Client;
+
+    setup(&s).await;
+    let admin = Some(s.admin.as_str());
+    s.post(admin, "/v1/events", &json!({"events": [s.event("e1", "c1", "10", 5), s.event("e2", "c1", "10", 4)]}))
+        .await
+        .ok(200);
+    let agent = Client::new(&s.base, s.user("ann", "support_agent").await).unwrap();
+    let finance = Client::new(&s.base, s.user("fin", "finance").await).unwrap();
+    let open = |id: &str, event: &str| OpenDisputeRequest {
+        id: Some(id.into()),
+        customer_id: "c1".into(),
+        events: vec![event.into()],
+        ticket_ref: "ZD-9".into(),
+        description: "outage".into(),
+        claimed_amount: None,
+        assignee: None,
+        sla_hours: Some(24),
+    };
+    let goodwill = |amount: i64| ResolveDisputeRequest {
+        outcome: DisputeOutcome::GoodwillGrant,
+        reason: "sorry for the outage".into(),
+        reason_code: Some("goodwill".into()),
+        goodwill_amount: Some(Decimal::from(amount)),
+        goodwill_expires_at: None,
+    };
+    let d1 = agent.open_dispute(&open("d1", "e1"), None).await.unwrap().into_inner();
+    assert_eq!(d1.status, DisputeStatus::Open);
+    // 40 USD: within the agent's 50.
+    let r = agent.resolve_dispute("d1", &goodwill(4000), None).await.unwrap().into_inner();
+    assert_eq!((r.dispute.status, r.approval.is_none()), (DisputeStatus::Resolved, true));
+    assert_eq!(r.entries[0].amount, Decimal::from(4000));
+
+    // 400 USD: above it; finance approves.
+    agent.open_dispute(&open("d2", "e2"), None).await.unwrap();
+    let r = agent.resolve_dispute("d2", &goodwill(40_000), Some("resolve-d2")).await.unwrap();
+    assert_eq!(r.dispute.status, DisputeStatus::AwaitingApproval);
+    let pending = r.approval.clone().unwrap();
+    assert_eq!(pending.approver_roles, [Role::SupportLead, Role::Finance, Role::Admin]);
+    let again = agent.resolve_dispute("d2", &goodwill(40_000), Some("resolve-d2")).await.unwrap();
+    assert!(again.replayed, "a retried resolution replays, it does not file twice");
+    let q = ApprovalListQuery { status: Some(ApprovalStatus::Pending), ..ApprovalListQuery::default() };
+    let list = finance.approvals(&q).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].dispute_id.as_deref(), Some("d2"));
+    let done = finance.approve(&pending.approval_id, &ApproveRequest::default(), None).await.unwrap().into_inner();
+    assert_eq!(done.approval.status, ApprovalStatus::Approved);
+    assert_eq!(done.entries[0].amount, Decimal::from(40_000));
+    let detail = agent.dispute("d2").await.unwrap();
+    assert_eq!(detail.dispute.status, DisputeStatus::Resolved);
+    assert_eq!(detail.dispute.resolution, Some(DisputeOutcome::GoodwillGrant));
+    let b = s.store.balance(CustomerId::new("c1").unwrap(), CreditTypeId::new("batch").unwrap(), None, None).await;
+    let grants = b.unwrap().grants;
+    let approved = grants.iter().find(|g| g.grant.approved_by.is_some()).unwrap();
+    assert_eq!(approved.grant.source, creditdesk_ledger::grant::GrantSource::Goodwill);
+    assert_eq!(
+        (approved.grant.created_by.as_str(), approved.grant.approved_by.as_ref().unwrap().as_str()),
+        ("u_ann", "u_fin")
+    );
+
+    // no_action needs a reason and closes the dispute as rejected.
+    agent.open_dispute(&open("d3", "e2"), None).await.unwrap();
+    let dismiss = ResolveDisputeRequest {
+        outcome: DisputeOutcome::NoAction,
+        reason: "usage matches the logs".into(),
+        reason_code: None,
+        goodwill_amount: None,
+        goodwill_expires_at: None,
+    };
+    let r = agent.resolve_dispute("d3", &dismiss, None).await.unwrap().into_inner();
+    assert_eq!((r.dispute.status, r.dispute.resolution), (DisputeStatus::Rejected, Some(DisputeOutcome::NoAction)));
+    let blank = s.post(Some(&s.admin), "/v1/disputes/d3/resolve", &json!({"outcome": "no_action", "reason": ""})).await;
+    assert_eq!((blank.status, blank.field()), (422, "reason"));
+
+    let trail = finance.audit(&AuditQuery { action: Some("goodwill_grant".into()), ..AuditQuery::default() }).await;
+    let outcomes: Vec<String> = trail.unwrap().items.into_iter().rev().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["executed", "approval_requested"]);
+    assert!(agent.audit(&AuditQuery::default()).await.is_err(), "agents do not read the audit log");
+}

@@ -333,6 +333,9 @@ async fn approval_rules(s: Server) {
     ] {
         assert!(has(&rows, action, outcome, rule), "no {action} {outcome} {rule} in {rows:#?}");
     }
+    let of_c1 = audit(&s, "customer=c1").await;
+    assert!(has(&of_c1, "approval.approve", "refused", "self_approval_forbidden"), "refusals name the customer");
+    assert!(of_c1.iter().all(|r| r["customer_id"] == "c1"));
     let approved: Vec<&Value> = rows.iter().filter(|r| r["outcome"] == "approved").collect();
     assert_eq!(approved.len(), 2);
     assert_eq!(approved[1]["actor"], "u_lea");
@@ -547,6 +550,8 @@ async fn support_day(s: Server) {
         [
             ("grant", "u_root", "executed"),
             ("dispute.open", "u_ann", "ok"),
+            ("dispute.comment", "u_ann", "ok"),
+            ("dispute.assign", "u_ann", "ok"),
             ("reverse_usage", "u_ann", "approval_requested"),
             ("reverse_usage", "u_ann", "refused"),
             ("approval.approve", "u_lea", "approved"),

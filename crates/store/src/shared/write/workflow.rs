@@ -208,7 +208,12 @@ impl Writer {
                 (row, r)
             }
             WorkflowOp::Decide(d) => {
-                let row = base(&d.actor, d.decision.name(), Some(&d.id), &d.request_id);
+                let mut row = base(&d.actor, d.decision.name(), Some(&d.id), &d.request_id);
+                // Known before the decision, so a refusal's row names them too.
+                if let Some(a) = approval(db, &d.id, now, false)? {
+                    row.customer_id = Some(a.customer_id);
+                    row.value = Some(money(a.value, &a.currency));
+                }
                 let r = self.decide(db, g, d).map(|x| WorkflowOut::Decided(Box::new(x)));
                 (row, r)
             }
@@ -251,6 +256,7 @@ impl Writer {
             }
             WorkflowOp::AssignDispute { id, assignee, actor, request_id } => {
                 let mut row = base(actor, "dispute.assign", Some(id), request_id);
+                row.customer_id = dispute(db, id, false)?.map(|d| d.customer_id);
                 row.detail = Some(format!("assignee={assignee}"));
                 let r = self.active_dispute(db, id).and_then(|_| {
                     db.execute(&DISPUTE_ASSIGN, &params![id.as_str(), assignee.as_str(), ts(now)])?;
@@ -259,12 +265,14 @@ impl Writer {
                 (row, r)
             }
             WorkflowOp::CommentDispute { id, body, actor, request_id } => {
-                let row = base(actor, "dispute.comment", Some(id), request_id);
+                let mut row = base(actor, "dispute.comment", Some(id), request_id);
+                row.customer_id = dispute(db, id, false)?.map(|d| d.customer_id);
                 let r = self.comment(db, g, id, body, actor);
                 (row, r)
             }
             WorkflowOp::DismissDispute { id, reason, actor, request_id } => {
                 let mut row = base(actor, "dispute.resolve", Some(id), request_id);
+                row.customer_id = dispute(db, id, false)?.map(|d| d.customer_id);
                 row.detail = Some(format!("no_action: {reason}"));
                 let r = self.active_dispute(db, id).and_then(|_| {
                     close_dispute(
@@ -297,11 +305,7 @@ impl Writer {
                         ));
                         "approval_requested"
                     }
-                    WorkflowOut::Decided(d) => {
-                        row.customer_id = Some(d.approval.customer_id.clone());
-                        row.value = Some(money(d.approval.value, &d.approval.currency));
-                        d.approval.status.as_str()
-                    }
+                    WorkflowOut::Decided(d) => d.approval.status.as_str(),
                     _ => "ok",
                 }
                 .to_owned();

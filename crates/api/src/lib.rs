@@ -54,6 +54,7 @@ pub mod customers;
 pub mod decimal;
 pub mod disputes;
 pub mod events;
+pub mod extend;
 pub mod grants;
 pub mod ledger;
 pub mod limits;
@@ -191,6 +192,8 @@ pub use validate::Validate;
     disputes::EventEvidence,
     disputes::DisputeEvidence,
     audit::AuditRecord,
+    extend::ExtendExpiryRequest,
+    extend::ExpiryExtended,
     Page<audit::AuditRecord>,
 )))]
 pub struct ApiComponents;

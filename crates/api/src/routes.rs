@@ -76,6 +76,7 @@ pub const ADMIN_USER_REVOKE: &str = "/v1/admin/users/{id}/revoke";
 pub const ADMIN_ROLES: &str = "/v1/admin/roles";
 pub const ADMIN_ROLE_LIMITS: &str = "/v1/admin/roles/{id}/limits";
 pub const GRANT_PREVIEW: &str = "/v1/grants/preview";
+pub const GRANT_EXTEND: &str = "/v1/grants/{id}/extend";
 pub const APPROVALS: &str = "/v1/approvals";
 pub const APPROVAL: &str = "/v1/approvals/{id}";
 pub const APPROVAL_APPROVE: &str = "/v1/approvals/{id}/approve";
@@ -135,6 +136,7 @@ pub const ROUTES: &[Route] = &[
     route(Get, ADMIN_ROLES, Safe, "every role's money limits"),
     route(Post, ADMIN_ROLE_LIMITS, Keyed, "replace a role's money limits"),
     route(Post, GRANT_PREVIEW, Safe, "what a grant would do now (writes nothing)"),
+    route(Post, GRANT_EXTEND, Keyed, "extend a grant's expiry (201, or 202 pending approval)"),
     route(Get, APPROVALS, Safe, "approval requests (pending, mine, by customer)"),
     route(Get, APPROVAL, Safe, "one approval request"),
     route(Post, APPROVAL_APPROVE, Keyed, "approve and execute a request (once)"),

@@ -662,3 +662,78 @@ async fn goodwill_through_the_client(s: Server) {
     assert_eq!(outcomes, ["executed", "approval_requested"]);
     assert!(agent.audit(&AuditQuery::default()).await.is_err(), "agents do not read the audit log");
 }
+
+both!(expiry_extension, expiry_extension_sqlite, expiry_extension_postgres);
+
+/// An extension voids the remainder and grants it again with the later
+/// expiry: the balance does not move, the old grant's history stays, and
+/// above the caller's limits it waits for an approver.
+async fn expiry_extension(s: Server) {
+    setup(&s).await;
+    let admin = Some(s.admin.as_str());
+    let ann = s.user("ann", "support_agent").await;
+    let lea = s.user("lea", "support_lead").await;
+    s.post(admin, "/v1/grants", &Server::grant_body("g1", "c1", "1000")).await.ok(201);
+    s.clock.advance(chrono::TimeDelta::hours(1));
+    s.post(admin, "/v1/events", &json!({"events": [s.event("e1", "c1", "100", 5)]})).await.ok(200);
+    assert_eq!(available(&s, "c1").await, Decimal::from(800));
+
+    let body =
+        |at: &str| json!({"expires_at": at, "reason_code": "goodwill", "ticket_ref": "ZD-5", "note": "pilot slipped"});
+    let r = s.post(Some(&ann), "/v1/grants/g1/extend", &body("2026-09-01T00:00:00Z")).await;
+    let x = r.ok(201);
+    assert_eq!((x["credits"].as_str(), x["value"]["amount"].as_str()), (Some("800"), Some("8")));
+    let kinds_amounts: Vec<(&str, &str)> = x["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds_amounts, [("void", "-800"), ("grant", "800")]);
+    assert_eq!(available(&s, "c1").await, Decimal::from(800), "the balance does not move");
+    let new_id = x["new_grant_id"].as_str().unwrap().to_owned();
+    let b =
+        s.store.balance(CustomerId::new("c1").unwrap(), CreditTypeId::new("batch").unwrap(), None, None).await.unwrap();
+    let new = b.grants.iter().find(|g| g.grant.id.as_str() == new_id).unwrap();
+    assert_eq!(
+        new.grant.expires_at,
+        Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 9, 1, 0, 0, 0).unwrap())
+    );
+    assert_eq!(
+        (new.grant.category, new.grant.source),
+        (creditdesk_ledger::grant::GrantCategory::Paid, creditdesk_ledger::grant::GrantSource::Purchase)
+    );
+    let old = b.grants.iter().find(|g| g.grant.id.as_str() == "g1").unwrap();
+    assert_eq!((old.totals.burned.get(), old.totals.voided.get()), (Decimal::from(200), Decimal::from(800)));
+
+    // The old grant is spent; the new one cannot move earlier.
+    s.post(Some(&ann), "/v1/grants/g1/extend", &body("2026-12-01T00:00:00Z"))
+        .await
+        .problem(409, "grant_state_conflict");
+    let r = s.post(Some(&ann), &format!("/v1/grants/{new_id}/extend"), &body("2026-08-01T00:00:00Z")).await;
+    assert_eq!((r.status, r.field()), (422, "expires_at"));
+    let mut bare = body("2026-12-01T00:00:00Z");
+    bare.as_object_mut().unwrap().remove("note");
+    assert_eq!(s.post(Some(&ann), &format!("/v1/grants/{new_id}/extend"), &bare).await.field(), "note");
+
+    // 100 USD is above the agent's limit: a lead approves.
+    s.post(admin, "/v1/grants", &Server::grant_body("g2", "c1", "10000")).await.ok(201);
+    let r = s.post(Some(&ann), "/v1/grants/g2/extend", &body("2026-09-01T00:00:00Z")).await;
+    let p = r.ok(202);
+    assert_eq!((p["action"].as_str(), p["exceeded"].as_str()), (Some("extend_expiry"), Some("per_action")));
+    let id = p["approval_id"].as_str().unwrap().to_owned();
+    assert_eq!(available(&s, "c1").await, Decimal::from(10_800));
+    let done = s.post(Some(&lea), &format!("/v1/approvals/{id}/approve"), &json!({})).await;
+    assert_eq!(done.ok(200)["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(available(&s, "c1").await, Decimal::from(10_800));
+    let b =
+        s.store.balance(CustomerId::new("c1").unwrap(), CreditTypeId::new("batch").unwrap(), None, None).await.unwrap();
+    let moved = b.grants.iter().find(|g| g.grant.approved_by.is_some()).unwrap();
+    assert_eq!((moved.grant.created_by.as_str(), moved.grant.amount.get()), ("u_ann", Decimal::from(10_000)));
+    assert_eq!(moved.grant.approved_by.as_ref().unwrap().as_str(), "u_lea");
+    s.post(Some(&lea), &format!("/v1/approvals/{id}/approve"), &json!({})).await.problem(409, "approval_not_pending");
+
+    let rows = audit(&s, "action=extend_expiry").await;
+    let outcomes: Vec<&str> = rows.iter().rev().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["executed", "approval_requested"]);
+}

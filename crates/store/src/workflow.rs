@@ -20,7 +20,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use creditdesk_ledger::entry::{Attribution, Entry};
 use creditdesk_ledger::grant::NewGrant;
-use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId};
+use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, GrantId};
 use creditdesk_ledger::wallet::Reversal;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -131,6 +131,9 @@ pub enum MoneyAction {
     Grant(Box<NewGrant>),
     /// Reversal of these events (each at most once, all or none).
     Reverse { events: Vec<EventId>, by: Attribution },
+    /// An expiry extension: voids `grant`'s remainder and grants it again
+    /// as `new` (whose `amount` becomes that remainder).
+    Extend { grant: GrantId, new: Box<NewGrant>, by: Attribution },
 }
 
 /// A money-moving action to decide: execute now if within the actor's
@@ -244,8 +247,9 @@ pub struct Approval {
 #[derive(Clone, Debug)]
 pub enum Decision {
     /// Execute `MoneyAction` (rebuilt by the server from the payload, with
-    /// the approver recorded) if the approver may.
-    Approve(MoneyAction),
+    /// the approver recorded) if the approver may. `None` when the server
+    /// found the request already decided: the store then says how.
+    Approve(Option<MoneyAction>),
     Reject {
         reason: String,
     },
@@ -838,6 +842,15 @@ macro_rules! workflow_api {
                 self.send(|reply| $crate::shared::write::Command::Workflow { op: Box::new(op), idem, reply }).await
             }
 
+            /// The wallet (customer, credit type) of a grant.
+            pub async fn grant_wallet(
+                &self,
+                id: creditdesk_ledger::ids::GrantId,
+            ) -> $crate::Result<Option<(creditdesk_ledger::ids::CustomerId, creditdesk_ledger::ids::CreditTypeId)>>
+            {
+                self.read(move |db| $crate::shared::load::wallet_of_grant(db, &id)).await
+            }
+
             pub async fn role_limits(&self) -> $crate::Result<Vec<$crate::workflow::RoleLimits>> {
                 self.read(|db| $crate::workflow::role_limits(db)).await
             }
@@ -914,6 +927,10 @@ impl crate::Store {
         idem: Option<crate::Idem<WorkflowOut>>,
     ) -> Result<crate::Idempotent<WorkflowOut>> {
         each!(self, s => s.workflow(op, idem).await)
+    }
+
+    pub async fn grant_wallet(&self, id: GrantId) -> Result<Option<(CustomerId, CreditTypeId)>> {
+        each!(self, s => s.grant_wallet(id).await)
     }
 
     pub async fn role_limits(&self) -> Result<Vec<RoleLimits>> {

@@ -176,7 +176,7 @@ pub struct ReversePayload {
 
 /// The action an approval executes, rebuilt from what was filed, with the
 /// approver recorded (grants: `approved_by`; reversal entries: their note).
-fn rebuild(state: &AppState, a: &Approval, approver: &Caller) -> ApiResult<MoneyAction> {
+async fn rebuild(state: &AppState, a: &Approval, approver: &Caller) -> ApiResult<MoneyAction> {
     let corrupt = |e: serde_json::Error| ApiError::internal(format!("approval {} payload: {e}", a.id));
     match a.action.as_str() {
         "grant" | "goodwill_grant" => {
@@ -196,6 +196,11 @@ fn rebuild(state: &AppState, a: &Approval, approver: &Caller) -> ApiResult<Money
                 note: Some(Arc::from(format!("{} (approved by {}, {})", p.note, approver.actor(), a.id).as_str())),
             };
             Ok(MoneyAction::Reverse { events, by })
+        }
+        "extend_expiry" => {
+            let p: super::extend::ExtendPayload = serde_json::from_str(&a.payload).map_err(corrupt)?;
+            let (action, _, _) = super::extend::template(state, &p, &a.requested_by, Some(approver.actor())).await?;
+            Ok(action)
         }
         other => Err(ApiError::internal(format!("approval {} has unknown action {other}", a.id))),
     }
@@ -249,8 +254,17 @@ pub async fn approve(
 ) -> ApiResult<Response> {
     caller.require(Action::Decide)?;
     let key = idempotency::key(&caller, key, routes::APPROVAL_APPROVE, &[&id], &req)?;
+    // A decided request needs no rebuilding: the store answers how it was
+    // decided (and audits the attempt).
     let a = find(&state, &id).await?;
-    let action = rebuild(&state, &a, &caller)?;
+    let action = match a.status {
+        ApprovalStatus::Pending => match rebuild(&state, &a, &caller).await {
+            Ok(action) => Some(action),
+            Err(_) if find(&state, &id).await?.status != ApprovalStatus::Pending => None,
+            Err(e) => return Err(e),
+        },
+        _ => None,
+    };
     decide(&state, &caller, rid, key, id, Decision::Approve(action)).await
 }
 

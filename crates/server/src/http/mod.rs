@@ -16,6 +16,7 @@ mod audit;
 mod customers;
 mod disputes;
 mod error;
+mod extend;
 mod extract;
 mod forecast;
 mod grants;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::ADMIN_ROLES, get(limits::list))
         .route(routes::ADMIN_ROLE_LIMITS, post(limits::set))
         .route(routes::GRANT_PREVIEW, post(approvals::preview))
+        .route(routes::GRANT_EXTEND, post(extend::extend))
         .route(routes::APPROVALS, get(approvals::list))
         .route(routes::APPROVAL, get(approvals::get))
         .route(routes::APPROVAL_APPROVE, post(approvals::approve))
@@ -149,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         limits::list,
         limits::set,
         approvals::preview,
+        extend::extend,
         approvals::list,
         approvals::get,
         approvals::approve,

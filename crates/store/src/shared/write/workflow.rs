@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use creditdesk_ledger::entry::EntryKind;
 use creditdesk_ledger::error::LedgerError;
-use creditdesk_ledger::ids::EventId;
+use creditdesk_ledger::grant::NewGrant;
+use creditdesk_ledger::ids::{EventId, GrantId};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -155,7 +156,7 @@ impl Writer {
         let action = match op {
             WorkflowOp::Act(a) => Some(&a.execute),
             WorkflowOp::Decide(d) => match &d.decision {
-                Decision::Approve(a) => Some(a),
+                Decision::Approve(a) => a.as_ref(),
                 _ => None,
             },
             _ => None,
@@ -174,6 +175,7 @@ impl Writer {
                     }
                 }
             }
+            Some(MoneyAction::Extend { grant, .. }) => keys.extend(wallet_of_grant(db, grant)?),
             _ => {}
         }
         Ok(())
@@ -346,6 +348,9 @@ impl Writer {
                     self.check_reversible(db, g, e)?;
                 }
             }
+            MoneyAction::Extend { grant, .. } => {
+                self.check_extendable(db, g, grant)?;
+            }
         }
         let limits = limits_of(db, &a.actor.role)?;
         let month = month_key(now);
@@ -482,7 +487,55 @@ impl Writer {
                 }
                 Ok(Executed { entries: Vec::new(), reversals })
             }
+            MoneyAction::Extend { grant, new, by } => {
+                let key = self.check_extendable(db, g, grant)?;
+                let from = g.entries.len();
+                let moved = self.void(db, g, grant, by)?;
+                if moved.is_zero() {
+                    // Settlement took the rest since the check: nothing to
+                    // book again, and the void must not stand alone.
+                    return Err(StoreError::corrupt(format!("grant {grant} emptied while being extended")));
+                }
+                let new = NewGrant { amount: moved.get(), ..(**new).clone() };
+                match self.grant(db, g, &new) {
+                    Ok(_) => {}
+                    Err(e) if e.is_failure() => return Err(e),
+                    Err(e) => {
+                        return Err(StoreError::corrupt(format!("extension of {grant} refused after its void: {e}")))
+                    }
+                }
+                let entries = g.entries[from..]
+                    .iter()
+                    .filter(|e| (e.customer.clone(), e.credit_type.clone()) == key)
+                    .cloned()
+                    .collect();
+                Ok(Executed { entries, reversals: Vec::new() })
+            }
         }
+    }
+
+    /// Refuses what an extension would refuse halfway: the grant must be
+    /// live now (effective, not expired, not voided) with credits left.
+    fn check_extendable<D: Db + ?Sized>(&mut self, db: &mut D, g: &mut Group, grant: &GrantId) -> Result<WalletKey> {
+        let key = wallet_of_grant(db, grant)?.ok_or_else(|| not_found("grant", grant.as_str()))?;
+        let now = g.now;
+        let (wallet, _) = self.take(db, g, &key, creditdesk_ledger::entry::Attribution::system())?;
+        let s = wallet.grant(grant).ok_or_else(|| not_found("grant", grant.as_str()))?;
+        let refuse =
+            |rule: &'static str| -> StoreError { LedgerError::GrantState { grant: grant.to_string(), rule }.into() };
+        if s.voided_at.is_some() {
+            return Err(refuse("is voided; nothing is left to extend"));
+        }
+        if s.grant.is_expired_at(now) {
+            return Err(refuse("has expired; nothing is left to extend"));
+        }
+        if s.grant.effective_at > now {
+            return Err(refuse("is not effective yet; change it when it is"));
+        }
+        if s.totals.remaining().is_zero() {
+            return Err(refuse("has nothing left to extend"));
+        }
+        Ok(key)
     }
 
     fn decide<D: Db + ?Sized>(&mut self, db: &mut D, g: &mut Group, d: &DecideRequest) -> Result<Decided> {
@@ -509,6 +562,9 @@ impl Writer {
             )
             .with("approval_status", a.status.as_str())
             .into());
+        }
+        if matches!(d.decision, Decision::Approve(None)) {
+            return Err(StoreError::corrupt(format!("approval {} is pending but came without its action", a.id)));
         }
         let (status, note) = match &d.decision {
             Decision::Cancel { reason } => {
@@ -568,7 +624,7 @@ impl Writer {
             );
         }
         let mut executed = None;
-        if let Decision::Approve(action) = &d.decision {
+        if let Decision::Approve(Some(action)) = &d.decision {
             match self.execute(db, g, action) {
                 Ok(ex) => {
                     let result = json!({

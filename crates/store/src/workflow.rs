@@ -46,6 +46,12 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// A role without a row acts alone on nothing and approves nothing.
+    pub fn zero() -> Limits {
+        let z = Some(Decimal::ZERO);
+        Limits { per_action: z, monthly: z, approve_up_to: z }
+    }
+
     /// Whether this role may approve a request worth `value`.
     pub fn may_approve(&self, value: Decimal) -> bool {
         self.approve_up_to.is_none_or(|l| !l.is_zero() && value <= l)

@@ -124,6 +124,7 @@ async fn ledger_tables_refuse_update_delete_and_truncate() {
     s.ingest(vec![event("e1", "acme", 1, 0), event("e2", "nobody", 1, 0)], IngestMode::Live, admin()).await.unwrap();
     sql(&url, "INSERT INTO audit_log (at, actor, role, action, outcome) VALUES (0, 'a', 'admin', 'x', 'allowed')")
         .unwrap();
+    sql(&url, "INSERT INTO dispute_comments (dispute_id, at, author, body) VALUES ('d', 0, 'a', 'b')").unwrap();
     for stmt in [
         "UPDATE entries SET amount = 0",
         "DELETE FROM entries",
@@ -138,6 +139,9 @@ async fn ledger_tables_refuse_update_delete_and_truncate() {
         "UPDATE audit_log SET outcome = 'refused'",
         "DELETE FROM audit_log",
         "TRUNCATE audit_log",
+        "UPDATE dispute_comments SET body = 'x'",
+        "DELETE FROM dispute_comments",
+        "TRUNCATE dispute_comments",
     ] {
         let err = sql(&url, stmt).unwrap_err();
         let shown = format!("{err}: {:?}", err.as_db_error().map(|d| d.message()));

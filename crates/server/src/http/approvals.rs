@@ -22,7 +22,7 @@ use creditdesk_ledger::entry::Attribution;
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, ReasonCode};
 use creditdesk_store::workflow::{
     breach, ActOutcome, ActRequest, Approval, ApprovalFilter, ApprovalStatus, DecideRequest, Decision, Exceeded,
-    MoneyAction, WorkflowOp, WorkflowOut,
+    Limits, MoneyAction, WorkflowOp, WorkflowOut,
 };
 use creditdesk_store::IdempotencyKey as StoreKey;
 use rust_decimal::Decimal;
@@ -357,7 +357,7 @@ pub async fn preview(
     let currency = ct.unit_price.currency.code().to_owned();
     let value = req.amount * ct.unit_price.amount;
     let limits = state.store.role_limits().await?;
-    let mine = limits.iter().find(|r| r.role == caller.role.as_str()).map(|r| r.limits.clone()).unwrap_or_default();
+    let mine = limits.iter().find(|r| r.role == caller.role.as_str()).map_or_else(Limits::zero, |r| r.limits.clone());
     let spent = state.store.spent_this_month(caller.actor().to_owned()).await?;
     let b = breach(&mine, value, spent);
     let before_available = before.available.get();

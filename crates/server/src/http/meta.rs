@@ -95,7 +95,7 @@ fn month_bounds(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeResponse>> {
     let currency = deployment_currency(&state);
     let rows = state.store.role_limits().await?;
-    let mine = rows.into_iter().find(|r| r.role == caller.role.as_str()).map(|r| r.limits).unwrap_or_default();
+    let mine = rows.into_iter().find(|r| r.role == caller.role.as_str()).map_or_else(Limits::zero, |r| r.limits);
     let spent = state.store.spent_this_month(caller.actor().to_owned()).await?;
     let limits = limits_out(&mine, &currency);
     let (start, end) = month_bounds(state.store.now());

@@ -136,12 +136,7 @@ fn approval_roles<D: Db + ?Sized>(db: &mut D, value: Decimal) -> Result<Vec<Stri
 }
 
 fn limits_of<D: Db + ?Sized>(db: &mut D, role: &str) -> Result<Limits> {
-    let zero = Some(Decimal::ZERO);
-    Ok(query_opt(db, &LIMITS_OF, &params![role], limits_from_row)?.map(|r| r.limits).unwrap_or(Limits {
-        per_action: zero,
-        monthly: zero,
-        approve_up_to: zero,
-    }))
+    Ok(query_opt(db, &LIMITS_OF, &params![role], limits_from_row)?.map_or_else(Limits::zero, |r| r.limits))
 }
 
 impl Writer {

@@ -737,3 +737,30 @@ async fn expiry_extension(s: Server) {
     let outcomes: Vec<&str> = rows.iter().rev().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["executed", "approval_requested"]);
 }
+
+both!(expired_request_frees_its_dispute, expired_request_frees_dispute_sqlite, expired_request_frees_dispute_postgres);
+
+/// A resolution waiting for approval that nobody decides expires after 7
+/// days; the sweep marks it and the dispute can be worked on again.
+async fn expired_request_frees_its_dispute(s: Server) {
+    setup(&s).await;
+    let admin = Some(s.admin.as_str());
+    let ann = s.user("ann", "support_agent").await;
+    s.post(admin, "/v1/events", &json!({"events": [s.event("e1", "c1", "5000", 5)]})).await.ok(200);
+    let open = json!({"id": "d1", "customer_id": "c1", "events": ["e1"], "ticket_ref": "ZD-1", "description": "x"});
+    s.post(Some(&ann), "/v1/disputes", &open).await.ok(201);
+    let resolve = json!({"outcome": "reverse_usage", "reason": "bad meter", "reason_code": "billing_error"});
+    let r = s.post(Some(&ann), "/v1/disputes/d1/resolve", &resolve).await;
+    assert_eq!(r.ok(202)["dispute"]["status"], "awaiting_approval", "10000 credits = 100 USD > 50");
+    s.clock.advance(chrono::TimeDelta::days(8));
+    let swept = s.store.workflow(creditdesk_store::workflow::WorkflowOp::ExpireApprovals, None).await.unwrap();
+    assert!(matches!(swept, creditdesk_store::Idempotent::Done(creditdesk_store::workflow::WorkflowOut::Expired(1))));
+    let d = s.read("/v1/disputes/d1").await;
+    assert_eq!(d["dispute"]["status"], "investigating");
+    let listed = s.read("/v1/approvals?status=expired&dispute=d1").await;
+    assert_eq!(listed["items"][0]["status"], "expired");
+    // No action now closes it; nothing was ever booked.
+    let dismiss = json!({"outcome": "no_action", "reason": "customer withdrew"});
+    assert_eq!(s.post(Some(&ann), "/v1/disputes/d1/resolve", &dismiss).await.ok(200)["dispute"]["status"], "rejected");
+    assert_eq!(kinds(&s.ledger("c1").await, "reversal"), 0);
+}

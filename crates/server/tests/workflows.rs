@@ -369,11 +369,25 @@ async fn concurrent_approvals(s: Server) {
     assert_eq!(available(&s, "c1").await, Decimal::from(50_000));
 }
 
+/// Waits for a second server to see the catalog the first one wrote (it
+/// polls the catalog version every second).
+async fn catalog_reaches(s: &Server) {
+    let batch = CreditTypeId::new("batch").unwrap();
+    for _ in 0..100 {
+        if s.store.catalog().credit_type(&batch).is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the second server never saw the catalog");
+}
+
 /// Two servers on one PostgreSQL database approve the same request at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_approvals_on_two_servers() {
     let (a, b) = Server::start_pg_pair("workflow_two_servers").await;
     setup(&a).await;
+    catalog_reaches(&b).await;
     let ann = a.user("ann", "support_agent").await;
     let lea = a.user("lea", "support_lead").await;
     let leo = a.user("leo", "support_lead").await;
@@ -763,4 +777,58 @@ async fn expired_request_frees_its_dispute(s: Server) {
     let dismiss = json!({"outcome": "no_action", "reason": "customer withdrew"});
     assert_eq!(s.post(Some(&ann), "/v1/disputes/d1/resolve", &dismiss).await.ok(200)["dispute"]["status"], "rejected");
     assert_eq!(kinds(&s.ledger("c1").await, "reversal"), 0);
+}
+
+/// Twelve 50-USD grants by one agent sent at once to two servers on one
+/// PostgreSQL database: the budget row serialises them, exactly ten fit the
+/// month's 500 and two become requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_small_grants_share_one_budget() {
+    let (a, b) = Server::start_pg_pair("workflow_budget_race").await;
+    setup(&a).await;
+    catalog_reaches(&b).await;
+    let ann = a.user("ann", "support_agent").await;
+    let bodies: Vec<Value> = (0..12).map(|i| Server::grant_body(&format!("s{i}"), "c1", "5000")).collect();
+    let calls = bodies.iter().enumerate().map(|(i, body)| {
+        let server = if i % 2 == 0 { &a } else { &b };
+        server.post(Some(&ann), "/v1/grants", body)
+    });
+    let answers = futures_join_all(calls).await;
+    let created = answers.iter().filter(|r| r.status == 201).count();
+    let requested = answers.iter().filter(|r| r.status == 202).count();
+    assert_eq!((created, requested), (10, 2), "{:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());
+    assert_eq!(available(&a, "c1").await, Decimal::from(50_000));
+    let me = b.get(Some(&ann), "/v1/me").await;
+    assert_eq!(me.ok(200)["remaining_monthly_budget"]["amount"], "0");
+}
+
+/// Awaits every future concurrently (all in flight at once).
+async fn futures_join_all<F>(calls: impl Iterator<Item = F>) -> Vec<common::Resp>
+where
+    F: std::future::Future<Output = common::Resp>,
+{
+    let mut pending: Vec<_> = calls.map(|c| Some(Box::pin(c))).collect();
+    let mut out = Vec::with_capacity(pending.len());
+    // Poll all together: a hand-rolled join_all (no futures crate here).
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for slot in pending.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => {
+                        out.push(r);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out
 }

@@ -46,13 +46,18 @@
 //! syntax) that need no domain knowledge. Domain rules stay in the ledger.
 
 pub mod admin;
+pub mod approvals;
+pub mod audit;
 pub mod balances;
 pub mod common;
 pub mod customers;
 pub mod decimal;
+pub mod disputes;
 pub mod events;
+pub mod extend;
 pub mod grants;
 pub mod ledger;
+pub mod limits;
 pub mod me;
 pub mod meta;
 pub mod page;
@@ -162,6 +167,34 @@ pub use validate::Validate;
     meta::Health,
     meta::HealthStatus,
     meta::VersionInfo,
+    limits::RoleLimitsEntry,
+    limits::RoleLimitsList,
+    limits::SetRoleLimitsRequest,
+    approvals::ApprovalStatus,
+    approvals::Approval,
+    Page<approvals::Approval>,
+    approvals::ApproveRequest,
+    approvals::RejectRequest,
+    approvals::CancelRequest,
+    approvals::ApprovalDecided,
+    approvals::GrantPreview,
+    disputes::DisputeStatus,
+    disputes::DisputeOutcome,
+    disputes::OpenDisputeRequest,
+    disputes::Dispute,
+    Page<disputes::Dispute>,
+    disputes::DisputeComment,
+    disputes::DisputeDetail,
+    disputes::AssignDisputeRequest,
+    disputes::CommentRequest,
+    disputes::ResolveDisputeRequest,
+    disputes::DisputeResolved,
+    disputes::EventEvidence,
+    disputes::DisputeEvidence,
+    audit::AuditRecord,
+    extend::ExtendExpiryRequest,
+    extend::ExpiryExtended,
+    Page<audit::AuditRecord>,
 )))]
 pub struct ApiComponents;
 

@@ -73,6 +73,22 @@ pub const ADMIN_OVERRIDES: &str = "/v1/admin/overrides";
 pub const ADMIN_CUSTOMERS: &str = "/v1/admin/customers";
 pub const ADMIN_USERS: &str = "/v1/admin/users";
 pub const ADMIN_USER_REVOKE: &str = "/v1/admin/users/{id}/revoke";
+pub const ADMIN_ROLES: &str = "/v1/admin/roles";
+pub const ADMIN_ROLE_LIMITS: &str = "/v1/admin/roles/{id}/limits";
+pub const GRANT_PREVIEW: &str = "/v1/grants/preview";
+pub const GRANT_EXTEND: &str = "/v1/grants/{id}/extend";
+pub const APPROVALS: &str = "/v1/approvals";
+pub const APPROVAL: &str = "/v1/approvals/{id}";
+pub const APPROVAL_APPROVE: &str = "/v1/approvals/{id}/approve";
+pub const APPROVAL_REJECT: &str = "/v1/approvals/{id}/reject";
+pub const APPROVAL_CANCEL: &str = "/v1/approvals/{id}/cancel";
+pub const DISPUTES: &str = "/v1/disputes";
+pub const DISPUTE: &str = "/v1/disputes/{id}";
+pub const DISPUTE_EVIDENCE: &str = "/v1/disputes/{id}/evidence";
+pub const DISPUTE_ASSIGN: &str = "/v1/disputes/{id}/assign";
+pub const DISPUTE_COMMENTS: &str = "/v1/disputes/{id}/comments";
+pub const DISPUTE_RESOLVE: &str = "/v1/disputes/{id}/resolve";
+pub const AUDIT: &str = "/v1/audit";
 
 const fn route(method: Method, path: &'static str, retry: Retry, summary: &'static str) -> Route {
     Route { method, path, auth: true, retry, summary }
@@ -81,8 +97,7 @@ const fn route(method: Method, path: &'static str, retry: Retry, summary: &'stat
 use Method::{Get, Post};
 use Retry::{Never, Safe, WithIdempotencyKey as Keyed};
 
-/// Every route of the billing API (the approval, dispute and audit routes
-/// of the workflow issue are added with it).
+/// Every route of the billing API.
 pub const ROUTES: &[Route] = &[
     Route { method: Get, path: HEALTHZ, auth: false, retry: Safe, summary: "liveness" },
     route(Get, VERSION, Safe, "server name and version"),
@@ -118,6 +133,23 @@ pub const ROUTES: &[Route] = &[
     route(Get, ADMIN_USERS, Safe, "list users (no tokens)"),
     route(Post, ADMIN_USERS, Never, "create a user; the token is shown once"),
     route(Post, ADMIN_USER_REVOKE, Keyed, "revoke a user's token"),
+    route(Get, ADMIN_ROLES, Safe, "every role's money limits"),
+    route(Post, ADMIN_ROLE_LIMITS, Keyed, "replace a role's money limits"),
+    route(Post, GRANT_PREVIEW, Safe, "what a grant would do now (writes nothing)"),
+    route(Post, GRANT_EXTEND, Keyed, "extend a grant's expiry (201, or 202 pending approval)"),
+    route(Get, APPROVALS, Safe, "approval requests (pending, mine, by customer)"),
+    route(Get, APPROVAL, Safe, "one approval request"),
+    route(Post, APPROVAL_APPROVE, Keyed, "approve and execute a request (once)"),
+    route(Post, APPROVAL_REJECT, Keyed, "reject a request (reason required)"),
+    route(Post, APPROVAL_CANCEL, Keyed, "cancel one's own request"),
+    route(Get, DISPUTES, Safe, "disputes (status, assignee, overdue)"),
+    route(Post, DISPUTES, Keyed, "open a dispute"),
+    route(Get, DISPUTE, Safe, "one dispute with its comments"),
+    route(Get, DISPUTE_EVIDENCE, Safe, "evidence for each disputed event"),
+    route(Post, DISPUTE_ASSIGN, Keyed, "assign a dispute"),
+    route(Post, DISPUTE_COMMENTS, Keyed, "comment on a dispute"),
+    route(Post, DISPUTE_RESOLVE, Keyed, "resolve: reverse_usage, goodwill_grant or no_action"),
+    route(Get, AUDIT, Safe, "audit log, filtered, newest first"),
 ];
 
 /// Looks a route up by method and template.

@@ -33,6 +33,8 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+mod workflows;
+
 use crate::error::{parse_error_body, ClientError, ErrorBody, TransportKind};
 use crate::retry::{decide, jitter_permille, parse_retry_after, Decision, Failure, RetryPolicy};
 

@@ -32,5 +32,11 @@ pub async fn run(state: AppState, every: Duration, mut shutdown: watch::Receiver
                 tracing::error!(error = %e, "sweep failed");
             }
         }
+        // Approval requests past their 7 days (reads already show them as
+        // expired; this frees their disputes for another resolution).
+        let expire = creditdesk_store::workflow::WorkflowOp::ExpireApprovals;
+        if let Err(e) = state.store.workflow(expire, None).await {
+            tracing::error!(error = %e, "expiring approval requests failed");
+        }
     }
 }

@@ -79,8 +79,10 @@ async fn auth_failures_have_exact_codes() {
     let grant = Server::grant_body("g1", "c1", "100");
     let r = s.post(Some(&viewer), "/v1/grants", &grant).await;
     r.problem(403, "insufficient_permission");
-    assert_eq!(r.body["detail"], "role viewer may not grant credits; allowed roles: finance, admin");
-    s.post(Some(&agent), "/v1/grants", &grant).await.problem(403, "insufficient_permission");
+    assert_eq!(r.body["detail"], "role viewer is read-only and may not call POST /v1/grants");
+    // An account manager may ask, never act alone: the grant waits for approval.
+    let manager = s.user("amy", "account_manager").await;
+    assert_eq!(s.post(Some(&manager), "/v1/grants", &grant).await.ok(202)["exceeded"], "per_action");
     let ev = json!({"events": [s.event("e1", "c1", "1", 1)]});
     s.post(Some(&finance), "/v1/events", &ev).await.problem(403, "insufficient_permission");
     s.post(Some(&viewer), "/v1/events", &ev).await.problem(403, "insufficient_permission");

@@ -32,6 +32,10 @@ pub enum StoreError {
     #[error("idempotency key `{key}` was used with a different request")]
     IdempotencyConflict { key: String },
 
+    /// A workflow rule (limits, approvals, disputes) refused the request;
+    /// its audit row is written, nothing else.
+    #[error("{}: {}", .0.code, .0.detail)]
+    Refused(Box<crate::workflow::Refusal>),
     /// The writer is gone (shutting down, or it crashed).
     #[error("the store is shutting down")]
     Closed,
@@ -54,7 +58,7 @@ impl StoreError {
     /// A failure (the API answers 5xx), as opposed to a refusal of the
     /// request (4xx), which wrote nothing and aborts nothing else.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, StoreError::Ledger(_) | StoreError::IdempotencyConflict { .. })
+        !matches!(self, StoreError::Ledger(_) | StoreError::IdempotencyConflict { .. } | StoreError::Refused(_))
     }
 
     /// A lost race with another writer on the same database (a unique key

@@ -18,6 +18,7 @@ pub mod pg;
 mod shared;
 pub mod sqlite;
 mod store;
+pub mod workflow;
 
 pub use error::{Result, StoreError};
 pub use model::{

@@ -124,6 +124,7 @@ async fn ledger_tables_refuse_update_delete_and_truncate() {
     s.ingest(vec![event("e1", "acme", 1, 0), event("e2", "nobody", 1, 0)], IngestMode::Live, admin()).await.unwrap();
     sql(&url, "INSERT INTO audit_log (at, actor, role, action, outcome) VALUES (0, 'a', 'admin', 'x', 'allowed')")
         .unwrap();
+    sql(&url, "INSERT INTO dispute_comments (dispute_id, at, author, body) VALUES ('d', 0, 'a', 'b')").unwrap();
     for stmt in [
         "UPDATE entries SET amount = 0",
         "DELETE FROM entries",
@@ -138,6 +139,9 @@ async fn ledger_tables_refuse_update_delete_and_truncate() {
         "UPDATE audit_log SET outcome = 'refused'",
         "DELETE FROM audit_log",
         "TRUNCATE audit_log",
+        "UPDATE dispute_comments SET body = 'x'",
+        "DELETE FROM dispute_comments",
+        "TRUNCATE dispute_comments",
     ] {
         let err = sql(&url, stmt).unwrap_err();
         let shown = format!("{err}: {:?}", err.as_db_error().map(|d| d.message()));
@@ -401,7 +405,8 @@ fn servers_starting_together_migrate_once() {
     }
     let rows = sql(&url, "SELECT version FROM schema_migrations").unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![creditdesk_store::pg::latest_schema_version() as i32]);
+    let all: Vec<i32> = (1..=creditdesk_store::pg::latest_schema_version() as i32).collect();
+    assert_eq!(versions, all, "each migration applied once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

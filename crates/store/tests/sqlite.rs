@@ -93,6 +93,7 @@ async fn ledger_tables_refuse_update_and_delete() {
         [],
     )
     .unwrap();
+    conn.execute("INSERT INTO dispute_comments (dispute_id, at, author, body) VALUES ('d', 0, 'a', 'b')", []).unwrap();
     for sql in [
         "UPDATE entries SET amount = 0",
         "DELETE FROM entries",
@@ -102,6 +103,8 @@ async fn ledger_tables_refuse_update_and_delete() {
         "DELETE FROM events",
         "UPDATE audit_log SET outcome = 'refused'",
         "DELETE FROM audit_log",
+        "UPDATE dispute_comments SET body = 'x'",
+        "DELETE FROM dispute_comments",
     ] {
         let err = conn.execute(sql, []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");

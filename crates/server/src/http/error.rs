@@ -24,6 +24,9 @@ struct Inner {
     problem: Problem,
     /// The private cause of a 5xx (logged with the request id, never sent).
     internal: Option<String>,
+    /// The store wrote this refusal's audit row in its own transaction
+    /// (the audit layer then writes none).
+    audited: bool,
 }
 
 /// What the response carries for the `finish_problems` middleware.
@@ -35,7 +38,7 @@ pub(crate) struct ProblemExt {
 
 impl ApiError {
     fn from_problem(problem: Problem, internal: Option<String>) -> ApiError {
-        ApiError(Box::new(Inner { problem, internal }))
+        ApiError(Box::new(Inner { problem, internal, audited: false }))
     }
 
     pub fn new(code: ProblemCode, detail: impl Into<String>) -> ApiError {
@@ -92,6 +95,12 @@ impl ApiError {
     pub fn with_extension(mut self, key: &str, value: impl serde::Serialize) -> ApiError {
         let p = std::mem::replace(&mut self.0.problem, Problem::new(ProblemCode::Internal, ""));
         self.0.problem = p.with_extension(key, value);
+        self
+    }
+
+    /// Marks the refusal as already in the audit log.
+    pub fn audited(mut self) -> ApiError {
+        self.0.audited = true;
         self
     }
 
@@ -159,6 +168,15 @@ impl From<StoreError> for ApiError {
                 format!("Idempotency-Key `{key}` was already used with a different request"),
             ),
             StoreError::Closed => ApiError::new(ProblemCode::Unavailable, "the server is shutting down; retry later"),
+            StoreError::Refused(r) => {
+                let mut problem = creditdesk_api::Problem::new(ProblemCode::Other(r.code.clone()), r.detail);
+                problem.status = r.status;
+                problem.title = super::audit::refusal_title(&r.code).to_owned();
+                for (k, v) in r.extensions {
+                    problem = problem.with_extension(&k, v);
+                }
+                ApiError::from_problem(problem, None)
+            }
             other => ApiError::internal(other),
         }
     }
@@ -167,7 +185,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let Inner { problem, internal } = *self.0;
+        let Inner { problem, internal, audited } = *self.0;
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
@@ -175,6 +193,9 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response.extensions_mut().insert(ProblemExt { problem, internal });
+        if audited {
+            response.extensions_mut().insert(super::audit::Audited);
+        }
         response
     }
 }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, TimeDelta, Utc};
-use creditdesk_api::grants::{CreateGrantRequest, GrantCreated, GrantVoided, VoidGrantRequest};
-use creditdesk_api::{routes, Problem, WriteMode};
+use creditdesk_api::grants::{ApprovalPending, CreateGrantRequest, GrantCreated, GrantVoided, VoidGrantRequest};
+use creditdesk_api::{routes, FieldError, Problem, WriteMode};
 use creditdesk_ledger::amount::{Currency, Money};
 use creditdesk_ledger::balance::{GrantBalance, GrantStatus};
 use creditdesk_ledger::entry::{Attribution, Entry, EntryKind};
@@ -14,8 +15,10 @@ use creditdesk_ledger::grant::{Grant, NewGrant, RolloverPolicy};
 use creditdesk_ledger::ids::{ActorId, ContractId, CreditTypeId, CustomerId, GrantId, ProductId, ReasonCode};
 use creditdesk_ledger::wallet::GrantTotals;
 use creditdesk_ledger::{Credits, LedgerError};
+use creditdesk_store::workflow::{ActRequest, Executed, MoneyAction};
 use creditdesk_store::LedgerFilter;
 
+use super::audit::RequestId;
 use super::error::{ApiError, ApiResult};
 use super::extract::{decode_json, IdempotencyKey, Json, PathId};
 use super::idempotency::{self, Recorded, Render};
@@ -29,7 +32,7 @@ const LIVE_PAST_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
 
 /// The ledger's refusals of a grant request, with the wire's field names
 /// (a missing catalog reference is bad input here, not a missing resource).
-fn grant_error(e: LedgerError) -> ApiError {
+pub(super) fn grant_error(e: LedgerError) -> ApiError {
     match &e {
         LedgerError::NotFound { what: "credit type", .. } => {
             ApiError::field("credit_type_id", "is not a known credit type")
@@ -44,7 +47,11 @@ fn grant_error(e: LedgerError) -> ApiError {
     }
 }
 
-fn new_grant(req: &CreateGrantRequest, caller: &Caller, effective_at: DateTime<Utc>) -> ApiResult<NewGrant> {
+pub(super) fn new_grant(
+    req: &CreateGrantRequest,
+    created_by: &str,
+    effective_at: DateTime<Utc>,
+) -> ApiResult<NewGrant> {
     let id = match &req.id {
         Some(id) => GrantId::new(id).map_err(|e| ApiError::from(e).rename_field("grant_id", "id"))?,
         None => GrantId::new(format!("g_{}", uuid::Uuid::new_v4().simple()))?,
@@ -85,7 +92,7 @@ fn new_grant(req: &CreateGrantRequest, caller: &Caller, effective_at: DateTime<U
         reason_code: ReasonCode::new(&req.reason_code)?,
         ticket_ref: req.ticket_ref.clone(),
         note: req.note.clone(),
-        created_by: ActorId::new(caller.actor())?,
+        created_by: ActorId::new(created_by)?,
         approved_by: None,
     })
 }
@@ -107,22 +114,49 @@ fn booked(grant: &Arc<Grant>, entries: &[Entry], now: DateTime<Utc>) -> (GrantBa
     (GrantBalance { grant: grant.clone(), status, totals, remaining: totals.remaining() }, recorded_at)
 }
 
-/// Grants credits: `201` with the grant as booked and the entries written
-/// (its grant entry, and any settlement of outstanding overage it paid).
-/// `effective_at` defaults to now; a past one needs `mode=backfill` (admin).
+/// A manual grant needs its why on record: the ticket and a note (the
+/// reason code is required by the request's shape). Admin imports
+/// (`mode=backfill`) carry their own provenance.
+fn manual_fields(req: &CreateGrantRequest) -> ApiResult<()> {
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|t| t.trim().is_empty());
+    let mut errors = Vec::new();
+    if blank(&req.ticket_ref) {
+        errors.push(FieldError::new("ticket_ref", "is required for a manual grant"));
+    }
+    if blank(&req.note) {
+        errors.push(FieldError::new("note", "is required for a manual grant"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Grants credits through the caller's limits: `201` with the grant as
+/// booked and the entries written (its grant entry, and any settlement of
+/// outstanding overage it paid) when the value (amount x unit price) fits
+/// the caller's per-action limit and what is left of their monthly budget;
+/// otherwise `202` with the approval request filed (which limit, by how
+/// much, which roles can approve). `effective_at` defaults to now; a past
+/// one needs `mode=backfill` (admin).
 #[utoipa::path(post, path = "/v1/grants", tag = "grants", request_body = CreateGrantRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the POST repeatable")),
-    responses((status = 201, body = GrantCreated), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = GrantCreated), (status = 202, body = ApprovalPending),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(rid): RequestId,
     IdempotencyKey(key): IdempotencyKey,
     Json(req): Json<CreateGrantRequest>,
-) -> ApiResult<Recorded> {
+) -> ApiResult<Response> {
     caller.require(Action::Grant)?;
     let backfill = req.mode == Some(WriteMode::Backfill);
     if backfill {
         caller.require(Action::Backfill)?;
+    } else {
+        manual_fields(&req)?;
     }
     let now = state.store.now();
     let effective_at = req.effective_at.unwrap_or(now);
@@ -133,27 +167,44 @@ pub async fn create(
         ));
     }
     let key = idempotency::key(&caller, key, routes::GRANTS, &[], &req)?;
-    let new = new_grant(&req, &caller, effective_at)?;
+    let new = new_grant(&req, caller.actor(), effective_at)?;
     let catalog = state.store.catalog();
     // The ledger's own rules, checked before queueing for the writer (which
     // checks them again inside the transaction).
     let grant = Arc::new(Grant::validate(new.clone(), &catalog).map_err(grant_error)?);
     let ct = catalog.credit_type(&grant.credit_type).map_err(grant_error)?.clone();
-    let render: Render<Vec<Entry>> = Arc::new(move |entries: &Vec<Entry>| {
-        let (gb, recorded_at) = booked(&grant, entries, now);
+    // What an approval executes: the request with its grant id fixed.
+    let filed = CreateGrantRequest { id: Some(new.id.to_string()), ..req.clone() };
+    let act = ActRequest {
+        actor: caller.workflow_actor(),
+        action: "grant".into(),
+        customer: new.customer.clone(),
+        credit_type: new.credit_type.clone(),
+        credits: req.amount,
+        value: req.amount * ct.unit_price.amount,
+        currency: ct.unit_price.currency.code().to_owned(),
+        payload: serde_json::to_string(&filed).map_err(ApiError::internal)?,
+        reason_code: req.reason_code.clone(),
+        ticket_ref: req.ticket_ref.clone().unwrap_or_default(),
+        note: req.note.clone().unwrap_or_default(),
+        dispute: None,
+        approval_id: super::approvals::new_approval_id(),
+        request_id: rid,
+        execute: MoneyAction::Grant(Box::new(new)),
+    };
+    let executed = move |ex: &Executed| {
+        let (gb, recorded_at) = booked(&grant, &ex.entries, now);
         let metas: GrantMetas =
             [(grant.id.to_string(), GrantMeta { recorded_at, voided_at: None })].into_iter().collect();
         let body = GrantCreated {
             grant: map::grant_balance(&gb, &metas, &ct.unit_price),
-            entries: entries.iter().map(map::entry).collect(),
+            entries: ex.entries.iter().map(map::entry).collect(),
         };
         idempotency::json(StatusCode::CREATED, &body)
-    });
-    let store = state.store.clone();
-    let (recorded, _) = idempotency::run(key, render, |idem| async move { store.grant_idempotent(new, idem).await })
+    };
+    super::approvals::act(&state, key, act, executed, None)
         .await
-        .map_err(|e| e.rename_field("rollover.expires_after", "rollover.expires_after_days"))?;
-    Ok(recorded)
+        .map_err(|e| e.rename_field("rollover.expires_after", "rollover.expires_after_days"))
 }
 
 /// The void entry of `grant` (a grant is voided at most once).

@@ -9,7 +9,8 @@ use axum::Json;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use creditdesk_api::me::{MeResponse, RoleLimits};
 use creditdesk_api::meta::{Health, HealthStatus, VersionInfo};
-use creditdesk_api::{Money, Problem, ProblemCode, Role};
+use creditdesk_api::{Money, Problem, ProblemCode};
+use creditdesk_store::workflow::Limits;
 use rust_decimal::Decimal;
 
 use super::error::{ApiError, ApiResult};
@@ -72,19 +73,10 @@ pub fn deployment_currency(state: &AppState) -> String {
     types.first().map_or_else(|| "USD".to_owned(), |ct| ct.unit_price.currency.code().to_owned())
 }
 
-/// The default limits of the service spec ("Roles and approval limits").
-/// Not enforced yet: issue 4 brings limits, their storage and the monthly
-/// spend; until then `remaining_monthly_budget` is the whole monthly limit.
-pub fn default_limits(role: Role, currency: &str) -> RoleLimits {
-    let m = |n: i64| Some(Money::new(Decimal::from(n), currency));
-    match role {
-        Role::Viewer => RoleLimits { per_action: m(0), monthly: m(0), approve_up_to: m(0) },
-        Role::AccountManager => RoleLimits { per_action: m(0), monthly: m(0), approve_up_to: m(0) },
-        Role::SupportAgent => RoleLimits { per_action: m(50), monthly: m(500), approve_up_to: m(0) },
-        Role::SupportLead => RoleLimits { per_action: m(500), monthly: m(5_000), approve_up_to: m(500) },
-        Role::Finance => RoleLimits { per_action: m(5_000), monthly: m(50_000), approve_up_to: m(50_000) },
-        Role::Admin => RoleLimits { per_action: None, monthly: None, approve_up_to: None },
-    }
+/// Limits as the wire shows them (`null` = unlimited).
+pub fn limits_out(l: &Limits, currency: &str) -> RoleLimits {
+    let m = |v: Option<Decimal>| v.map(|v| Money::new(v.normalize(), currency));
+    RoleLimits { per_action: m(l.per_action), monthly: m(l.monthly), approve_up_to: m(l.approve_up_to) }
 }
 
 fn month_bounds(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -94,19 +86,26 @@ fn month_bounds(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     (start, end)
 }
 
-/// Who the token belongs to, the role's limits (the spec's defaults, not
-/// enforced until issue 4) and the budget month.
+/// Who the token belongs to, the role's limits (as an admin last set them)
+/// and what is left of the caller's budget this month: the monthly limit
+/// less what their money-moving actions executed alone this month were
+/// worth (`docs/workflows.md`).
 #[utoipa::path(get, path = "/v1/me", tag = "me",
     responses((status = 200, body = MeResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeResponse>> {
     let currency = deployment_currency(&state);
-    let limits = default_limits(caller.role, &currency);
+    let rows = state.store.role_limits().await?;
+    let mine = rows.into_iter().find(|r| r.role == caller.role.as_str()).map_or_else(Limits::zero, |r| r.limits);
+    let spent = state.store.spent_this_month(caller.actor().to_owned()).await?;
+    let limits = limits_out(&mine, &currency);
     let (start, end) = month_bounds(state.store.now());
     Ok(Json(MeResponse {
         user_id: caller.user.id.clone(),
         name: caller.user.name.clone(),
         role: caller.role,
-        remaining_monthly_budget: limits.monthly.clone(),
+        remaining_monthly_budget: mine
+            .monthly
+            .map(|m| Money::new((m - spent).max(Decimal::ZERO).normalize(), &currency)),
         limits,
         budget_period_start: start,
         budget_period_end: end,

@@ -30,11 +30,13 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
 /// each request is timed and labelled exactly once. Applied with
 /// `Router::layer`, so it runs inside routing and sees the matched route
 /// template (`/v1/customers/{id}`): metric labels stay bounded.
-pub async fn observe(req: Request, next: Next) -> Response {
+pub async fn observe(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     // The client's `X-Request-Id` if it sent a sane one, else a fresh UUID
     // v4: echoed in the response header, every problem and every log line.
     let id = client_request_id(req.headers()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // For the audit log (`audit::RequestId`).
+    req.extensions_mut().insert(super::audit::ObservedId(id.clone()));
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());

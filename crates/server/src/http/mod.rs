@@ -11,12 +11,17 @@
 //! `Authorization: Bearer <token>`.
 
 mod admin;
+mod approvals;
+mod audit;
 mod customers;
+mod disputes;
 mod error;
+mod extend;
 mod extract;
 mod forecast;
 mod grants;
 mod idempotency;
+mod limits;
 mod map;
 mod meta;
 mod middleware;
@@ -72,6 +77,24 @@ pub fn router(state: AppState) -> Router {
         // token (Prometheus scrapes with `authorization: credentials_file`).
         .route(routes::OPENAPI, get(meta::openapi))
         .route(routes::METRICS, get(meta::metrics))
+        .route(routes::ADMIN_ROLES, get(limits::list))
+        .route(routes::ADMIN_ROLE_LIMITS, post(limits::set))
+        .route(routes::GRANT_PREVIEW, post(approvals::preview))
+        .route(routes::GRANT_EXTEND, post(extend::extend))
+        .route(routes::APPROVALS, get(approvals::list))
+        .route(routes::APPROVAL, get(approvals::get))
+        .route(routes::APPROVAL_APPROVE, post(approvals::approve))
+        .route(routes::APPROVAL_REJECT, post(approvals::reject))
+        .route(routes::APPROVAL_CANCEL, post(approvals::cancel))
+        .route(routes::DISPUTES, get(disputes::list).post(disputes::open))
+        .route(routes::DISPUTE, get(disputes::get))
+        .route(routes::DISPUTE_EVIDENCE, get(disputes::evidence))
+        .route(routes::DISPUTE_ASSIGN, post(disputes::assign))
+        .route(routes::DISPUTE_COMMENTS, post(disputes::comment))
+        .route(routes::DISPUTE_RESOLVE, post(disputes::resolve))
+        .route(routes::AUDIT, get(audit::list))
+        // Inside authentication (it needs the caller), around every handler.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
     Router::new()
         .route(routes::HEALTHZ, get(meta::healthz))
@@ -126,6 +149,23 @@ pub fn router(state: AppState) -> Router {
         admin::list_users,
         admin::create_user,
         admin::revoke_user,
+        limits::list,
+        limits::set,
+        approvals::preview,
+        extend::extend,
+        approvals::list,
+        approvals::get,
+        approvals::approve,
+        approvals::reject,
+        approvals::cancel,
+        disputes::list,
+        disputes::open,
+        disputes::get,
+        disputes::evidence,
+        disputes::assign,
+        disputes::comment,
+        disputes::resolve,
+        audit::list,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

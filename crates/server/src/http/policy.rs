@@ -1,15 +1,20 @@
 //! Who may do what: the one place the HTTP layer decides permissions.
 //!
-//! Issue 3 separates reads from writes by role; issue 4 replaces the
-//! money-moving rules ([`Action::Grant`]) with approval limits. Handlers
-//! only ever call [`Caller::require`], so that change stays in this file.
+//! Roles decide which kinds of call a user may make at all; for the
+//! money-moving ones ([`Action::Grant`], dispute resolutions) the role's
+//! money limits then decide, inside the store's transaction, whether the
+//! action executes at once or becomes an approval request
+//! (`docs/workflows.md`). Handlers only ever call [`Caller::require`].
 //!
 //! | action | roles | why |
 //! |---|---|---|
 //! | read (every GET, `POST /v1/authorize`) | every role | authorize reserves nothing; it answers what the balances already show |
 //! | ingest usage (`POST /v1/events`) | admin | a machine capability: the metering pipeline runs with an admin token (no `service` role exists yet) |
 //! | backfill (`mode=backfill` on events or grants) | admin | imports and migrations lift the late window |
-//! | grant credits (`POST /v1/grants`) | finance, admin | until approval limits land (issue 4) |
+//! | grant credits (`POST /v1/grants`), resolve disputes | every role but viewer | the limits decide: an account manager's every grant becomes an approval request |
+//! | decide approvals (approve, reject, cancel) | every role but viewer | the approve limit and "not your own" are checked in the transaction |
+//! | disputes: open, assign, comment | every role but viewer | |
+//! | read the audit log | support_lead, finance, admin | who did what is for those who supervise it |
 //! | void a grant | finance, admin | the brief: voids need `finance` or `admin` |
 //! | admin (`POST /v1/admin/...`, listing users) | admin | catalog, customers and users |
 //!
@@ -35,6 +40,9 @@ pub enum Action {
     Ingest,
     Backfill,
     Grant,
+    Decide,
+    Dispute,
+    Audit,
     Void,
     Admin,
 }
@@ -47,6 +55,9 @@ impl Action {
             Action::Ingest => "ingest usage events",
             Action::Backfill => "write in backfill mode",
             Action::Grant => "grant credits",
+            Action::Decide => "decide approval requests",
+            Action::Dispute => "work on disputes",
+            Action::Audit => "read the audit log",
             Action::Void => "void grants",
             Action::Admin => "administer the catalog, customers or users",
         }
@@ -58,7 +69,11 @@ impl Action {
         match self {
             Action::Read => &[Viewer, AccountManager, SupportAgent, SupportLead, Finance, Admin],
             Action::Ingest | Action::Backfill | Action::Admin => &[Admin],
-            Action::Grant | Action::Void => &[Finance, Admin],
+            Action::Grant | Action::Decide | Action::Dispute => {
+                &[AccountManager, SupportAgent, SupportLead, Finance, Admin]
+            }
+            Action::Audit => &[SupportLead, Finance, Admin],
+            Action::Void => &[Finance, Admin],
         }
     }
 }
@@ -80,9 +95,24 @@ impl Caller {
         .with_extension("required_roles", names))
     }
 
+    /// Viewers are read-only: any call that writes (`mutating`) is refused
+    /// before its body is even read, whatever the route.
+    pub fn read_only_gate(&self, mutating: bool, call: &str) -> Result<(), ApiError> {
+        if self.role != Role::Viewer || !mutating {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!("role viewer is read-only and may not call {call}"))
+            .with_extension("required_roles", Action::Grant.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>()))
+    }
+
     /// The actor id stamped on entries and grants.
     pub fn actor(&self) -> &str {
         &self.user.id
+    }
+
+    /// The caller as the store's workflow decisions see it.
+    pub fn workflow_actor(&self) -> creditdesk_store::workflow::Actor {
+        creditdesk_store::workflow::Actor { id: self.user.id.clone(), role: self.role.as_str().to_owned() }
     }
 }
 
@@ -110,10 +140,15 @@ mod tests {
             assert_eq!(caller(*role).require(Action::Admin).is_ok(), *role == Role::Admin);
             assert_eq!(caller(*role).require(Action::Ingest).is_ok(), *role == Role::Admin);
             assert_eq!(caller(*role).require(Action::Void).is_ok(), matches!(role, Role::Admin | Role::Finance));
-            assert_eq!(caller(*role).require(Action::Grant).is_ok(), matches!(role, Role::Admin | Role::Finance));
+            assert_eq!(caller(*role).require(Action::Grant).is_ok(), *role != Role::Viewer);
+            assert_eq!(caller(*role).require(Action::Decide).is_ok(), *role != Role::Viewer);
+            assert_eq!(
+                caller(*role).require(Action::Audit).is_ok(),
+                matches!(role, Role::Admin | Role::Finance | Role::SupportLead)
+            );
         }
-        let e = caller(Role::Viewer).require(Action::Grant).unwrap_err();
+        let e = caller(Role::Viewer).require(Action::Void).unwrap_err();
         assert_eq!(e.problem().status, 403);
-        assert_eq!(e.problem().detail, "role viewer may not grant credits; allowed roles: finance, admin");
+        assert_eq!(e.problem().detail, "role viewer may not void grants; allowed roles: finance, admin");
     }
 }

@@ -104,9 +104,30 @@ impl Server {
         Server::start_on(Some(url)).await
     }
 
+    /// Two servers on one fresh PostgreSQL database, sharing the clock and
+    /// the admin (as two processes behind a load balancer would share them).
+    #[allow(dead_code)]
+    pub async fn start_pg_pair(name: &str) -> (Server, Server) {
+        let url = tokio::task::spawn_blocking({
+            let name = name.to_string();
+            move || creditdesk_testkit::test_database_url(&name)
+        })
+        .await
+        .unwrap();
+        let first = Server::start_on(Some(url.clone())).await;
+        let mut second = Server::open(Some(url), first.clock.clone()).await;
+        second.admin = first.admin.clone();
+        (first, second)
+    }
+
     async fn start_on(pg: Option<String>) -> Server {
+        let mut server = Server::open(pg, Arc::new(ManualClock::new(t0()))).await;
+        server.admin = server.user("root", "admin").await;
+        server
+    }
+
+    async fn open(pg: Option<String>, clock: Arc<ManualClock>) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(t0()));
         let options = StoreOptions { clock: clock.clone(), ..StoreOptions::default() };
         let store: Store = match pg {
             None => SqliteStore::open(dir.path().join("api.db"), options).unwrap().into(),
@@ -119,7 +140,7 @@ impl Server {
         let serve = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        let mut server = Server {
+        Server {
             base: format!("http://{addr}"),
             store,
             clock,
@@ -127,9 +148,7 @@ impl Server {
             admin: String::new(),
             _dir: dir,
             _serve: serve,
-        };
-        server.admin = server.user("root", "admin").await;
-        server
+        }
     }
 
     /// Creates a user straight in the store; returns its token.
@@ -235,7 +254,8 @@ impl Server {
             "source": "purchase",
             "expires_at": "2026-06-01T00:00:00Z",
             "reason_code": "purchase",
-            "ticket_ref": "ZD-1"
+            "ticket_ref": "ZD-1",
+            "note": "annual plan"
         })
     }
 

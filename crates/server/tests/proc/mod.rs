@@ -139,7 +139,7 @@ impl Api {
                 "/v1/grants",
                 &json!({"id": format!("g-{c}"), "customer_id": c, "credit_type_id": "api",
                         "amount": amount.to_string(), "category": "paid", "source": "purchase",
-                        "reason_code": "purchase"}),
+                        "reason_code": "purchase", "ticket_ref": "T-1", "note": "crash test"}),
             )
             .await;
         }

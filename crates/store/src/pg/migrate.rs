@@ -7,7 +7,10 @@ use postgres::Client;
 
 use crate::error::{Result, StoreError};
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_ledger.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_ledger.sql")),
+    (2, include_str!("../../migrations/postgres/0002_workflows.sql")),
+];
 
 /// The advisory lock key of schema migrations ("creditdk").
 const MIGRATION_LOCK: i64 = 0x6372_6564_6974_646b;

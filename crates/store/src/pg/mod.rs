@@ -135,6 +135,7 @@ impl PgStore {
 }
 
 ledger_api!(PgStore);
+crate::workflow::workflow_api!(PgStore);
 
 /// One writer thread: takes the next group off the shared queue and
 /// applies it on its own connection, reconnecting if the connection broke

@@ -48,6 +48,9 @@ use crate::db::{
 };
 use crate::error::{Result, StoreError};
 use crate::model::{Customer, IdempotencyKey, Idempotent, StoreOptions, StoredEvent, User};
+use crate::workflow::{WorkflowOp, WorkflowOut};
+
+mod workflow;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -112,6 +115,12 @@ pub(crate) enum Command {
         op: AdminOp,
         reply: Reply<()>,
     },
+    /// Limits, approvals, disputes, audit rows (`workflow.rs`).
+    Workflow {
+        op: Box<WorkflowOp>,
+        idem: Option<Idem<WorkflowOut>>,
+        reply: Reply<Idempotent<WorkflowOut>>,
+    },
 }
 
 impl Command {
@@ -127,6 +136,7 @@ impl Command {
             Command::Ingest { idem, .. } => idem.as_ref().map(|i| &i.key),
             Command::Grant { idem, .. } => idem.as_ref().map(|i| &i.key),
             Command::Void { idem, .. } => idem.as_ref().map(|i| &i.key),
+            Command::Workflow { idem, .. } => idem.as_ref().map(|i| &i.key),
             _ => None,
         }
     }
@@ -142,6 +152,7 @@ impl Command {
             Command::Reverse { reply, .. } => drop(reply.send(err(msg))),
             Command::Sweep { reply } => drop(reply.send(err(msg))),
             Command::Admin { reply, .. } => drop(reply.send(err(msg))),
+            Command::Workflow { reply, .. } => drop(reply.send(err(msg))),
         }
     }
 }
@@ -466,6 +477,7 @@ enum Done {
     Reverse(Result<Reversal>),
     Sweep(Result<usize>),
     Admin(Result<()>),
+    Workflow(Ran<WorkflowOut>),
 }
 
 type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -552,6 +564,7 @@ impl Writer {
                 (Command::Reverse { reply, .. }, Done::Reverse(r)) => (deferred(reply, r), Ok(())),
                 (Command::Sweep { reply }, Done::Sweep(r)) => (deferred(reply, r), Ok(())),
                 (Command::Admin { reply, .. }, Done::Admin(r)) => (deferred(reply, r), Ok(())),
+                (Command::Workflow { idem, reply, .. }, Done::Workflow(ran)) => settle(db, idem, ran, reply),
                 (cmd, _) => {
                     cmd.fail("request and outcome out of step");
                     continue;
@@ -681,6 +694,7 @@ impl Writer {
             }
             Command::Sweep { .. } => keys.extend(sweep_candidates(db, g.now)?),
             Command::Admin { .. } => {}
+            Command::Workflow { op, .. } => self.plan_workflow(db, g, op, keys)?,
         }
         Ok(())
     }
@@ -723,6 +737,10 @@ impl Writer {
             Command::Reverse { event, by, .. } => Done::Reverse(refusal(self.reverse(db, g, event, by))?),
             Command::Sweep { .. } => Done::Sweep(refusal(self.sweep(db, g))?),
             Command::Admin { op, .. } => Done::Admin(refusal(self.admin(db, g, op))?),
+            Command::Workflow { op, idem, .. } => {
+                let claim = claim(db, idem.as_ref().map(|i| &i.key), now)?;
+                Done::Workflow(Ran::new(claim, || self.workflow(db, g, op))?)
+            }
         })
     }
 

@@ -8,6 +8,7 @@ use crate::error::{Result, StoreError};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
     (2, include_str!("../../migrations/sqlite/0002_one_expiry.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_workflows.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -205,6 +205,7 @@ impl SqliteStore {
 }
 
 ledger_api!(SqliteStore);
+crate::workflow::workflow_api!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

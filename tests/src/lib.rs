@@ -137,6 +137,7 @@ pub struct App {
 impl App {
     pub async fn launch(server: &Server) -> Result<App> {
         let app = binary("creditdesk")?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let app_dir = tempfile::tempdir()?;
         std::fs::write(
             app_dir.path().join("connection.json"),

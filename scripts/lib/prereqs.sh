@@ -86,3 +86,51 @@ postgres_bindir() {
   [ -n "$best" ] || return 1
   echo "$best"
 }
+
+# The desktop app's build and run dependencies: WebKitGTK 4.1 (Tauri 2 on
+# Linux), libxdo (Tauri's menus), pkg-config, Node.js 18+ with npm.
+ensure_app_deps() {
+  local missing=()
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
+  pkg-config --exists javascriptcoregtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
+  [ -e /usr/include/xdo.h ] || missing+=(libxdo-dev)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]} (the desktop app's build dependencies)"
+    apt_install "${missing[@]}"
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$major" -lt 18 ]; then
+    echo "Node.js $major is too old for the UI build (Vite needs 18 or newer): install a newer nodejs." >&2
+    exit 1
+  fi
+}
+
+# The UI's npm packages, exactly as locked, when missing or older than the lock.
+ensure_ui_packages() {
+  if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "== npm ci (ui/)"
+    (cd ui && npm ci --no-audit --no-fund)
+  fi
+}
+
+# What the end-to-end tests drive the app with: Xvfb (a display),
+# WebKitWebDriver (Debian's webkit2gtk-driver), tauri-driver (crates.io),
+# and ImageMagick for whole-screen captures.
+ensure_e2e_deps() {
+  local missing=()
+  command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+  command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]} (end-to-end test dependencies)"
+    apt_install "${missing[@]}"
+  fi
+  if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+    echo "== cargo install tauri-driver"
+    cargo install tauri-driver --locked
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+}

@@ -8,10 +8,12 @@
 //! - [`state`]: what handlers share;
 //! - [`http`]: routes, extractors, errors as RFC 9457 problems, OpenAPI;
 //! - [`sweeper`]: the background expiry/rollover/settlement job;
-//! - [`seed`]: the deterministic demo dataset.
+//! - [`seed`]: the deterministic demo dataset;
+//! - [`embedded`]: the API served in-process for the desktop app.
 
 pub mod auth;
 pub mod config;
+pub mod embedded;
 pub mod http;
 pub mod seed;
 pub mod state;

@@ -1,0 +1,35 @@
+//! Restricts the UI to the app's own commands: each gets an `allow-*`
+//! permission, and `capabilities/default.json` grants exactly those.
+
+const COMMANDS: &[&str] = &[
+    "app_start",
+    "cancel_seed",
+    "session",
+    "list_customers",
+    "get_customer",
+    "burn_chart",
+    "balance_chart",
+    "ledger_page",
+    "balance_at",
+    "explain_balance",
+    "finance",
+    "export_csv",
+    "connection_settings",
+    "test_connection",
+    "save_connection",
+    "use_embedded",
+    "open_external",
+];
+
+fn main() {
+    // The UI is compiled into the binary: it must be built first.
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    println!("cargo:rerun-if-changed={}", ui.display());
+    if !ui.exists() {
+        panic!("ui/dist is missing: build the UI first (cd ui && npm ci && npm run build; scripts/run does both)");
+    }
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build");
+}

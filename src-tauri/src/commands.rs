@@ -1,0 +1,185 @@
+//! The `#[tauri::command]`s: each parses its arguments, calls [`AppCore`]
+//! and maps errors to [`AppError`]. No logic lives here.
+
+use chrono::{DateTime, Utc};
+use creditdesk_api::common::{EntryKind, Role};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Manager, State};
+use utoipa::ToSchema;
+
+use crate::core::embedded::seed_options;
+use crate::core::export::{finance_csv, write_export};
+use crate::core::views::{
+    BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerPage,
+};
+use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
+
+type Res<T> = Result<T, AppError>;
+
+/// The `seed-progress` event name.
+pub const SEED_PROGRESS: &str = "seed-progress";
+
+/// Signs in: to the configured server, else to the embedded one (seeding
+/// it first, with `seed-progress` events).
+#[tauri::command]
+pub async fn app_start(app: AppHandle, core: State<'_, AppCore>) -> Res<Session> {
+    if let Some(session) = core.connect_remote().await? {
+        return Ok(session);
+    }
+    let opts = seed_options(|k| std::env::var(k).ok())?;
+    let emit = app.clone();
+    Ok(core
+        .start_embedded(opts, move |p| {
+            let _ = emit.emit(SEED_PROGRESS, p);
+        })
+        .await?)
+}
+
+#[tauri::command]
+pub async fn cancel_seed(core: State<'_, AppCore>) -> Res<bool> {
+    Ok(core.cancel_seed().await)
+}
+
+#[tauri::command]
+pub async fn session(core: State<'_, AppCore>) -> Res<Option<Session>> {
+    Ok(core.session().await)
+}
+
+#[tauri::command]
+pub async fn list_customers(core: State<'_, AppCore>, q: Option<String>, cursor: Option<String>) -> Res<CustomersPage> {
+    Ok(core.customers(q, cursor).await?)
+}
+
+#[tauri::command]
+pub async fn get_customer(core: State<'_, AppCore>, id: String) -> Res<CustomerView> {
+    Ok(core.customer(&id).await?)
+}
+
+#[tauri::command]
+pub async fn burn_chart(
+    core: State<'_, AppCore>,
+    customer: String,
+    credit_type: String,
+    days: u32,
+    spec: ChartSpec,
+) -> Res<ChartView> {
+    Ok(core.burn_chart(&customer, &credit_type, days, spec).await?)
+}
+
+#[tauri::command]
+pub async fn balance_chart(
+    core: State<'_, AppCore>,
+    customer: String,
+    credit_type: String,
+    spec: ChartSpec,
+) -> Res<ChartView> {
+    Ok(core.balance_chart(&customer, &credit_type, spec).await?)
+}
+
+#[tauri::command]
+pub async fn ledger_page(
+    core: State<'_, AppCore>,
+    customer: String,
+    credit_type: Option<String>,
+    kind: Option<EntryKind>,
+    cursor: Option<String>,
+) -> Res<LedgerPage> {
+    Ok(core.ledger(&customer, credit_type, kind, cursor).await?)
+}
+
+#[tauri::command]
+pub async fn balance_at(core: State<'_, AppCore>, customer: String, at: DateTime<Utc>) -> Res<BalanceAtView> {
+    Ok(core.balance_at(&customer, at).await?)
+}
+
+#[tauri::command]
+pub async fn explain_balance(core: State<'_, AppCore>, customer: String) -> Res<ExplainView> {
+    Ok(core.explain_balance(&customer).await?)
+}
+
+#[tauri::command]
+pub async fn finance(core: State<'_, AppCore>, days: u32, spec: ChartSpec) -> Res<FinanceView> {
+    Ok(core.finance(days, spec).await?)
+}
+
+/// Where an export went.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExportDone {
+    pub path: String,
+    pub rows: usize,
+}
+
+/// Writes a finance table as CSV into the Downloads folder (the app's data
+/// folder if there is none).
+#[tauri::command]
+pub async fn export_csv(
+    app: AppHandle,
+    core: State<'_, AppCore>,
+    kind: String,
+    days: u32,
+    spec: ChartSpec,
+) -> Res<ExportDone> {
+    let view = core.finance(days, spec).await?;
+    let (text, rows) = finance_csv(&view, &kind)?;
+    let dir = std::env::var_os("CREDITDESK_EXPORT_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| app.path().download_dir().ok())
+        .unwrap_or_else(|| core.profiles().data_dir().join("exports"));
+    let path = write_export(&dir, &kind, &text)?;
+    Ok(ExportDone { path: path.display().to_string(), rows })
+}
+
+/// Settings -> Connection as stored (never the token itself).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionSettings {
+    pub mode: ConnectionMode,
+    #[serde(default)]
+    pub server_url: Option<String>,
+    pub has_token: bool,
+}
+
+#[tauri::command]
+pub async fn connection_settings(core: State<'_, AppCore>) -> Res<ConnectionSettings> {
+    let remote = core.profiles().remote()?;
+    Ok(ConnectionSettings {
+        mode: if remote.is_some() { ConnectionMode::Remote } else { ConnectionMode::Embedded },
+        has_token: remote.as_ref().is_some_and(|r| !r.token.is_empty()),
+        server_url: remote.map(|r| r.server_url),
+    })
+}
+
+/// What "Test connection" found.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionTest {
+    pub server_version: String,
+    pub user_name: String,
+    pub role: Role,
+}
+
+#[tauri::command]
+pub async fn test_connection(server_url: String, token: String) -> Res<ConnectionTest> {
+    let (_, server_version, me) = AppCore::probe(&server_url, &token).await?;
+    Ok(ConnectionTest { server_version, user_name: me.name, role: me.role })
+}
+
+#[tauri::command]
+pub async fn save_connection(core: State<'_, AppCore>, server_url: String, token: String) -> Res<Session> {
+    Ok(core.save_remote(&server_url, &token).await?)
+}
+
+/// Forgets the remote server and goes back to the embedded one.
+#[tauri::command]
+pub async fn use_embedded(app: AppHandle, core: State<'_, AppCore>) -> Res<Session> {
+    core.forget_remote().await?;
+    app_start(app.clone(), core).await
+}
+
+/// Opens an https link in the system browser (never inside the app).
+#[tauri::command]
+pub fn open_external(app: AppHandle, url: String) -> Res<()> {
+    if !url.starts_with("https://") {
+        return Err(CoreError::input("url", "must be an https:// link").into());
+    }
+    use tauri_plugin_opener::OpenerExt;
+    app.opener().open_url(url, None::<&str>).map_err(|e| AppError::from(CoreError::Settings(e.to_string())))
+}

@@ -1,0 +1,569 @@
+//! The views the UI asks for, built from billing API answers: each is one
+//! command's result, carries its [`DataAge`], and holds display-ready
+//! decimals as strings (the UI never does money arithmetic). Charts are
+//! drawn here with `creditdesk-charts` and come with their exact table.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
+use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
+use creditdesk_api::customers::{CustomerListQuery, CustomerSummary};
+use creditdesk_api::ledger::{LedgerEntry, LedgerQuery};
+use creditdesk_api::reports::{
+    BreakageQuery, BreakageReport, ExpirationGroupBy, ExpirationReport, ExpirationReportQuery, ReconciliationQuery,
+    ReconciliationReport,
+};
+use creditdesk_api::series::{BurnQuery, ForecastQuery, SeriesGroupBy};
+use creditdesk_charts as charts;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{AppCore, CoreError, DataAge};
+
+/// Light or dark: charts are drawn in the UI's theme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeName {
+    Light,
+    Dark,
+}
+
+impl ThemeName {
+    fn theme(self) -> charts::Theme {
+        match self {
+            ThemeName::Light => charts::Theme::light(),
+            ThemeName::Dark => charts::Theme::dark(),
+        }
+    }
+}
+
+/// Where and how big a chart is drawn (CSS pixels of its container).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChartSpec {
+    pub width: u32,
+    pub height: u32,
+    pub theme: ThemeName,
+}
+
+impl ChartSpec {
+    fn size(self) -> charts::Size {
+        charts::Size::new(self.width.clamp(320, 4000), self.height.clamp(160, 2000))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TableColumn {
+    pub header: String,
+    /// Right-aligned.
+    pub numeric: bool,
+}
+
+/// A drawn chart and the exact values it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChartView {
+    /// A standalone `<svg role="img">` drawn by the app's Rust side.
+    pub svg: String,
+    pub caption: String,
+    pub columns: Vec<TableColumn>,
+    pub rows: Vec<Vec<String>>,
+    pub age: DataAge,
+}
+
+impl ChartView {
+    fn new(chart: charts::Chart, age: DataAge) -> ChartView {
+        let t = chart.table;
+        ChartView {
+            svg: chart.svg,
+            caption: t.caption,
+            columns: t.columns.into_iter().map(|c| TableColumn { header: c.header, numeric: c.numeric }).collect(),
+            rows: t.rows,
+            age,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CustomersPage {
+    pub items: Vec<CustomerSummary>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    pub age: DataAge,
+}
+
+/// The customer view's head: the summary, balances now and what expires
+/// within 30 days per credit type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerView {
+    pub customer: CustomerSummary,
+    pub balances: BalancesResponse,
+    pub expiring_30d: Vec<CreditTypeAmount>,
+    pub age: DataAge,
+}
+
+/// A ledger entry with a sentence saying what it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerRow {
+    pub entry: LedgerEntry,
+    pub explanation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerPage {
+    pub items: Vec<LedgerRow>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    pub age: DataAge,
+}
+
+/// The balances at a past instant, as known now and as known then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BalanceAtView {
+    pub at: DateTime<Utc>,
+    /// With everything recorded since (late usage, corrections).
+    pub known_now: BalancesResponse,
+    /// With only what was recorded by `at`: what the console said then.
+    pub known_then: BalancesResponse,
+    pub age: DataAge,
+}
+
+/// One step of the "Explain balance" waterfall.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WaterfallStep {
+    pub label: String,
+    /// Signed credits (a decimal string); the total steps carry the running sum.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// `true` for a subtotal/total bar.
+    pub total: bool,
+}
+
+/// Granted - burned - expired - voided +/- reversals and corrections = what
+/// the grants hold, for one credit type, from the grants' own totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BalanceExplanation {
+    pub credit_type_id: String,
+    pub unit_label: String,
+    pub steps: Vec<WaterfallStep>,
+    /// What the balance endpoint says (available + pending); the waterfall
+    /// must arrive there, and `difference` says by how much it does not.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub reported: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub difference: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExplainView {
+    pub wallets: Vec<BalanceExplanation>,
+    pub age: DataAge,
+}
+
+/// Finance: expiring liability, breakage and reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FinanceView {
+    pub days: u32,
+    pub expirations: ExpirationReport,
+    pub expiring_chart: ChartView,
+    pub by_customer: ExpirationReport,
+    pub breakage: BreakageReport,
+    pub breakage_chart: ChartView,
+    pub reconciliation: ReconciliationReport,
+    pub age: DataAge,
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+fn days_range(days: u32) -> Result<u32, CoreError> {
+    match days {
+        30 | 90 | 365 => Ok(days),
+        _ => Err(CoreError::input("days", "must be 30, 90 or 365")),
+    }
+}
+
+fn product_name(id: Option<&str>) -> String {
+    id.unwrap_or("refunds").to_owned()
+}
+
+impl AppCore {
+    pub async fn customers(&self, q: Option<String>, cursor: Option<String>) -> Result<CustomersPage, CoreError> {
+        let q = q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let query = CustomerListQuery { q, limit: Some(50), cursor };
+        let key = format!("customers?{}", serde_json::to_string(&query).unwrap_or_default());
+        let (page, age) = self.fetch(&key, |c| async move { Ok(c.customers(&query).await?) }).await?;
+        Ok(CustomersPage { items: page.items, next_cursor: page.next_cursor, age })
+    }
+
+    pub async fn customer(&self, id: &str) -> Result<CustomerView, CoreError> {
+        let id = id.to_owned();
+        let key = format!("customer/{id}");
+        let (view, age) = self
+            .fetch(&key, |c| async move {
+                let customer = c.customer(&id).await?;
+                let balances = c.balances(&id, &BalanceQuery::default()).await?;
+                let now = Utc::now();
+                let q = ExpirationsQuery { credit_type: None, from: Some(now), to: Some(now + Duration::days(30)) };
+                let expiring = c.expirations(&id, &q).await?;
+                Ok((customer, balances, expiring.totals))
+            })
+            .await?;
+        let (customer, balances, expiring_30d) = view;
+        Ok(CustomerView { customer, balances, expiring_30d, age })
+    }
+
+    /// Daily burn of one wallet over the last `days` (30, 90 or 365) UTC days, stacked by product.
+    pub async fn burn_chart(
+        &self,
+        customer: &str,
+        credit_type: &str,
+        days: u32,
+        spec: ChartSpec,
+    ) -> Result<ChartView, CoreError> {
+        let days = days_range(days)?;
+        let last_day = Utc::now().date_naive();
+        let first_day = last_day - Duration::days(days as i64 - 1);
+        let query = BurnQuery {
+            from: start_of(first_day),
+            to: start_of(last_day + Duration::days(1)),
+            bucket: Some(Bucket::Day),
+            tz: None,
+            group_by: Some(SeriesGroupBy::Product),
+            credit_type: Some(credit_type.to_owned()),
+        };
+        let (customer, ct) = (customer.to_owned(), credit_type.to_owned());
+        let key = format!("burn/{customer}/{ct}/{days}/{first_day}");
+        let ((series, summary), age) = self
+            .fetch(&key, |c| async move {
+                let series = c.burn(&customer, &query).await?;
+                let summary = c.customer(&customer).await?;
+                Ok((series, summary))
+            })
+            .await?;
+        let unit = unit_label(&summary, credit_type);
+        let input = charts::DailyBurn {
+            unit,
+            first_day,
+            last_day,
+            products: series.columns.iter().map(|c| product_name(c.product_id.as_deref())).collect(),
+            days: series
+                .buckets
+                .iter()
+                .filter(|b| b.date >= first_day && b.date <= last_day)
+                .map(|b| charts::BurnDay { date: b.date, burned: b.burned.clone() })
+                .collect(),
+        };
+        let chart = charts::daily_burn_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())?;
+        Ok(ChartView::new(chart, age))
+    }
+
+    /// Balance history (90 days), grant and expiry markers, and the runway projection (90 days).
+    pub async fn balance_chart(
+        &self,
+        customer: &str,
+        credit_type: &str,
+        spec: ChartSpec,
+    ) -> Result<ChartView, CoreError> {
+        let (cid, ct) = (customer.to_owned(), credit_type.to_owned());
+        let key = format!("forecast/{cid}/{ct}");
+        let ((forecast, balances), age) = self
+            .fetch(&key, |c| async move {
+                let q = ForecastQuery {
+                    credit_type: ct.clone(),
+                    horizon_days: Some(90),
+                    from: None,
+                    to: None,
+                    bucket: None,
+                    tz: None,
+                };
+                let forecast = c.forecast(&cid, &q).await?;
+                let balances = c.balances(&cid, &BalanceQuery { credit_type: Some(ct), ..Default::default() }).await?;
+                Ok((forecast, balances))
+            })
+            .await?;
+        let today = forecast.now.date_naive();
+        let balance = balances.balances.iter().find(|b| b.credit_type_id == credit_type);
+        let grants = balance
+            .map(|b| {
+                b.grants
+                    .iter()
+                    .map(|g| charts::BalanceMarker {
+                        date: g.grant.effective_at.date_naive(),
+                        credits: g.grant.amount,
+                        label: g.grant.reason_code.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut projection: Vec<charts::BalancePoint> = Vec::new();
+        for p in &forecast.projection {
+            let date = p.at.date_naive();
+            match projection.last_mut() {
+                Some(last) if last.date == date => last.available = p.available,
+                _ => projection.push(charts::BalancePoint { date, available: p.available }),
+            }
+        }
+        let input = charts::BalanceForecast {
+            unit: balance.map(|b| b.unit_label.clone()).unwrap_or_else(|| credit_type.to_owned()),
+            history: forecast
+                .history
+                .points
+                .iter()
+                .map(|p| charts::BalancePoint { date: p.date, available: p.available })
+                .collect(),
+            today,
+            projection,
+            runway_end: forecast.runway_date.map(|d| d.date_naive()),
+            grants,
+            expiries: forecast
+                .expiries
+                .iter()
+                .filter(|e| e.unused > Decimal::ZERO)
+                .map(|e| charts::BalanceMarker {
+                    date: e.expires_at.date_naive(),
+                    credits: e.unused,
+                    label: e.grant_id.clone(),
+                })
+                .collect(),
+        };
+        let chart = charts::balance_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())?;
+        Ok(ChartView::new(chart, age))
+    }
+
+    /// Ledger entries, newest first, 50 a page.
+    pub async fn ledger(
+        &self,
+        customer: &str,
+        credit_type: Option<String>,
+        kind: Option<EntryKind>,
+        cursor: Option<String>,
+    ) -> Result<LedgerPage, CoreError> {
+        let query = LedgerQuery {
+            kind: kind.into_iter().collect(),
+            credit_type,
+            order: Some(SortOrder::Desc),
+            limit: Some(50),
+            cursor,
+            ..LedgerQuery::default()
+        };
+        let cid = customer.to_owned();
+        let key = format!("ledger/{cid}?{}", serde_json::to_string(&query).unwrap_or_default());
+        let (page, age) = self.fetch(&key, |c| async move { Ok(c.ledger(&cid, &query).await?) }).await?;
+        let items =
+            page.items.into_iter().map(|entry| LedgerRow { explanation: explain_entry(&entry), entry }).collect();
+        Ok(LedgerPage { items, next_cursor: page.next_cursor, age })
+    }
+
+    /// Balances at `at` (in the past), as known now and as known then.
+    pub async fn balance_at(&self, customer: &str, at: DateTime<Utc>) -> Result<BalanceAtView, CoreError> {
+        if at > Utc::now() {
+            return Err(CoreError::input("at", "must not be in the future"));
+        }
+        let cid = customer.to_owned();
+        let key = format!("balance_at/{cid}/{}", at.to_rfc3339());
+        let ((known_now, known_then), age) = self
+            .fetch(&key, |c| async move {
+                let now = c.balances(&cid, &BalanceQuery { at: Some(at), ..Default::default() }).await?;
+                let then =
+                    c.balances(&cid, &BalanceQuery { at: Some(at), as_of: Some(at), ..Default::default() }).await?;
+                Ok((now, then))
+            })
+            .await?;
+        Ok(BalanceAtView { at, known_now, known_then, age })
+    }
+
+    /// The "Explain balance" waterfall per credit type, from the grants' totals now.
+    pub async fn explain_balance(&self, customer: &str) -> Result<ExplainView, CoreError> {
+        let cid = customer.to_owned();
+        let key = format!("balances/{cid}");
+        let (balances, age) =
+            self.fetch(&key, |c| async move { Ok(c.balances(&cid, &BalanceQuery::default()).await?) }).await?;
+        Ok(ExplainView { wallets: balances.balances.iter().map(waterfall).collect(), age })
+    }
+
+    /// Finance over the next `days` (7, 30 or 90) and breakage over the last 12 months.
+    pub async fn finance(&self, days: u32, spec: ChartSpec) -> Result<FinanceView, CoreError> {
+        if !matches!(days, 7 | 30 | 90) {
+            return Err(CoreError::input("days", "must be 7, 30 or 90"));
+        }
+        let today = Utc::now().date_naive();
+        let this_month = today.with_day(1).expect("day 1 exists");
+        let first_month = (this_month - Duration::days(320)).with_day(1).expect("day 1 exists");
+        let key = format!("finance/{days}/{today}");
+        let ((expirations, by_customer, breakage, reconciliation), age) = self
+            .fetch(&key, |c| async move {
+                let weeks = ExpirationReportQuery {
+                    days: Some(days),
+                    group_by: Some(ExpirationGroupBy::Week),
+                    ..Default::default()
+                };
+                let expirations = c.report_expirations(&weeks).await?;
+                let per_customer = ExpirationReportQuery {
+                    days: Some(days),
+                    group_by: Some(ExpirationGroupBy::Customer),
+                    limit: Some(200),
+                    ..Default::default()
+                };
+                let by_customer = c.report_expirations(&per_customer).await?;
+                let bq =
+                    BreakageQuery { from: Some(start_of(first_month)), to: Some(Utc::now()), ..Default::default() };
+                let breakage = c.report_breakage(&bq).await?;
+                let rq = ReconciliationQuery {
+                    from: start_of(today - Duration::days(29)),
+                    to: start_of(today + Duration::days(1)),
+                    bucket: Some(Bucket::Week),
+                    tz: None,
+                    credit_type: None,
+                    customer: None,
+                };
+                let reconciliation = c.report_reconciliation(&rq).await?;
+                Ok((expirations, by_customer, breakage, reconciliation))
+            })
+            .await?;
+        let (theme, locale) = (spec.theme.theme(), charts::ChartLocale::en_us());
+        let monday = |d: NaiveDate| d - Duration::days(d.weekday().num_days_from_monday() as i64);
+        let expiring = charts::ExpiringCredits {
+            currency: expirations.total_value.currency.clone(),
+            first_week: monday(today),
+            last_week: monday(today + Duration::days(days as i64 - 1)),
+            rows: expirations
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    Some(charts::ExpiringRow {
+                        week: r.week_start?,
+                        credit_type: r.credit_type_id.clone(),
+                        credits: r.credits,
+                        value: r.value.amount,
+                    })
+                })
+                .collect(),
+        };
+        let expiring_chart =
+            ChartView::new(charts::expiring_chart(&expiring, spec.size(), &theme, &locale)?, age.clone());
+        let breakage_input = charts::Breakage {
+            currency: breakage.total_expired_value.currency.clone(),
+            first_month,
+            last_month: this_month,
+            rows: breakage
+                .rows
+                .iter()
+                .filter(|r| r.month >= first_month && r.month <= this_month)
+                .map(|r| charts::BreakageRow {
+                    month: r.month,
+                    credit_type: r.credit_type_id.clone(),
+                    category: r.category.as_str().to_owned(),
+                    expired: r.expired,
+                    expired_value: r.expired_value.amount,
+                    voided: r.voided,
+                    voided_value: r.voided_value.amount,
+                })
+                .collect(),
+        };
+        let breakage_chart =
+            ChartView::new(charts::breakage_chart(&breakage_input, spec.size(), &theme, &locale)?, age.clone());
+        Ok(FinanceView {
+            days,
+            expirations,
+            expiring_chart,
+            by_customer,
+            breakage,
+            breakage_chart,
+            reconciliation,
+            age,
+        })
+    }
+}
+
+fn unit_label(summary: &CustomerSummary, credit_type: &str) -> String {
+    summary
+        .wallets
+        .iter()
+        .find(|w| w.credit_type_id == credit_type)
+        .map(|w| w.unit_label.clone())
+        .unwrap_or_else(|| credit_type.to_owned())
+}
+
+/// What a ledger row is, in one sentence: the kind, the amount, and what it
+/// came from (usage event and product, grant, actor, reason, ticket, note).
+pub fn explain_entry(e: &LedgerEntry) -> String {
+    let what = match e.kind {
+        EntryKind::Grant => "Credits granted",
+        EntryKind::Burn => "Usage burned credits",
+        EntryKind::Overage => "Usage beyond the balance (overage)",
+        EntryKind::OverageSettled => "Earlier overage settled from a grant",
+        EntryKind::Expire => "Credits expired unused",
+        EntryKind::ExpiryCorrection => "Expiry corrected by late usage",
+        EntryKind::RolloverOut => "Credits rolled over into a new grant",
+        EntryKind::Void => "Grant voided",
+        EntryKind::Reversal => "Usage reversed (dispute)",
+    };
+    let mut s = format!("{what}: {} {}", e.amount, e.credit_type_id);
+    if let Some(p) = &e.product_id {
+        let _ = write!(s, " for product {p}");
+    }
+    if let Some(ev) = &e.event_id {
+        let _ = write!(s, ", usage event {ev}");
+    }
+    if let Some(g) = &e.grant_id {
+        let _ = write!(s, ", grant {g}");
+    }
+    if let Some(r) = e.related_seq {
+        let _ = write!(s, ", related to entry #{r}");
+    }
+    let _ = write!(s, "; by {}", e.actor);
+    if let Some(a) = &e.approved_by {
+        let _ = write!(s, ", approved by {a}");
+    }
+    if let Some(r) = &e.reason_code {
+        let _ = write!(s, "; reason {r}");
+    }
+    if let Some(t) = &e.ticket_ref {
+        let _ = write!(s, "; ticket {t}");
+    }
+    if let Some(n) = &e.note {
+        let _ = write!(s, "; note: {n}");
+    }
+    if e.recorded_at - e.booked_at > Duration::minutes(1) {
+        let _ =
+            write!(s, "; booked at {} but recorded at {} (late)", e.booked_at.to_rfc3339(), e.recorded_at.to_rfc3339());
+    }
+    s
+}
+
+/// The waterfall of one wallet from its grants' totals.
+pub fn waterfall(b: &creditdesk_api::balances::Balance) -> BalanceExplanation {
+    let sum = |f: fn(&creditdesk_api::grants::GrantTotals) -> Decimal| -> Decimal {
+        b.grants.iter().map(|g| f(&g.totals)).sum()
+    };
+    let granted = sum(|t| t.amount);
+    let moves: [(&str, Decimal); 7] = [
+        ("Burned", -sum(|t| t.burned)),
+        ("Settled overage", -sum(|t| t.settled)),
+        ("Expired", -sum(|t| t.expired)),
+        ("Expiry corrections", sum(|t| t.corrected)),
+        ("Rolled over", -sum(|t| t.rolled)),
+        ("Voided", -sum(|t| t.voided)),
+        ("Reversals", sum(|t| t.reversed)),
+    ];
+    let mut steps = vec![WaterfallStep { label: "Granted".into(), amount: granted, total: false }];
+    let mut running = granted;
+    for (label, amount) in moves {
+        running += amount;
+        steps.push(WaterfallStep { label: label.into(), amount, total: false });
+    }
+    steps.push(WaterfallStep { label: "Held by grants".into(), amount: running, total: true });
+    let reported = b.available + b.pending;
+    BalanceExplanation {
+        credit_type_id: b.credit_type_id.clone(),
+        unit_label: b.unit_label.clone(),
+        steps,
+        reported,
+        difference: reported - running,
+    }
+}

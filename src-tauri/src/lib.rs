@@ -1,0 +1,59 @@
+//! # creditdesk (the desktop app)
+//!
+//! Tauri 2. [`core`] is the app without a window (connection, cache,
+//! embedded server, views, charts); [`commands`] exposes it to the UI in
+//! `ui/`. See `docs/desktop.md`.
+
+pub mod commands;
+pub mod core;
+
+use std::path::PathBuf;
+
+use tauri::Manager;
+
+/// The app's directories: `CREDITDESK_APP_DIR` (config and data both,
+/// for tests and portable use) or the platform's config and data dirs.
+fn profiles(app: &tauri::App) -> Result<core::profile::Profiles, Box<dyn std::error::Error>> {
+    if let Some(dir) = std::env::var_os("CREDITDESK_APP_DIR") {
+        let dir = PathBuf::from(dir);
+        return Ok(core::profile::Profiles::new(dir.clone(), dir));
+    }
+    Ok(core::profile::Profiles::new(app.path().app_config_dir()?, app.path().app_data_dir()?))
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CREDITDESK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
+        .setup(|app| {
+            let profiles = profiles(app)?;
+            app.manage(core::AppCore::new(profiles));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_start,
+            commands::cancel_seed,
+            commands::session,
+            commands::list_customers,
+            commands::get_customer,
+            commands::burn_chart,
+            commands::balance_chart,
+            commands::ledger_page,
+            commands::balance_at,
+            commands::explain_balance,
+            commands::finance,
+            commands::export_csv,
+            commands::connection_settings,
+            commands::test_connection,
+            commands::save_connection,
+            commands::use_embedded,
+            commands::open_external,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running the Creditdesk app");
+}

@@ -1,0 +1,269 @@
+//! The end-to-end harness: a real `creditdesk-server` on a SQLite file
+//! seeded small, Xvfb (unless `DISPLAY` is set), `tauri-driver` in front of
+//! `WebKitWebDriver`, and the real app binary pointed at the server through
+//! its connection profile. Everything listens on 127.0.0.1 and is stopped
+//! (killed by pid) when dropped.
+//!
+//! Binaries: `target/<profile>/creditdesk` and `creditdesk-server`, built
+//! beforehand (`scripts/test` does it); `CREDITDESK_E2E_PROFILE` picks the
+//! profile (default `debug`). Screenshots go to `target/e2e-screenshots/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The workspace's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+pub fn binary(name: &str) -> Result<PathBuf> {
+    let profile = std::env::var("CREDITDESK_E2E_PROFILE").unwrap_or_else(|_| "debug".into());
+    let path = target_dir().join(profile).join(name);
+    if !path.exists() {
+        bail!("{} is missing: build it first (cargo build -p creditdesk -p creditdesk-server)", path.display());
+    }
+    Ok(path)
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A child process killed (by its own pid) on drop.
+pub struct Proc(pub Child, pub &'static str);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, what: &str, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > timeout {
+            bail!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// A seeded billing API.
+pub struct Server {
+    pub url: String,
+    /// The demo admin's token.
+    pub token: String,
+    _proc: Proc,
+}
+
+impl Server {
+    /// Seeds `customers` x `days` of demo data into `dir/e2e.db` and serves it.
+    pub fn start(dir: &Path, customers: u32, days: u32) -> Result<Server> {
+        let bin = binary("creditdesk-server")?;
+        let db = format!("sqlite://{}", dir.join("e2e.db").display());
+        let out = Command::new(&bin)
+            .args(["--db", &db, "demo-seed", "--customers", &customers.to_string(), "--days", &days.to_string()])
+            .env("CREDITDESK_LOG", "warn")
+            .output()
+            .context("running demo-seed")?;
+        if !out.status.success() {
+            bail!("demo-seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let report = String::from_utf8_lossy(&out.stdout);
+        let token = report
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                (f.next() == Some("demo-admin")).then(|| f.nth(1)).flatten()
+            })
+            .context("demo-admin's token in the seed report")?
+            .to_owned();
+        let port = free_port()?;
+        let child = Command::new(&bin)
+            .args(["--db", &db, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting creditdesk-server")?;
+        let proc = Proc(child, "creditdesk-server");
+        wait_for_port(port, "creditdesk-server", Duration::from_secs(30))?;
+        Ok(Server { url: format!("http://127.0.0.1:{port}"), token, _proc: proc })
+    }
+}
+
+/// Xvfb on a free display, unless one is given in `DISPLAY`.
+pub fn display() -> Result<(String, Option<Proc>)> {
+    if let Ok(d) = std::env::var("DISPLAY") {
+        if !d.is_empty() {
+            return Ok((d, None));
+        }
+    }
+    let n = (90..200).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).context("a free X display")?;
+    let child = Command::new("Xvfb")
+        .args([&format!(":{n}"), "-screen", "0", "1440x1000x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting Xvfb (apt-get install xvfb)")?;
+    let proc = Proc(child, "Xvfb");
+    let start = Instant::now();
+    while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("Xvfb :{n} did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok((format!(":{n}"), Some(proc)))
+}
+
+/// The app under WebDriver, signed in to `server` through a connection
+/// profile written in a fresh app directory.
+pub struct App {
+    pub client: Client,
+    pub app_dir: tempfile::TempDir,
+    pub export_dir: PathBuf,
+    _driver: Proc,
+    _xvfb: Option<Proc>,
+}
+
+impl App {
+    pub async fn launch(server: &Server) -> Result<App> {
+        let app = binary("creditdesk")?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let app_dir = tempfile::tempdir()?;
+        std::fs::write(
+            app_dir.path().join("connection.json"),
+            serde_json::json!({ "server_url": server.url }).to_string(),
+        )?;
+        write_private(&app_dir.path().join("token"), &server.token)?;
+        let export_dir = app_dir.path().join("exports");
+        let (display, xvfb) = display()?;
+        let port = free_port()?;
+        let native = free_port()?;
+        let driver = which("tauri-driver")?;
+        let child = Command::new(driver)
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("DISPLAY", &display)
+            .env("CREDITDESK_APP_DIR", app_dir.path())
+            .env("CREDITDESK_EXPORT_DIR", &export_dir)
+            .env("CREDITDESK_LOG", "warn")
+            // WebKitGTK under Xvfb: no GPU, no sandbox helper processes to spare.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting tauri-driver (cargo install tauri-driver --locked)")?;
+        let driver = Proc(child, "tauri-driver");
+        wait_for_port(port, "tauri-driver", Duration::from_secs(20))?;
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+        let client = ClientBuilder::rustls()
+            .context("WebDriver client")?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("opening a WebDriver session on the app")?;
+        Ok(App { client, app_dir, export_dir, _driver: driver, _xvfb: xvfb })
+    }
+
+    /// Waits for `css` to appear (up to 30 s: the first load compiles nothing but starts WebKit).
+    pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("waiting for {css}"))
+    }
+
+    /// Waits until `css`'s text satisfies `ok`, and returns it.
+    pub async fn text_when(&self, css: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
+        let start = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if ok(&t) {
+                        return Ok(t);
+                    }
+                }
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("{css} never had the expected text");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG of the window's page to `target/e2e-screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Sets a React-controlled input's value as typing would.
+    pub async fn set_input(&self, css: &str, value: &str) -> Result<()> {
+        self.find(css).await?;
+        self.client
+            .execute(
+                "const el = document.querySelector(arguments[0]);
+                 const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+                 set.call(el, arguments[1]);
+                 el.dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![css.into(), value.into()],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn which(name: &str) -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).with_context(|| format!("{name} not found on PATH"))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)?.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// "1234567.5" -> "1,234,567.5": what the UI shows for an exact decimal.
+pub fn grouped(decimal: &str) -> String {
+    let (sign, rest) = decimal.strip_prefix('-').map_or(("", decimal), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    let mut out = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{sign}{out}.{f}"),
+        None => format!("{sign}{out}"),
+    }
+}

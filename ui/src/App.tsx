@@ -1,0 +1,168 @@
+import { useEffect, useRef, useState } from "react";
+import { api, onSeedProgress, type AppError, type S } from "./api";
+import { ErrorBox } from "./components/common";
+import { Customer } from "./views/Customer";
+import { Customers } from "./views/Customers";
+import { Finance } from "./views/Finance";
+import { Settings } from "./views/Settings";
+
+type Route = { name: "customers" } | { name: "customer"; id: string } | { name: "finance" } | { name: "settings" };
+type ThemePref = "system" | "light" | "dark";
+
+// One start per page load (StrictMode runs effects twice in development).
+let starting: Promise<S["Session"]> | null = null;
+function start(): Promise<S["Session"]> {
+  starting ??= api.appStart().finally(() => {
+    starting = null;
+  });
+  return starting;
+}
+
+function useTheme(): [ThemePref, (t: ThemePref) => void, "light" | "dark"] {
+  const [pref, setPref] = useState<ThemePref>(() => (localStorage.getItem("theme") as ThemePref | null) ?? "system");
+  const media = window.matchMedia?.("(prefers-color-scheme: dark)");
+  const [systemDark, setSystemDark] = useState(media?.matches ?? false);
+  useEffect(() => {
+    const f = (e: MediaQueryListEvent) => setSystemDark(e.matches);
+    media?.addEventListener("change", f);
+    return () => media?.removeEventListener("change", f);
+  }, [media]);
+  const theme = pref === "system" ? (systemDark ? "dark" : "light") : pref;
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  const set = (t: ThemePref) => {
+    localStorage.setItem("theme", t);
+    setPref(t);
+  };
+  return [pref, set, theme];
+}
+
+export function App() {
+  const [session, setSession] = useState<S["Session"] | null>(null);
+  const [startError, setStartError] = useState<AppError>();
+  const [progress, setProgress] = useState<S["SeedProgressEvent"]>();
+  const [route, setRoute] = useState<Route>({ name: "customers" });
+  const [themePref, setThemePref, theme] = useTheme();
+  const search = useRef<HTMLInputElement>(null);
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    onSeedProgress(setProgress).then((u) => (unlisten = u), () => undefined);
+    start().then(
+      (s) => (setSession(s), setStartError(undefined)),
+      (e: AppError) => setStartError(e),
+    );
+    return () => unlisten?.();
+  }, [attempt]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        setRoute({ name: "customers" });
+        setTimeout(() => search.current?.focus(), 0);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  const nav = (r: Route, label: string, key: string) => (
+    <button
+      type="button"
+      className={route.name === r.name ? "active" : undefined}
+      onClick={() => setRoute(r)}
+      data-testid={`nav-${key}`}
+    >
+      {label}
+    </button>
+  );
+
+  return (
+    <div className="app">
+      <nav className="sidebar" aria-label="Views">
+        <div className="brand">Creditdesk</div>
+        {nav({ name: "customers" }, "Customers", "customers")}
+        {nav({ name: "finance" }, "Finance", "finance")}
+        {nav({ name: "settings" }, "Settings", "settings")}
+        {session && (
+          <div className="who" data-testid="who">
+            {session.user.name}
+            <br />
+            <span className="sub">
+              {session.user.role} · server {session.server_version}
+            </span>
+          </div>
+        )}
+      </nav>
+      <main>
+        {session?.banner && (
+          <div className="banner" role="note" data-testid="banner">
+            {session.banner}
+          </div>
+        )}
+        {!session && route.name !== "settings" && (
+          <Starting
+            progress={progress}
+            error={startError}
+            onRetry={() => setAttempt((a) => a + 1)}
+            onSettings={() => setRoute({ name: "settings" })}
+          />
+        )}
+        {session && route.name === "customers" && (
+          <Customers onOpen={(id) => setRoute({ name: "customer", id })} searchRef={search} />
+        )}
+        {session && route.name === "customer" && (
+          <Customer id={route.id} theme={theme} onBack={() => setRoute({ name: "customers" })} />
+        )}
+        {session && route.name === "finance" && <Finance theme={theme} />}
+        {route.name === "settings" && (
+          <Settings session={session} onSession={setSession} themePref={themePref} onTheme={setThemePref} />
+        )}
+      </main>
+    </div>
+  );
+}
+
+function Starting({
+  progress,
+  error,
+  onRetry,
+  onSettings,
+}: {
+  progress?: S["SeedProgressEvent"];
+  error?: AppError;
+  onRetry: () => void;
+  onSettings: () => void;
+}) {
+  if (error) {
+    return (
+      <div className="view starting">
+        <h2>{error.code === "cancelled" ? "Demo data not loaded" : "Could not connect"}</h2>
+        <ErrorBox error={error} onRetry={onRetry} />
+        <button type="button" onClick={onSettings}>
+          Connect to a server
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="view starting" data-testid="starting">
+      <h2>{progress ? "Preparing the demo data (first launch only)" : "Connecting..."}</h2>
+      {progress && (
+        <>
+          <progress max={100} value={progress.percent} aria-label="Demo data progress" />
+          <p>
+            {progress.percent}% · {progress.phase}
+            {progress.phase === "usage" && ` · day ${progress.day} of ${progress.days}, ${progress.events.toLocaleString()} events`}
+          </p>
+          <button type="button" onClick={() => void api.cancelSeed()}>
+            Cancel
+          </button>
+        </>
+      )}
+    </div>
+  );
+}

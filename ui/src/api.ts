@@ -1,0 +1,54 @@
+// Typed calls to the app's Rust commands. Every type comes from
+// src/gen/schema.ts, generated from the Rust types (scripts/gen-types);
+// nothing here is written by hand except the command names.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { components } from "./gen/schema";
+
+export type S = components["schemas"];
+export type AppError = S["AppError"];
+export type ChartSpec = S["ChartSpec"];
+
+/** Turns whatever a command threw into an AppError. */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) return e as AppError;
+  return { code: "internal", message: String(e), hint: "Restart the app if it persists." };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+export const api = {
+  appStart: () => call<S["Session"]>("app_start"),
+  cancelSeed: () => call<boolean>("cancel_seed"),
+  session: () => call<S["Session"] | null>("session"),
+  customers: (q: string | null, cursor: string | null) => call<S["CustomersPage"]>("list_customers", { q, cursor }),
+  customer: (id: string) => call<S["CustomerView"]>("get_customer", { id }),
+  burnChart: (customer: string, creditType: string, days: number, spec: ChartSpec) =>
+    call<S["ChartView"]>("burn_chart", { customer, creditType, days, spec }),
+  balanceChart: (customer: string, creditType: string, spec: ChartSpec) =>
+    call<S["ChartView"]>("balance_chart", { customer, creditType, spec }),
+  ledger: (customer: string, creditType: string | null, kind: S["EntryKind"] | null, cursor: string | null) =>
+    call<S["LedgerPage"]>("ledger_page", { customer, creditType, kind, cursor }),
+  balanceAt: (customer: string, at: string) => call<S["BalanceAtView"]>("balance_at", { customer, at }),
+  explain: (customer: string) => call<S["ExplainView"]>("explain_balance", { customer }),
+  finance: (days: number, spec: ChartSpec) => call<S["FinanceView"]>("finance", { days, spec }),
+  exportCsv: (kind: string, days: number, spec: ChartSpec) =>
+    call<S["ExportDone"]>("export_csv", { kind, days, spec }),
+  connectionSettings: () => call<S["ConnectionSettings"]>("connection_settings"),
+  testConnection: (serverUrl: string, token: string) =>
+    call<S["ConnectionTest"]>("test_connection", { serverUrl, token }),
+  saveConnection: (serverUrl: string, token: string) =>
+    call<S["Session"]>("save_connection", { serverUrl, token }),
+  useEmbedded: () => call<S["Session"]>("use_embedded"),
+  openExternal: (url: string) => call<null>("open_external", { url }),
+};
+
+export function onSeedProgress(f: (p: S["SeedProgressEvent"]) => void): Promise<UnlistenFn> {
+  return listen<S["SeedProgressEvent"]>("seed-progress", (e) => f(e.payload));
+}

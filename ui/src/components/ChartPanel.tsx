@@ -1,0 +1,109 @@
+import { useEffect, useRef, useState } from "react";
+import type { AppError, ChartSpec, S } from "../api";
+import { ErrorBox, Loading } from "./common";
+
+/** The exact values behind a chart: the accessible alternative. */
+export function ChartTable({ chart }: { chart: Pick<S["ChartView"], "caption" | "columns" | "rows"> }) {
+  return (
+    <table className="data chart-table">
+      <caption>{chart.caption}</caption>
+      <thead>
+        <tr>
+          {chart.columns.map((c, i) => (
+            <th key={i} className={c.numeric ? "num" : undefined}>
+              {c.header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {chart.rows.map((row, r) => (
+          <tr key={r}>
+            {row.map((cell, i) => (
+              <td key={i} className={chart.columns[i]?.numeric ? "num" : undefined}>
+                {cell}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
+ * A chart drawn by the Rust side at the container's width, in the UI's
+ * theme, with a toggle to its table of exact values.
+ */
+export function ChartPanel({
+  title,
+  draw,
+  theme,
+  height = 260,
+  deps,
+  testId,
+}: {
+  title: string;
+  draw: (spec: ChartSpec) => Promise<S["ChartView"]>;
+  theme: "light" | "dark";
+  height?: number;
+  deps: unknown[];
+  testId: string;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(0);
+  const [chart, setChart] = useState<S["ChartView"] | undefined>();
+  const [error, setError] = useState<AppError | undefined>();
+  const [showTable, setShowTable] = useState(false);
+  const drawRef = useRef(draw);
+  useEffect(() => {
+    drawRef.current = draw;
+  });
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const measure = () => setWidth(Math.max(320, Math.floor(el.clientWidth)));
+    measure();
+    const ro = typeof ResizeObserver !== "undefined" ? new ResizeObserver(measure) : undefined;
+    ro?.observe(el);
+    return () => ro?.disconnect();
+  }, []);
+
+  useEffect(() => {
+    if (width === 0) return;
+    let live = true;
+    // Wait for the width to settle before asking Rust to draw.
+    const t = setTimeout(() => {
+      drawRef.current({ width, height, theme }).then(
+        (c) => live && (setChart(c), setError(undefined)),
+        (e: AppError) => live && setError(e),
+      );
+    }, 60);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [width, height, theme, ...deps]);
+
+  return (
+    <section className="panel" data-testid={testId}>
+      <header>
+        <h3>{title}</h3>
+        <button type="button" onClick={() => setShowTable((s) => !s)} aria-pressed={showTable}>
+          {showTable ? "Show chart" : "Show table"}
+        </button>
+      </header>
+      <div ref={box} className="chart-box" style={{ minHeight: height }}>
+        {error && <ErrorBox error={error} />}
+        {!error && !chart && <Loading what="chart" />}
+        {chart && !showTable && (
+          // The SVG is drawn by our own Rust code (text escaped there); no remote content.
+          <div className="chart" dangerouslySetInnerHTML={{ __html: chart.svg }} />
+        )}
+        {chart && showTable && <ChartTable chart={chart} />}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,81 @@
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import type { AppError, S } from "../api";
+import { clock } from "../lib/format";
+
+/** "as of 12:03:55" with a refresh button; says so when the data is stale. */
+export function DataAgeBar({ age, onRefresh, busy }: { age?: S["DataAge"]; onRefresh: () => void; busy?: boolean }) {
+  return (
+    <div className="age" data-testid="data-age">
+      {age ? <span>as of {clock(age.as_of)}</span> : <span>loading...</span>}
+      {age?.stale && (
+        <span className="stale" role="status" title={age.stale}>
+          server unreachable: showing the last data fetched
+        </span>
+      )}
+      <button type="button" onClick={onRefresh} disabled={busy} aria-label="Refresh">
+        {busy ? "Refreshing..." : "Refresh"}
+      </button>
+    </div>
+  );
+}
+
+export function ErrorBox({ error, onRetry }: { error: AppError; onRetry?: () => void }) {
+  return (
+    <div className="error" role="alert" data-testid="error">
+      <strong>{error.message}</strong>
+      {error.field && <span className="field"> (field: {error.field})</span>}
+      <div className="hint">{error.hint}</div>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <div className="loading" role="status" aria-live="polite">
+      Loading {what}...
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="empty">{children}</div>;
+}
+
+/** State of one command call: data, error, loading, and a reload. */
+export function useCommand<T>(run: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<AppError | undefined>(undefined);
+  const [busy, setBusy] = useState(true);
+  const [tick, setTick] = useState(0);
+  const runRef = useRef(run);
+  useEffect(() => {
+    runRef.current = run;
+  });
+  useEffect(() => {
+    let live = true;
+    setBusy(true);
+    runRef.current().then(
+      (d) => {
+        if (!live) return;
+        setData(d);
+        setError(undefined);
+        setBusy(false);
+      },
+      (e: AppError) => {
+        if (!live) return;
+        setError(e);
+        setBusy(false);
+      },
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  return { data, error, busy, reload: () => setTick((t) => t + 1) };
+}

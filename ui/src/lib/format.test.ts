@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { groupDecimal, isNegative, isZero, localInputToUtc, money, signed } from "./format";
+
+describe("decimal display", () => {
+  it("groups digits without changing any", () => {
+    expect(groupDecimal("1234567.125")).toBe("1,234,567.125");
+    expect(groupDecimal("-1000")).toBe("-1,000");
+    expect(groupDecimal("999")).toBe("999");
+    expect(groupDecimal("0.000001")).toBe("0.000001");
+    expect(groupDecimal("12345678901234567890.5")).toBe("12,345,678,901,234,567,890.5");
+  });
+  it("leaves what is not a decimal alone", () => {
+    expect(groupDecimal("n/a")).toBe("n/a");
+  });
+  it("formats money with its currency", () => {
+    expect(money({ amount: "1234.50", currency: "USD" })).toBe("1,234.50 USD");
+  });
+  it("reads signs and zeros from the text", () => {
+    expect(isNegative("-0.01")).toBe(true);
+    expect(isNegative("-0")).toBe(false);
+    expect(isNegative("5")).toBe(false);
+    expect(isZero("0.000")).toBe(true);
+    expect(isZero("0.001")).toBe(false);
+    expect(signed("12.5")).toBe("+12.5");
+    expect(signed("-1200")).toBe("-1,200");
+    expect(signed("0.00")).toBe("0");
+  });
+  it("reads a datetime-local value as UTC", () => {
+    expect(localInputToUtc("2026-03-05T14:02")).toBe("2026-03-05T14:02:00Z");
+    expect(localInputToUtc("yesterday")).toBeNull();
+  });
+});

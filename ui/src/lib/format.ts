@@ -1,0 +1,63 @@
+// Display helpers. Amounts arrive as exact decimal strings from the Rust
+// side and are only re-punctuated here (digit grouping), never computed.
+
+/** "1234567.50" -> "1,234,567.50"; keeps the sign and every digit. */
+export function groupDecimal(value: string): string {
+  const m = /^(-?)(\d+)(\.\d+)?$/.exec(value.trim());
+  if (!m) return value;
+  const [, sign, int = "", frac = ""] = m;
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${sign}${grouped}${frac}`;
+}
+
+/** A Money object as text: "1,234.50 USD". */
+export function money(m: { amount: string; currency: string }): string {
+  return `${groupDecimal(m.amount)} ${m.currency}`;
+}
+
+/** Whether a decimal string is negative (a sign test, not arithmetic). */
+export function isNegative(value: string): boolean {
+  return /^-\d*\.?\d*[1-9]/.test(value.trim());
+}
+
+/** Whether a decimal string is zero ("0", "0.00", "-0"). */
+export function isZero(value: string): boolean {
+  return /^-?0*\.?0*$/.test(value.trim());
+}
+
+/** A signed amount for a waterfall step: "+12.5", "-3", "0". */
+export function signed(value: string): string {
+  if (isZero(value)) return "0";
+  return isNegative(value) ? groupDecimal(value) : `+${groupDecimal(value)}`;
+}
+
+/** "12:03:55" in the user's locale, from an RFC 3339 instant. */
+export function clock(iso: string): string {
+  return new Date(iso).toLocaleTimeString(undefined, { hour12: false });
+}
+
+/** "Mar 5, 2026" from an RFC 3339 instant or a plain date. */
+export function day(iso: string): string {
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(`${iso}T00:00:00Z`) : new Date(iso);
+  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+}
+
+/** "Mar 5, 2026, 14:02 UTC" from an RFC 3339 instant. */
+export function instant(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+    timeZone: "UTC",
+    timeZoneName: "short",
+  });
+}
+
+/** A datetime-local input's value ("2026-03-05T14:02", taken as UTC) as RFC 3339. */
+export function localInputToUtc(value: string): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) return null;
+  return `${value.length === 16 ? `${value}:00` : value}Z`;
+}

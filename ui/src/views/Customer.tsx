@@ -1,0 +1,400 @@
+import { useEffect, useState } from "react";
+import { api, type AppError, type S } from "../api";
+import { ChartPanel } from "../components/ChartPanel";
+import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { day, groupDecimal, instant, isZero, localInputToUtc, money, signed } from "../lib/format";
+
+type Theme = "light" | "dark";
+
+/** One customer: balances, grants, burn and balance charts, ledger, balance at, explain. */
+export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBack: () => void }) {
+  const { data, error, busy, reload } = useCommand(() => api.customer(id), [id]);
+  const [creditType, setCreditType] = useState<string | null>(null);
+  const [range, setRange] = useState(30);
+  const [panel, setPanel] = useState<"none" | "at" | "explain">("none");
+  const balances = data?.balances.balances ?? [];
+  const ct = creditType ?? balances[0]?.credit_type_id ?? null;
+  const wallet = balances.find((b) => b.credit_type_id === ct);
+
+  return (
+    <div className="view" data-testid="view-customer">
+      <div className="toolbar">
+        <button type="button" onClick={onBack} aria-label="Back to customers">
+          ← Customers
+        </button>
+        <h2 data-testid="customer-name">{data?.customer.name ?? id}</h2>
+        <span className="sub">
+          {id}
+          {data?.customer.external_ref ? ` · ${data.customer.external_ref}` : ""}
+        </span>
+        <button type="button" onClick={() => setPanel(panel === "at" ? "none" : "at")} aria-pressed={panel === "at"}>
+          Balance at...
+        </button>
+        <button
+          type="button"
+          onClick={() => setPanel(panel === "explain" ? "none" : "explain")}
+          aria-pressed={panel === "explain"}
+        >
+          Explain balance
+        </button>
+        <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
+      </div>
+      {error && <ErrorBox error={error} onRetry={reload} />}
+      {!data && !error && <Loading what="the customer" />}
+      {data && (
+        <>
+          {balances.length === 0 && <Empty>This customer has no grants or usage yet.</Empty>}
+          <div className="cards">
+            {balances.map((b) => (
+              <BalanceCard
+                key={b.credit_type_id}
+                b={b}
+                expiring={data.expiring_30d.find((e) => e.credit_type_id === b.credit_type_id)}
+                selected={b.credit_type_id === ct}
+                onSelect={() => setCreditType(b.credit_type_id)}
+              />
+            ))}
+          </div>
+          {panel === "at" && <BalanceAt customer={id} />}
+          {panel === "explain" && <Explain customer={id} />}
+          {ct && (
+            <>
+              <div className="range" role="group" aria-label="Burn range">
+                {[30, 90, 365].map((d) => (
+                  <button key={d} type="button" aria-pressed={range === d} onClick={() => setRange(d)}>
+                    {d} days
+                  </button>
+                ))}
+              </div>
+              <div className="charts">
+                <ChartPanel
+                  title={`Daily burn by product: ${ct}, last ${range} days`}
+                  testId="burn-chart"
+                  theme={theme}
+                  deps={[id, ct, range, data.age.as_of]}
+                  draw={(spec) => api.burnChart(id, ct, range, spec)}
+                />
+                <ChartPanel
+                  title={`Balance history and runway: ${ct}`}
+                  testId="balance-chart"
+                  theme={theme}
+                  deps={[id, ct, data.age.as_of]}
+                  draw={(spec) => api.balanceChart(id, ct, spec)}
+                />
+              </div>
+              {wallet && <Grants grants={wallet.grants} />}
+              <Ledger customer={id} creditType={ct} />
+            </>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+function BalanceCard({
+  b,
+  expiring,
+  selected,
+  onSelect,
+}: {
+  b: S["Balance"];
+  expiring?: S["CreditTypeAmount"];
+  selected: boolean;
+  onSelect: () => void;
+}) {
+  return (
+    <button
+      type="button"
+      className={`card${selected ? " selected" : ""}`}
+      onClick={onSelect}
+      aria-pressed={selected}
+      data-testid={`balance-${b.credit_type_id}`}
+    >
+      <div className="card-title">{b.credit_type_id}</div>
+      <div className="big" data-testid="available">
+        {groupDecimal(b.available)} <span className="unit">{b.unit_label}</span>
+      </div>
+      <dl>
+        <dt>Value</dt>
+        <dd>{money(b.available_value)}</dd>
+        <dt>Pending</dt>
+        <dd>{groupDecimal(b.pending)}</dd>
+        <dt>Overage</dt>
+        <dd className={isZero(b.overage) ? undefined : "warn"}>{groupDecimal(b.overage)}</dd>
+        <dt>Expiring in 30 days</dt>
+        <dd>{expiring ? groupDecimal(expiring.credits) : "0"}</dd>
+      </dl>
+    </button>
+  );
+}
+
+function Grants({ grants }: { grants: S["GrantBalance"][] }) {
+  if (grants.length === 0) return <Empty>No grants in this credit type.</Empty>;
+  return (
+    <section className="panel">
+      <header>
+        <h3>Grants (burn order)</h3>
+      </header>
+      <table className="data" data-testid="grants">
+        <thead>
+          <tr>
+            <th>Grant</th>
+            <th>Status</th>
+            <th>Category / source</th>
+            <th className="num">Remaining</th>
+            <th className="num">Of</th>
+            <th className="num">Priority</th>
+            <th>Products</th>
+            <th>Contract</th>
+            <th>Expires</th>
+          </tr>
+        </thead>
+        <tbody>
+          {grants.map((g) => (
+            <tr key={g.grant.id}>
+              <td className="mono">{g.grant.id}</td>
+              <td>{g.status}</td>
+              <td>
+                {g.grant.category} / {g.grant.source}
+              </td>
+              <td className="num">{groupDecimal(g.remaining)}</td>
+              <td className="num">{groupDecimal(g.grant.amount)}</td>
+              <td className="num">{g.grant.priority}</td>
+              <td>{g.grant.products?.join(", ") ?? "all"}</td>
+              <td>{g.grant.contract_id ?? "—"}</td>
+              <td>{g.grant.expires_at ? day(g.grant.expires_at) : "never"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+const KINDS: S["EntryKind"][] = [
+  "grant",
+  "burn",
+  "overage",
+  "overage_settled",
+  "expire",
+  "expiry_correction",
+  "rollover_out",
+  "void",
+  "reversal",
+];
+
+function Ledger({ customer, creditType }: { customer: string; creditType: string }) {
+  const [kind, setKind] = useState<S["EntryKind"] | "">("");
+  const [rows, setRows] = useState<S["LedgerRow"][]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const [age, setAge] = useState<S["DataAge"]>();
+  const [error, setError] = useState<AppError>();
+  const [busy, setBusy] = useState(false);
+  const [open, setOpen] = useState<number | null>(null);
+  const [tick, setTick] = useState(0);
+
+  const load = (after: string | null, replace: boolean) => {
+    setBusy(true);
+    api.ledger(customer, creditType, kind || null, after).then(
+      (p) => {
+        setRows((r) => (replace ? p.items : [...r, ...p.items]));
+        setCursor(p.next_cursor ?? null);
+        setAge(p.age);
+        setError(undefined);
+        setBusy(false);
+      },
+      (e: AppError) => {
+        setError(e);
+        setBusy(false);
+      },
+    );
+  };
+  useEffect(() => {
+    setOpen(null);
+    load(null, true);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [customer, creditType, kind, tick]);
+
+  return (
+    <section className="panel" data-testid="ledger">
+      <header>
+        <h3>Ledger</h3>
+        <select aria-label="Entry kind" value={kind} onChange={(e) => setKind(e.target.value as S["EntryKind"] | "")}>
+          <option value="">all kinds</option>
+          {KINDS.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+        <DataAgeBar age={age} onRefresh={() => setTick((t) => t + 1)} busy={busy} />
+      </header>
+      {error && <ErrorBox error={error} />}
+      {!error && rows.length === 0 && !busy && <Empty>No ledger entries.</Empty>}
+      {rows.length > 0 && (
+        <table className="data">
+          <thead>
+            <tr>
+              <th className="num">#</th>
+              <th>Booked</th>
+              <th>Kind</th>
+              <th className="num">Amount</th>
+              <th>Product</th>
+              <th>Grant</th>
+              <th>Actor</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <LedgerLine key={r.entry.seq} r={r} open={open === r.entry.seq} onToggle={() => setOpen(open === r.entry.seq ? null : r.entry.seq)} />
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor && (
+        <button type="button" onClick={() => load(cursor, false)} disabled={busy}>
+          {busy ? "Loading..." : "Load more"}
+        </button>
+      )}
+    </section>
+  );
+}
+
+function LedgerLine({ r, open, onToggle }: { r: S["LedgerRow"]; open: boolean; onToggle: () => void }) {
+  const e = r.entry;
+  return (
+    <>
+      <tr
+        tabIndex={0}
+        className="clickable"
+        onClick={onToggle}
+        onKeyDown={(k) => k.key === "Enter" && onToggle()}
+        aria-expanded={open}
+        data-testid="ledger-row"
+      >
+        <td className="num">{e.seq}</td>
+        <td>{instant(e.booked_at)}</td>
+        <td>{e.kind}</td>
+        <td className="num">{signed(e.amount)}</td>
+        <td>{e.product_id ?? ""}</td>
+        <td className="mono">{e.grant_id ?? ""}</td>
+        <td>{e.actor}</td>
+      </tr>
+      {open && (
+        <tr className="explain-row">
+          <td colSpan={7} data-testid="ledger-explanation">
+            {r.explanation}
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function BalanceAt({ customer }: { customer: string }) {
+  const [value, setValue] = useState("");
+  const [view, setView] = useState<S["BalanceAtView"]>();
+  const [error, setError] = useState<AppError>();
+  const submit = () => {
+    const at = localInputToUtc(value);
+    if (!at) {
+      setError({ code: "invalid_input", message: "Enter a date and time.", field: "at", hint: "Use the picker (UTC)." });
+      return;
+    }
+    api.balanceAt(customer, at).then(
+      (v) => (setView(v), setError(undefined)),
+      (e: AppError) => setError(e),
+    );
+  };
+  return (
+    <section className="panel" data-testid="balance-at">
+      <header>
+        <h3>Balance at an instant (UTC)</h3>
+        <input
+          type="datetime-local"
+          aria-label="Instant (UTC)"
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          data-testid="balance-at-input"
+        />
+        <button type="button" onClick={submit} data-testid="balance-at-go">
+          Show
+        </button>
+      </header>
+      {error && <ErrorBox error={error} />}
+      {view && (
+        <table className="data">
+          <caption>At {instant(view.at)}</caption>
+          <thead>
+            <tr>
+              <th>Credit type</th>
+              <th className="num">Available, as known now</th>
+              <th className="num">Available, as known then</th>
+              <th className="num">Overage now / then</th>
+            </tr>
+          </thead>
+          <tbody>
+            {view.known_now.balances.map((b) => {
+              const then = view.known_then.balances.find((t) => t.credit_type_id === b.credit_type_id);
+              return (
+                <tr key={b.credit_type_id} data-testid={`at-${b.credit_type_id}`}>
+                  <td>{b.credit_type_id}</td>
+                  <td className="num" data-testid="at-now">
+                    {groupDecimal(b.available)}
+                  </td>
+                  <td className="num" data-testid="at-then">
+                    {then ? groupDecimal(then.available) : "not known then"}
+                  </td>
+                  <td className="num">
+                    {groupDecimal(b.overage)} / {then ? groupDecimal(then.overage) : "—"}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Explain({ customer }: { customer: string }) {
+  const { data, error, reload } = useCommand(() => api.explain(customer), [customer]);
+  return (
+    <section className="panel" data-testid="explain">
+      <header>
+        <h3>Explain balance</h3>
+      </header>
+      {error && <ErrorBox error={error} onRetry={reload} />}
+      {!data && !error && <Loading what="the explanation" />}
+      <div className="waterfalls">
+        {data?.wallets.map((w) => (
+          <table key={w.credit_type_id} className="data waterfall">
+            <caption>
+              {w.credit_type_id} ({w.unit_label})
+            </caption>
+            <tbody>
+              {w.steps.map((s) => (
+                <tr key={s.label} className={s.total ? "total" : undefined}>
+                  <td>{s.label}</td>
+                  <td className="num">{s.total ? groupDecimal(s.amount) : signed(s.amount)}</td>
+                </tr>
+              ))}
+              <tr>
+                <td>Balance (available + pending)</td>
+                <td className="num">{groupDecimal(w.reported)}</td>
+              </tr>
+              {!isZero(w.difference) && (
+                <tr className="warn">
+                  <td>Unexplained difference</td>
+                  <td className="num">{signed(w.difference)}</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        ))}
+      </div>
+    </section>
+  );
+}

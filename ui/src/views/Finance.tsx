@@ -1,0 +1,149 @@
+import { useState } from "react";
+import { api, type AppError, type S } from "../api";
+import { ChartTable } from "../components/ChartPanel";
+import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { day, groupDecimal, money } from "../lib/format";
+
+const SPEC_HEIGHT = 260;
+
+/** Finance: expiring liability (7/30/90 days), breakage by month, reconciliation, CSV export. */
+export function Finance({ theme }: { theme: "light" | "dark" }) {
+  const [days, setDays] = useState(30);
+  const width = Math.max(480, Math.min(1400, window.innerWidth - 280));
+  const spec = { width, height: SPEC_HEIGHT, theme };
+  const { data, error, busy, reload } = useCommand(() => api.finance(days, spec), [days, theme]);
+  const [exported, setExported] = useState<string>();
+  const [exportError, setExportError] = useState<AppError>();
+  const exportCsv = (kind: string) =>
+    api.exportCsv(kind, days, spec).then(
+      (d) => (setExported(`${d.rows} rows written to ${d.path}`), setExportError(undefined)),
+      (e: AppError) => setExportError(e),
+    );
+
+  return (
+    <div className="view" data-testid="view-finance">
+      <div className="toolbar">
+        <h2>Finance</h2>
+        <div className="range" role="group" aria-label="Expiring within">
+          {[7, 30, 90].map((d) => (
+            <button key={d} type="button" aria-pressed={days === d} onClick={() => setDays(d)}>
+              next {d} days
+            </button>
+          ))}
+        </div>
+        <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
+      </div>
+      {error && <ErrorBox error={error} onRetry={reload} />}
+      {!data && !error && <Loading what="finance reports" />}
+      {exported && (
+        <div className="notice" role="status" data-testid="export-done">
+          {exported}
+        </div>
+      )}
+      {exportError && <ErrorBox error={exportError} />}
+      {data && (
+        <>
+          <section className="panel">
+            <header>
+              <h3>Expiring in the next {data.days} days: {money(data.expirations.total_value)}</h3>
+              <button type="button" onClick={() => exportCsv("expirations")} data-testid="export-expirations">
+                Export CSV
+              </button>
+            </header>
+            <div className="chart" dangerouslySetInnerHTML={{ __html: data.expiring_chart.svg }} />
+            <ByCustomer report={data.by_customer} />
+          </section>
+          <section className="panel">
+            <header>
+              <h3>
+                Breakage by month: expired {money(data.breakage.total_expired_value)}, voided{" "}
+                {money(data.breakage.total_voided_value)}
+              </h3>
+              <button type="button" onClick={() => exportCsv("breakage")}>
+                Export CSV
+              </button>
+            </header>
+            <div className="chart" dangerouslySetInnerHTML={{ __html: data.breakage_chart.svg }} />
+            <details>
+              <summary>Exact values</summary>
+              <ChartTable chart={data.breakage_chart} />
+            </details>
+          </section>
+          <Reconciliation report={data.reconciliation} onExport={() => exportCsv("reconciliation")} />
+        </>
+      )}
+    </div>
+  );
+}
+
+function ByCustomer({ report }: { report: S["ExpirationReport"] }) {
+  if (report.rows.length === 0) return <Empty>Nothing expires in this window.</Empty>;
+  return (
+    <table className="data" data-testid="expiring-by-customer">
+      <thead>
+        <tr>
+          <th>Customer</th>
+          <th>Credit type</th>
+          <th className="num">Grants</th>
+          <th className="num">Credits</th>
+          <th className="num">Value</th>
+          <th className="num">Rolls over</th>
+        </tr>
+      </thead>
+      <tbody>
+        {report.rows.map((r, i) => (
+          <tr key={i}>
+            <td>{r.customer_id}</td>
+            <td>{r.credit_type_id}</td>
+            <td className="num">{r.grants}</td>
+            <td className="num">{groupDecimal(r.credits)}</td>
+            <td className="num">{money(r.value)}</td>
+            <td className="num">{groupDecimal(r.rolls_over)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Reconciliation({ report, onExport }: { report: S["ReconciliationReport"]; onExport: () => void }) {
+  return (
+    <section className="panel">
+      <header>
+        <h3>
+          Reconciliation, last 30 days by week:{" "}
+          <span className={report.balanced ? "ok" : "warn"}>{report.balanced ? "balanced" : "differences found"}</span>
+        </h3>
+        <button type="button" onClick={onExport}>
+          Export CSV
+        </button>
+      </header>
+      <table className="data">
+        <thead>
+          <tr>
+            <th>Week of</th>
+            <th>Credit type</th>
+            <th className="num">Events</th>
+            <th className="num">Rated</th>
+            <th className="num">Burned</th>
+            <th className="num">Overage</th>
+            <th className="num">Difference</th>
+          </tr>
+        </thead>
+        <tbody>
+          {report.rows.map((r, i) => (
+            <tr key={i}>
+              <td>{day(r.period)}</td>
+              <td>{r.credit_type_id}</td>
+              <td className="num">{r.events}</td>
+              <td className="num">{groupDecimal(r.rated)}</td>
+              <td className="num">{groupDecimal(r.burned)}</td>
+              <td className="num">{groupDecimal(r.overage)}</td>
+              <td className="num">{groupDecimal(r.difference)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

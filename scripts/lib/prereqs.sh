@@ -1,7 +1,16 @@
 # Shared by scripts/run and scripts/test: make sure what the build needs is
 # installed, from the project's own files, on a fresh Debian 12 machine.
 
+# One build cache for every checkout on this machine (a fresh clone, as CI
+# makes, reuses the compiled dependencies instead of rebuilding Tauri and
+# the rest from nothing). Set CARGO_TARGET_DIR to build elsewhere.
+use_build_cache() {
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditdesk/target}"
+  mkdir -p "$CARGO_TARGET_DIR"
+}
+
 ensure_rust() {
+  use_build_cache
   if ! command -v cargo >/dev/null 2>&1; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then
       export PATH="$HOME/.cargo/bin:$PATH"

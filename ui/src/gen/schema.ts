@@ -188,6 +188,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every role's limits (readable by every role: the desktop app shows who
+         *     can approve what).
+         */
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/roles/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replaces a role's limits (admin). `null` = unlimited. */
+        post: operations["set"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -229,6 +266,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Approval requests, newest first: `status=pending`, `mine=true`,
+         *     `customer=...`, `dispute=...`.
+         */
+        get: operations["list_v1_approvals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves and executes a pending request, once. The approver must not be
+         *     the requester and must have an approve limit covering the value.
+         */
+        post: operations["approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first (support_lead, finance, admin). */
+        get: operations["list_v1_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/authorize": {
         parameters: {
             query?: never;
@@ -262,7 +404,7 @@ export interface paths {
          *     summary per wallet: balance now, 30-day burn (up to the current quarter
          *     hour), runway by the forecast method, next expiry. Order: id ascending.
          */
-        get: operations["list"];
+        get: operations["list_v1_customers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -278,7 +420,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get"];
+        get: operations["get_v1_customers__id"];
         put?: never;
         post?: never;
         delete?: never;
@@ -407,6 +549,119 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Disputes, newest first, by status, assignee, customer, overdue. */
+        get: operations["list_v1_disputes"];
+        put?: never;
+        /**
+         * Opens a dispute over usage events of one customer and credit type. SLA
+         *     due `sla_hours` (default 72) after opening.
+         */
+        post: operations["open"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disputes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_v1_disputes__id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disputes/{id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["assign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disputes/{id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["comment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disputes/{id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evidence for each disputed event: the raw event and its properties, when
+         *     it was received, the rate and rate-card version used, its burns (grant,
+         *     amount, booked and recorded times) and overage, and earlier reversals.
+         */
+        get: operations["evidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disputes/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolves a dispute. `no_action` closes it as `rejected` (200).
+         *     `reverse_usage` reverses every disputed event; `goodwill_grant` grants
+         *     `goodwill_amount` credits: both execute at once within the resolver's
+         *     limits (201) or file an approval request and leave the dispute
+         *     `awaiting_approval` (202).
+         */
+        post: operations["resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -457,11 +712,35 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Grants credits: `201` with the grant as booked and the entries written
-         *     (its grant entry, and any settlement of outstanding overage it paid).
-         *     `effective_at` defaults to now; a past one needs `mode=backfill` (admin).
+         * Grants credits through the caller's limits: `201` with the grant as
+         *     booked and the entries written (its grant entry, and any settlement of
+         *     outstanding overage it paid) when the value (amount x unit price) fits
+         *     the caller's per-action limit and what is left of their monthly budget;
+         *     otherwise `202` with the approval request filed (which limit, by how
+         *     much, which roles can approve). `effective_at` defaults to now; a past
+         *     one needs `mode=backfill` (admin).
          */
         post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/grants/{id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extends a live grant's expiry: `201` when the remainder's value fits the
+         *     caller's limits, else `202` with the approval request filed.
+         */
+        post: operations["extend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -489,6 +768,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/grants/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What `POST /v1/grants` with this body would do now: the value, the
+         *     balance before and after, and whether it executes at once or needs an
+         *     approval (which limit, by how much, from which roles). Writes nothing.
+         */
+        post: operations["preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -497,8 +797,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Who the token belongs to, the role's limits (the spec's defaults, not
-         *     enforced until issue 4) and the budget month.
+         * Who the token belongs to, the role's limits (as an admin last set them)
+         *     and what is left of the caller's budget this month: the monthly limit
+         *     less what their money-moving actions executed alone this month were
+         *     worth (`docs/workflows.md`).
          */
         get: operations["me"];
         put?: never;
@@ -617,6 +919,62 @@ export interface components {
              */
             status?: number | null;
         };
+        /** @description An approval request. */
+        Approval: {
+            /** @description `grant`, `goodwill_grant`, `reverse_usage`. */
+            action: string;
+            /** @description Roles whose approve limit covers the value. */
+            approver_roles: components["schemas"]["Role"][];
+            credit_type_id: string;
+            /** @description Credits the action adds back or grants. */
+            credits: string;
+            customer_id: string;
+            /** Format: date-time */
+            decided_at?: string | null;
+            decided_by?: string | null;
+            /** @description The rejection reason, the cancellation note, or why execution failed. */
+            decision_note?: string | null;
+            dispute_id?: string | null;
+            /**
+             * @description The requester's limit it exceeded when filed, that limit (for
+             *     `monthly`: what was left of the budget) and by how much.
+             */
+            exceeded: components["schemas"]["LimitKind"];
+            exceeded_by: components["schemas"]["Money"];
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            limit: components["schemas"]["Money"];
+            note: string;
+            reason_code: string;
+            /** @description What executes on approval (the request as filed). */
+            request: unknown;
+            /** Format: date-time */
+            requested_at: string;
+            requested_by: string;
+            requested_role: components["schemas"]["Role"];
+            /** @description What the execution booked: `{entries: [seq], reversed_events: [id]}`. */
+            result?: unknown;
+            status: components["schemas"]["ApprovalStatus"];
+            ticket_ref: string;
+            /** @description Its value (credits x unit price). */
+            value: components["schemas"]["Money"];
+        };
+        /**
+         * @description Answer to approve / reject / cancel: the request after the decision and,
+         *     when it executed, what it booked.
+         */
+        ApprovalDecided: {
+            approval: components["schemas"]["Approval"];
+            /**
+             * @description The entries of an executed grant (reversals: see `reversed_events`
+             *     and the customer's ledger).
+             */
+            entries: components["schemas"]["LedgerEntry"][];
+            /** @description Credits given back by reversals. */
+            reversed: string;
+            reversed_events: string[];
+        };
         /**
          * @description `202` answer to a money-moving action that exceeds the caller's limits:
          *     nothing was booked; an approval request was filed.
@@ -641,6 +999,56 @@ export interface components {
             requested_by: string;
             /** @description The action's value (credits x unit price). */
             value: components["schemas"]["Money"];
+        };
+        /**
+         * @description Where a request stands. `expired` also covers pending requests past
+         *     `expires_at` that no sweep has marked yet.
+         * @enum {string}
+         */
+        ApprovalStatus: "pending" | "approved" | "rejected" | "cancelled" | "expired" | "failed";
+        /** @description `POST /v1/approvals/{id}/approve`. */
+        ApproveRequest: {
+            note?: string | null;
+        };
+        /** @description `POST /v1/disputes/{id}/assign`. */
+        AssignDisputeRequest: {
+            /** @description User id. */
+            assignee: string;
+        };
+        /**
+         * @description One decision: who, in which role, did what to what, worth how much,
+         *     what came of it and the rule that decided.
+         */
+        AuditRecord: {
+            /**
+             * @description `grant`, `reverse_usage`, `goodwill_grant`, `approval.approve`,
+             *     `dispute.open`, `limits.set`, or `METHOD /route` for other calls.
+             */
+            action: string;
+            /** @description User id. */
+            actor: string;
+            /** Format: date-time */
+            at: string;
+            customer_id?: string | null;
+            detail?: string | null;
+            /** @description Increasing with time; also the cursor. */
+            id: string;
+            /**
+             * @description `executed`, `approval_requested`, `approved`, `rejected`,
+             *     `cancelled`, `failed`, `refused`, `ok`.
+             */
+            outcome: string;
+            request_id?: string | null;
+            role: string;
+            /**
+             * @description The rule that decided: a problem code (`self_approval_forbidden`,
+             *     `insufficient_permission`) or a limit (`limit.per_action`,
+             *     `limit.monthly`, `limit.within`).
+             */
+            rule?: string | null;
+            /** @description The object acted on (approval, dispute, grant id, or the path). */
+            target?: string | null;
+            value?: components["schemas"]["Money"] | null;
         };
         /**
          * @description `POST /v1/authorize`: can the customer afford `quantity` of the product
@@ -845,6 +1253,10 @@ export interface components {
             total_reversed: string;
             tz: string;
         };
+        /** @description `POST /v1/approvals/{id}/cancel` (the requester). */
+        CancelRequest: {
+            reason?: string | null;
+        };
         /** @description Where and how big a chart is drawn (CSS pixels of its container). */
         ChartSpec: {
             /** Format: int32 */
@@ -861,6 +1273,10 @@ export interface components {
             rows: string[][];
             /** @description A standalone `<svg role="img">` drawn by the app's Rust side. */
             svg: string;
+        };
+        /** @description `POST /v1/disputes/{id}/comments`. */
+        CommentRequest: {
+            body: string;
         };
         /** @enum {string} */
         ConnectionMode: "embedded" | "remote";
@@ -1032,11 +1448,99 @@ export interface components {
              */
             stale?: string | null;
         };
+        Dispute: {
+            /** @description The approval request of a resolution above the resolver's limits. */
+            approval_id?: string | null;
+            assignee?: string | null;
+            claimed_amount?: string | null;
+            credit_type_id: string;
+            customer_id: string;
+            description: string;
+            events: string[];
+            id: string;
+            /** Format: date-time */
+            opened_at: string;
+            opened_by: string;
+            /** @description Open or investigating past `sla_due_at`. */
+            overdue: boolean;
+            resolution?: components["schemas"]["DisputeOutcome"] | null;
+            resolution_reason?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            resolved_by?: string | null;
+            /** Format: date-time */
+            sla_due_at: string;
+            status: components["schemas"]["DisputeStatus"];
+            ticket_ref: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        DisputeComment: {
+            /** Format: date-time */
+            at: string;
+            author: string;
+            body: string;
+            id: string;
+        };
+        /** @description `GET /v1/disputes/{id}`. */
+        DisputeDetail: {
+            comments: components["schemas"]["DisputeComment"][];
+            dispute: components["schemas"]["Dispute"];
+        };
+        /** @description `GET /v1/disputes/{id}/evidence`. */
+        DisputeEvidence: {
+            dispute_id: string;
+            events: components["schemas"]["EventEvidence"][];
+            /** @description Credits the disputed usage booked (burns + overage), and their value. */
+            total_credits: string;
+            total_value: components["schemas"]["Money"];
+        };
+        /**
+         * @description How a dispute is resolved.
+         * @enum {string}
+         */
+        DisputeOutcome: "reverse_usage" | "goodwill_grant" | "no_action";
+        /**
+         * @description Answer to a resolution: `201` executed (with what it booked), `202`
+         *     awaiting approval (`approval` says why and from whom), `200` no_action.
+         */
+        DisputeResolved: {
+            approval?: components["schemas"]["ApprovalPending"] | null;
+            dispute: components["schemas"]["Dispute"];
+            /** @description Grant entries of a goodwill grant executed now. */
+            entries: components["schemas"]["LedgerEntry"][];
+            reversed_events: string[];
+        };
+        /** @enum {string} */
+        DisputeStatus: "open" | "investigating" | "awaiting_approval" | "resolved" | "rejected";
         /**
          * @description The kind of a ledger entry (sign and meaning in `docs/ledger.md`).
          * @enum {string}
          */
         EntryKind: "grant" | "burn" | "overage" | "overage_settled" | "expire" | "expiry_correction" | "rollover_out" | "void" | "reversal";
+        /** @description Evidence for one disputed event. */
+        EventEvidence: {
+            /** @description Rated credits, the rate and the rate-card version (`effective_from`) used. */
+            credits: string;
+            credits_per_unit: string;
+            event_id: string;
+            /** @description Whether the customer's own rate card was used. */
+            from_override: boolean;
+            product_id: string;
+            properties: unknown;
+            quantity: string;
+            /** Format: date-time */
+            rate_version: string;
+            /** Format: date-time */
+            received_at: string;
+            /** @description Earlier reversals and refund grants of it; empty if never reversed. */
+            reversals: components["schemas"]["LedgerEntry"][];
+            reversed: boolean;
+            /** Format: date-time */
+            timestamp: string;
+            /** @description Its burns (grant, amount, booked and recorded times) and overage. */
+            usage: components["schemas"]["LedgerEntry"][];
+        };
         /**
          * @description One usage event. `id` is the client's idempotency key: sending the same
          *     event again is harmless (`duplicate`); the same id with a different body
@@ -1182,6 +1686,19 @@ export interface components {
             /** Format: date-time */
             expires_at: string;
         };
+        /** @description `201` answer: the old grant's remainder was voided and granted again. */
+        ExpiryExtended: {
+            /** @description Credits moved (the remainder at execution). */
+            credits: string;
+            /** @description The void entry on the old grant and the new grant's entries. */
+            entries: components["schemas"]["LedgerEntry"][];
+            /** Format: date-time */
+            expires_at: string;
+            grant_id: string;
+            /** @description The grant holding the credits now. */
+            new_grant_id: string;
+            value: components["schemas"]["Money"];
+        };
         ExplainView: {
             age: components["schemas"]["DataAge"];
             wallets: components["schemas"]["BalanceExplanation"][];
@@ -1190,6 +1707,16 @@ export interface components {
         ExportDone: {
             path: string;
             rows: number;
+        };
+        ExtendExpiryRequest: {
+            /**
+             * Format: date-time
+             * @description The new expiry: later than the grant's current one.
+             */
+            expires_at: string;
+            note: string;
+            reason_code: string;
+            ticket_ref: string;
         };
         /** @description One field that broke one rule. */
         FieldError: {
@@ -1328,6 +1855,32 @@ export interface components {
         GrantCreated: {
             entries: components["schemas"]["LedgerEntry"][];
             grant: components["schemas"]["GrantBalance"];
+        };
+        /**
+         * @description `POST /v1/grants/preview`: what `POST /v1/grants` with this body would
+         *     do now, without writing anything.
+         */
+        GrantPreview: {
+            /** @description Roles that could approve it (empty when it executes now). */
+            approver_roles: components["schemas"]["Role"][];
+            available_after: string;
+            /**
+             * @description `available` of the customer's credit type now, and after the grant
+             *     (a grant effective later leaves it unchanged now).
+             */
+            available_before: string;
+            exceeded?: components["schemas"]["LimitKind"] | null;
+            exceeded_by?: components["schemas"]["Money"] | null;
+            /**
+             * @description True: it would execute at once (201). False: it would become an
+             *     approval request (202) for the reason below.
+             */
+            executes_now: boolean;
+            limit?: components["schemas"]["Money"] | null;
+            remaining_monthly_budget?: components["schemas"]["Money"] | null;
+            /** @description The request as it would be validated. */
+            request: components["schemas"]["CreateGrantRequest"];
+            value: components["schemas"]["Money"];
         };
         /**
          * @description Where a grant's credits came from.
@@ -1487,11 +2040,114 @@ export interface components {
              */
             currency: string;
         };
+        /** @description `POST /v1/disputes`. */
+        OpenDisputeRequest: {
+            /** @description User id. */
+            assignee?: string | null;
+            /** @description Credits the customer claims back. */
+            claimed_amount?: string | null;
+            customer_id: string;
+            description: string;
+            /**
+             * @description Usage event ids (all of the customer, one credit type); a burn entry
+             *     is named by its event.
+             */
+            events: string[];
+            /** @description Generated when absent. */
+            id?: string | null;
+            /**
+             * Format: int32
+             * @description Hours to resolve (default 72).
+             */
+            sla_hours?: number | null;
+            ticket_ref: string;
+        };
         /**
          * @description What happens to usage no grant covers.
          * @enum {string}
          */
         OverageMode: "carry_forward" | "invoice";
+        /** @description One page of a list. */
+        Page_Approval: {
+            items: {
+                /** @description `grant`, `goodwill_grant`, `reverse_usage`. */
+                action: string;
+                /** @description Roles whose approve limit covers the value. */
+                approver_roles: components["schemas"]["Role"][];
+                credit_type_id: string;
+                /** @description Credits the action adds back or grants. */
+                credits: string;
+                customer_id: string;
+                /** Format: date-time */
+                decided_at?: string | null;
+                decided_by?: string | null;
+                /** @description The rejection reason, the cancellation note, or why execution failed. */
+                decision_note?: string | null;
+                dispute_id?: string | null;
+                /**
+                 * @description The requester's limit it exceeded when filed, that limit (for
+                 *     `monthly`: what was left of the budget) and by how much.
+                 */
+                exceeded: components["schemas"]["LimitKind"];
+                exceeded_by: components["schemas"]["Money"];
+                /** Format: date-time */
+                expires_at: string;
+                id: string;
+                limit: components["schemas"]["Money"];
+                note: string;
+                reason_code: string;
+                /** @description What executes on approval (the request as filed). */
+                request: unknown;
+                /** Format: date-time */
+                requested_at: string;
+                requested_by: string;
+                requested_role: components["schemas"]["Role"];
+                /** @description What the execution booked: `{entries: [seq], reversed_events: [id]}`. */
+                result?: unknown;
+                status: components["schemas"]["ApprovalStatus"];
+                ticket_ref: string;
+                /** @description Its value (credits x unit price). */
+                value: components["schemas"]["Money"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_AuditRecord: {
+            items: {
+                /**
+                 * @description `grant`, `reverse_usage`, `goodwill_grant`, `approval.approve`,
+                 *     `dispute.open`, `limits.set`, or `METHOD /route` for other calls.
+                 */
+                action: string;
+                /** @description User id. */
+                actor: string;
+                /** Format: date-time */
+                at: string;
+                customer_id?: string | null;
+                detail?: string | null;
+                /** @description Increasing with time; also the cursor. */
+                id: string;
+                /**
+                 * @description `executed`, `approval_requested`, `approved`, `rejected`,
+                 *     `cancelled`, `failed`, `refused`, `ok`.
+                 */
+                outcome: string;
+                request_id?: string | null;
+                role: string;
+                /**
+                 * @description The rule that decided: a problem code (`self_approval_forbidden`,
+                 *     `insufficient_permission`) or a limit (`limit.per_action`,
+                 *     `limit.monthly`, `limit.within`).
+                 */
+                rule?: string | null;
+                /** @description The object acted on (approval, dispute, grant id, or the path). */
+                target?: string | null;
+                value?: components["schemas"]["Money"] | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description One page of a list. */
         Page_CreditType: {
             items: {
@@ -1524,6 +2180,38 @@ export interface components {
                 open_disputes: number;
                 /** @description One per credit type the customer has grants or usage in, by credit type id. */
                 wallets: components["schemas"]["WalletSummary"][];
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_Dispute: {
+            items: {
+                /** @description The approval request of a resolution above the resolver's limits. */
+                approval_id?: string | null;
+                assignee?: string | null;
+                claimed_amount?: string | null;
+                credit_type_id: string;
+                customer_id: string;
+                description: string;
+                events: string[];
+                id: string;
+                /** Format: date-time */
+                opened_at: string;
+                opened_by: string;
+                /** @description Open or investigating past `sla_due_at`. */
+                overdue: boolean;
+                resolution?: components["schemas"]["DisputeOutcome"] | null;
+                resolution_reason?: string | null;
+                /** Format: date-time */
+                resolved_at?: string | null;
+                resolved_by?: string | null;
+                /** Format: date-time */
+                sla_due_at: string;
+                status: components["schemas"]["DisputeStatus"];
+                ticket_ref: string;
+                /** Format: date-time */
+                updated_at: string;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
@@ -1798,6 +2486,26 @@ export interface components {
             /** @description The rejection's own id (an event id may be rejected more than once). */
             rejection_id: string;
         };
+        /** @description `POST /v1/approvals/{id}/reject`: the reason is required. */
+        RejectRequest: {
+            reason: string;
+        };
+        /**
+         * @description `POST /v1/disputes/{id}/resolve`. `reason` is required for every
+         *     outcome; `reason_code` for the credit-adding ones; `goodwill_amount`
+         *     (credits) for `goodwill_grant`.
+         */
+        ResolveDisputeRequest: {
+            goodwill_amount?: string | null;
+            /**
+             * Format: date-time
+             * @description Expiry of the goodwill grant (default: none).
+             */
+            goodwill_expires_at?: string | null;
+            outcome: components["schemas"]["DisputeOutcome"];
+            reason: string;
+            reason_code?: string | null;
+        };
         /**
          * @description A user's role. What each may do and the default money limits are in
          *     the service spec ("Roles and approval limits").
@@ -1817,6 +2525,21 @@ export interface components {
             approve_up_to?: components["schemas"]["Money"] | null;
             monthly?: components["schemas"]["Money"] | null;
             per_action?: components["schemas"]["Money"] | null;
+        };
+        /** @description One role's limits as stored, and who set them last. */
+        RoleLimitsEntry: {
+            limits: components["schemas"]["RoleLimits"];
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            updated_at: string;
+            /** @description A user id, or `system:default` for the defaults of the service spec. */
+            updated_by: string;
+        };
+        /** @description `GET /v1/admin/roles`: every role, least to most trusted. */
+        RoleLimitsList: {
+            /** @description The deployment's currency: every limit is in it. */
+            currency: string;
+            roles: components["schemas"]["RoleLimitsEntry"][];
         };
         /** @description What part of a grant's remainder survives its expiry as a new grant. */
         RolloverPolicy: {
@@ -1899,6 +2622,20 @@ export interface components {
             customer_id: string;
             product_id: string;
             rate_card: components["schemas"]["RateVersion"][];
+        };
+        /**
+         * @description `POST /v1/admin/roles/{role}/limits` (admin): replaces a role's limits.
+         *     Every field is required; `null` means unlimited, `"0"` means never alone
+         *     (or, for `approve_up_to`, may not approve). Amounts in the deployment's
+         *     currency.
+         */
+        SetRoleLimitsRequest: {
+            /** @example 0 */
+            approve_up_to?: string | null;
+            /** @example 500 */
+            monthly?: string | null;
+            /** @example 50 */
+            per_action?: string | null;
         };
         /**
          * @description Order of a list.
@@ -2382,6 +3119,70 @@ export interface operations {
             };
         };
     };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleLimitsList"];
+                };
+            };
+        };
+    };
+    set: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Role, e.g. support_agent */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetRoleLimitsRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleLimitsEntry"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: {
@@ -2475,6 +3276,224 @@ export interface operations {
             };
         };
     };
+    list_v1_approvals: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description Customer id. */
+                customer?: string;
+                /** @description Dispute id. */
+                dispute?: string;
+                limit?: number;
+                /** @description Only the caller's own requests. */
+                mine?: boolean;
+                status?: components["schemas"]["ApprovalStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Approval"];
+                };
+            };
+        };
+    };
+    get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Approval id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Approval"];
+                };
+            };
+        };
+    };
+    approve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Approval id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDecided"];
+                };
+            };
+        };
+    };
+    cancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Approval id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDecided"];
+                };
+            };
+        };
+    };
+    reject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Approval id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RejectRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDecided"];
+                };
+            };
+        };
+    };
+    list_v1_audit: {
+        parameters: {
+            query?: {
+                /** @description Exact action name. */
+                action?: string;
+                /** @description User id. */
+                actor?: string;
+                cursor?: string;
+                /** @description Customer id. */
+                customer?: string;
+                /** @description From this instant (inclusive). */
+                from?: string;
+                limit?: number;
+                /** @description Before this instant (exclusive). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AuditRecord"];
+                };
+            };
+        };
+    };
     authorize: {
         parameters: {
             query?: never;
@@ -2506,7 +3525,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_v1_customers: {
         parameters: {
             query?: {
                 cursor?: string;
@@ -2541,7 +3560,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    get_v1_customers__id: {
         parameters: {
             query?: never;
             header?: never;
@@ -2821,6 +3840,263 @@ export interface operations {
             };
         };
     };
+    list_v1_disputes: {
+        parameters: {
+            query?: {
+                /** @description User id. */
+                assignee?: string;
+                cursor?: string;
+                customer?: string;
+                limit?: number;
+                /** @description `true`: only open or investigating disputes past their SLA; `false`: the others. */
+                overdue?: boolean;
+                status?: components["schemas"]["DisputeStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Dispute"];
+                };
+            };
+        };
+    };
+    open: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenDisputeRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+        };
+    };
+    get_v1_disputes__id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Dispute id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeDetail"];
+                };
+            };
+        };
+    };
+    assign: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Dispute id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignDisputeRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+        };
+    };
+    comment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Dispute id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeComment"];
+                };
+            };
+        };
+    };
+    evidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Dispute id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeEvidence"];
+                };
+            };
+        };
+    };
+    resolve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Dispute id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveDisputeRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeResolved"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeResolved"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeResolved"];
+                };
+            };
+        };
+    };
     ingest: {
         parameters: {
             query?: never;
@@ -2927,6 +4203,59 @@ export interface operations {
                     "application/json": components["schemas"]["GrantCreated"];
                 };
             };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalPending"];
+                };
+            };
+        };
+    };
+    extend: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the POST repeatable */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Grant id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendExpiryRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpiryExtended"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalPending"];
+                };
+            };
         };
     };
     void: {
@@ -2962,6 +4291,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantVoided"];
+                };
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGrantRequest"];
+            };
+        };
+        responses: {
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPreview"];
                 };
             };
         };

@@ -110,10 +110,11 @@ ensure_app_deps() {
     echo "== installing ${missing[*]} (the desktop app's build dependencies)"
     apt_install "${missing[@]}"
   fi
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  if [ "$major" -lt 18 ]; then
-    echo "Node.js $major is too old for the UI build (Vite needs 18 or newer): install a newer nodejs." >&2
+  # Vite 7's floor (its package.json `engines`): ^20.19 or >= 22.12.
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+                process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)'; then
+    echo "Node.js $(node --version) is too old for the UI build (Vite 7 needs 20.19+ or 22.12+):" \
+      "install a newer nodejs (e.g. from NodeSource) and re-run." >&2
     exit 1
   fi
 }
@@ -127,8 +128,7 @@ ensure_ui_packages() {
 }
 
 # What the end-to-end tests drive the app with: Xvfb (a display),
-# WebKitWebDriver (Debian's webkit2gtk-driver), tauri-driver (crates.io),
-# and ImageMagick for whole-screen captures.
+# WebKitWebDriver (Debian's webkit2gtk-driver) and tauri-driver (crates.io).
 ensure_e2e_deps() {
   local missing=()
   command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)

@@ -42,11 +42,20 @@ const GRANTS_KNOWN: Sql = Sql::same(concat!(
     grant_columns!(),
     " FROM grants g WHERE g.customer_id = ?1 AND g.credit_type_id = ?2 AND g.recorded_at <= ?3"
 ));
-const RARE_ENTRIES: Sql = Sql::same(
+// SQLite's planner, left to itself, walks `entries_recorded` (every entry
+// of the customer recorded by `as_of`, burns included: a full history
+// for "as known now") and checks `kind` row by row; the partial index
+// holds only the rare kinds. PostgreSQL chooses from statistics.
+const RARE_ENTRIES: Sql = Sql::each(
+    "SELECT seq, grant_id, kind, amount, booked_at, related_seq, product_id, event_id FROM entries \
+     INDEXED BY entries_rare \
+     WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND booked_at <= ?3 AND recorded_at <= ?4",
     "SELECT seq, grant_id, kind, amount, booked_at, related_seq, product_id, event_id FROM entries \
      WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND booked_at <= ?3 AND recorded_at <= ?4",
 );
-const VOIDED_BY: Sql = Sql::same(
+const VOIDED_BY: Sql = Sql::each(
+    "SELECT grant_id FROM entries INDEXED BY entries_rare WHERE customer_id = ?1 AND credit_type_id = ?2 \
+     AND kind <> 'burn' AND kind = 'void' AND recorded_at <= ?3",
     "SELECT grant_id FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' \
      AND kind = 'void' AND recorded_at <= ?3",
 );

@@ -21,6 +21,13 @@ pub use crate::shared::write::{AdminOp, Idem, Render};
 
 pub use migrate::latest as latest_schema_version;
 
+/// Page cache of the write connection (KiB).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// Page cache of each pooled read connection (KiB). Reads touch a few
+/// hundred pages (running totals, day rollups, one day of entries), and
+/// the operating system's file cache sits behind it.
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
 /// Applies the connection settings every connection uses.
 fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     // Only takes effect on a new database (before the first table).
@@ -32,8 +39,11 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
-    conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
-                                                     // The write path uses a few dozen statements; keep them all prepared.
+    // Pages, not rows, are what the writer revisits: the tail leaves of
+    // each index per customer and the day rollups. 32 MiB holds them
+    // with room to spare; the page cache is most of the server's memory.
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    // The write path uses a few dozen statements; keep them all prepared.
     conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
@@ -166,7 +176,7 @@ impl SqliteStore {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
                 c.pragma_update(None, "busy_timeout", 5000)?;
-                c.pragma_update(None, "cache_size", -16384)?;
+                c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
                 c.set_prepared_statement_cache_capacity(64);
                 Ok(())
             });

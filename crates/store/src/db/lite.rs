@@ -1,13 +1,38 @@
 //! [`Db`] on a SQLite connection: statements from rusqlite's per-connection
-//! cache, one statement per row for the bulk operations (in-process calls).
+//! cache. The bulk operations of the ingest path (look up a batch's events,
+//! insert its events and entries) run one statement per [`CHUNK`] rows:
+//! calls are in-process, but each statement run still costs a VM start,
+//! a cache look-up and a bind per row, on the one writer thread. The other
+//! bulk operations touch a few rows per group and stay one per row.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
+use creditdesk_ledger::entry::Entry;
+use creditdesk_ledger::ids::EventId;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 
 use super::{bad_column, Db, Dialect, Each, Row, Sql, WalletKey, WalletRow, P};
 use crate::error::Result;
+use crate::model::StoredEvent;
+use crate::shared::rows;
+
+/// Rows per multi-row statement (15 x 64 parameters, far below SQLite's
+/// limit of 32,766).
+const CHUNK: usize = 64;
+
+/// `head` and then [`CHUNK`] rows of `width` placeholders each:
+/// `(?1, ?2), (?3, ?4), ...`.
+fn chunk_sql(head: &str, width: usize) -> String {
+    let rows: Vec<String> = (0..CHUNK)
+        .map(|r| {
+            let cells: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    format!("{head}{}", rows.join(", "))
+}
 
 impl rusqlite::ToSql for P<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -30,6 +55,21 @@ pub(crate) struct LiteDb<'c> {
 impl<'c> LiteDb<'c> {
     pub(crate) fn new(conn: &'c Connection) -> LiteDb<'c> {
         LiteDb { conn }
+    }
+
+    /// Runs `sql`, a statement of [`CHUNK`] rows of `width` values, once
+    /// per whole chunk of `params`; returns the number of rows written (the
+    /// rest, fewer than a chunk, are for the caller's one-row statement).
+    fn chunks(&self, sql: &str, params: &[P<'_>], width: usize) -> Result<usize> {
+        let mut written = 0;
+        if params.len() >= width * CHUNK {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            for c in params.chunks_exact(width * CHUNK) {
+                stmt.execute(rusqlite::params_from_iter(c.iter()))?;
+                written += CHUNK;
+            }
+        }
+        Ok(written)
     }
 
     fn run(&self, sql: &str, params: &[P<'_>], each: Each<'_>) -> Result<()> {
@@ -102,6 +142,50 @@ impl Db for LiteDb<'_> {
             |r| r.get(0),
         )?;
         Ok(block as u64)
+    }
+
+    fn find_events(&mut self, ids: &[&EventId]) -> Result<HashMap<EventId, StoredEvent>> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            let list: Vec<String> = (1..=CHUNK).map(|i| format!("?{i}")).collect();
+            format!("SELECT id, {} FROM events WHERE id IN ({})", rows::EVENT_COLUMNS, list.join(", "))
+        });
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            // A short chunk repeats its last id: one statement for all.
+            let last = chunk.len() - 1;
+            let params: Vec<P<'_>> = (0..CHUNK).map(|i| P::Text(chunk[i.min(last)].as_str())).collect();
+            self.run(sql, &params, &mut |r| {
+                let id = rows::parse(r.text(0)?, EventId::new)?;
+                let stored = rows::event_from_row(r, 1, id.clone())?;
+                out.insert(id, stored);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_EVENT_HEAD, 12));
+        let texts = events.iter().map(rows::EventText::of).collect::<Result<Vec<_>>>()?;
+        let params: Vec<P<'_>> = events.iter().zip(&texts).flat_map(|(e, t)| rows::event_params(e, t)).collect();
+        let done = self.chunks(sql, &params, 12)?;
+        for e in &events[done..] {
+            rows::insert_event(self, e)?;
+        }
+        Ok(())
+    }
+
+    fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_ENTRY_HEAD, 15));
+        let params: Vec<P<'_>> = entries.iter().flat_map(rows::entry_params).collect();
+        let done = self.chunks(sql, &params, 15)?;
+        for e in &entries[done..] {
+            rows::insert_entry(self, e)?;
+        }
+        Ok(())
     }
 
     /// The single writer needs no locks and its cache is always current.

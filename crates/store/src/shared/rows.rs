@@ -37,6 +37,8 @@ pub(crate) use entry_columns;
 
 pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
 
+/// `INSERT_ENTRY` up to its `VALUES` (multi-row inserts add their rows).
+pub(crate) const INSERT_ENTRY_HEAD: &str = concat!("INSERT INTO entries (", entry_columns!(), ") VALUES ");
 const INSERT_ENTRY: Sql = Sql::same(concat!(
     "INSERT INTO entries (",
     entry_columns!(),
@@ -44,27 +46,29 @@ const INSERT_ENTRY: Sql = Sql::same(concat!(
 ));
 
 pub(crate) fn insert_entry<D: Db + ?Sized>(db: &mut D, e: &Entry) -> Result<()> {
-    db.execute(
-        &INSERT_ENTRY,
-        &params![
-            e.seq as i64,
-            e.customer.as_str(),
-            e.credit_type.as_str(),
-            e.grant.as_ref().map(GrantId::as_str),
-            e.kind.as_str(),
-            micros(e.amount),
-            ts(e.booked_at),
-            ts(e.recorded_at),
-            e.event.as_ref().map(EventId::as_str),
-            e.product.as_ref().map(ProductId::as_str),
-            e.related.map(|r| r as i64),
-            e.actor.as_str(),
-            e.reason_code.as_ref().map(ReasonCode::as_str),
-            e.ticket_ref.as_deref(),
-            e.note.as_deref(),
-        ],
-    )?;
+    db.execute(&INSERT_ENTRY, &entry_params(e))?;
     Ok(())
+}
+
+/// An entry's values, in [`ENTRY_COLUMNS`] order.
+pub(crate) fn entry_params(e: &Entry) -> [P<'_>; 15] {
+    params![
+        e.seq as i64,
+        e.customer.as_str(),
+        e.credit_type.as_str(),
+        e.grant.as_ref().map(GrantId::as_str),
+        e.kind.as_str(),
+        micros(e.amount),
+        ts(e.booked_at),
+        ts(e.recorded_at),
+        e.event.as_ref().map(EventId::as_str),
+        e.product.as_ref().map(ProductId::as_str),
+        e.related.map(|r| r as i64),
+        e.actor.as_str(),
+        e.reason_code.as_ref().map(ReasonCode::as_str),
+        e.ticket_ref.as_deref(),
+        e.note.as_deref(),
+    ]
 }
 
 pub(crate) fn entry_from_row(r: &dyn Row) -> Result<Entry> {
@@ -170,34 +174,57 @@ pub(crate) fn insert_grant<D: Db + ?Sized>(db: &mut D, g: &Grant, recorded_at: D
 pub(crate) const EVENT_COLUMNS: &str = "customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
      received_at, credits, credits_per_unit, rate_version, from_override";
 
-const INSERT_EVENT: Sql = Sql::same(
-    "INSERT INTO events (id, customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
-     received_at, credits, credits_per_unit, rate_version, from_override) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-);
+macro_rules! insert_event_head {
+    () => {
+        "INSERT INTO events (id, customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
+         received_at, credits, credits_per_unit, rate_version, from_override) VALUES "
+    };
+}
+/// `INSERT_EVENT` up to its `VALUES` (multi-row inserts add their rows).
+pub(crate) const INSERT_EVENT_HEAD: &str = insert_event_head!();
+const INSERT_EVENT: Sql =
+    Sql::same(concat!(insert_event_head!(), "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+
+/// An event's values that are text rendered from other types (quantity,
+/// properties, credits per unit): made first, so the parameters can borrow them.
+pub(crate) struct EventText {
+    quantity: String,
+    properties: String,
+    credits_per_unit: String,
+}
+
+impl EventText {
+    pub(crate) fn of(s: &StoredEvent) -> Result<EventText> {
+        Ok(EventText {
+            quantity: s.event.quantity.to_string(),
+            properties: serde_json::to_string(&s.event.properties).map_err(StoreError::corrupt)?,
+            credits_per_unit: s.rating.credits_per_unit.to_string(),
+        })
+    }
+}
+
+/// An event's values, in the column order of `INSERT_EVENT`.
+pub(crate) fn event_params<'a>(s: &'a StoredEvent, t: &'a EventText) -> [P<'a>; 12] {
+    let e = &s.event;
+    params![
+        e.id.as_str(),
+        e.customer.as_str(),
+        e.product.as_str(),
+        s.credit_type.as_str(),
+        &t.quantity,
+        ts(e.timestamp),
+        &t.properties,
+        ts(s.received_at),
+        micros(s.rating.credits),
+        &t.credits_per_unit,
+        ts(s.rating.rate_version),
+        s.rating.from_override,
+    ]
+}
 
 pub(crate) fn insert_event<D: Db + ?Sized>(db: &mut D, s: &StoredEvent) -> Result<()> {
-    let e = &s.event;
-    let properties = serde_json::to_string(&e.properties).map_err(StoreError::corrupt)?;
-    let quantity = e.quantity.to_string();
-    let cpu = s.rating.credits_per_unit.to_string();
-    db.execute(
-        &INSERT_EVENT,
-        &params![
-            e.id.as_str(),
-            e.customer.as_str(),
-            e.product.as_str(),
-            s.credit_type.as_str(),
-            &quantity,
-            ts(e.timestamp),
-            &properties,
-            ts(s.received_at),
-            micros(s.rating.credits),
-            &cpu,
-            ts(s.rating.rate_version),
-            s.rating.from_override,
-        ],
-    )?;
+    let text = EventText::of(s)?;
+    db.execute(&INSERT_EVENT, &event_params(s, &text))?;
     Ok(())
 }
 

@@ -51,6 +51,10 @@ pub enum ProblemCode {
     GrantStateConflict,
     /// Too many requests; see `Retry-After`.
     RateLimited,
+    /// The request body is larger than the server accepts (8 MiB).
+    PayloadTooLarge,
+    /// The route exists but not with this HTTP method; see `Allow`.
+    MethodNotAllowed,
     /// The server is shutting down or its database is unreachable; retry later.
     Unavailable,
     /// An unexpected server error; `request_id` identifies it in the logs.
@@ -61,7 +65,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code this version knows (not `Other`).
-    pub const KNOWN: [ProblemCode; 15] = [
+    pub const KNOWN: [ProblemCode; 17] = [
         ProblemCode::ValidationFailed,
         ProblemCode::NotFound,
         ProblemCode::Unauthorized,
@@ -75,6 +79,8 @@ impl ProblemCode {
         ProblemCode::NothingToReverse,
         ProblemCode::GrantStateConflict,
         ProblemCode::RateLimited,
+        ProblemCode::PayloadTooLarge,
+        ProblemCode::MethodNotAllowed,
         ProblemCode::Unavailable,
         ProblemCode::Internal,
     ];
@@ -94,6 +100,8 @@ impl ProblemCode {
             ProblemCode::NothingToReverse => "nothing_to_reverse",
             ProblemCode::GrantStateConflict => "grant_state_conflict",
             ProblemCode::RateLimited => "rate_limited",
+            ProblemCode::PayloadTooLarge => "payload_too_large",
+            ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
             ProblemCode::Other(code) => code,
@@ -118,6 +126,8 @@ impl ProblemCode {
             | ProblemCode::NothingToReverse
             | ProblemCode::GrantStateConflict => 409,
             ProblemCode::RateLimited => 429,
+            ProblemCode::PayloadTooLarge => 413,
+            ProblemCode::MethodNotAllowed => 405,
             ProblemCode::Unavailable => 503,
             ProblemCode::Internal | ProblemCode::Other(_) => 500,
         }
@@ -140,6 +150,8 @@ impl ProblemCode {
             ProblemCode::NothingToReverse => "Nothing to reverse",
             ProblemCode::GrantStateConflict => "The grant's state does not allow this",
             ProblemCode::RateLimited => "Too many requests",
+            ProblemCode::PayloadTooLarge => "Request body too large",
+            ProblemCode::MethodNotAllowed => "Method not allowed",
             ProblemCode::Unavailable => "Service unavailable",
             ProblemCode::Internal => "Internal error",
             ProblemCode::Other(_) => "Error",
@@ -337,6 +349,9 @@ mod tests {
         assert_eq!(ProblemCode::EventTooOld.http_status(), 422);
         assert_eq!(ProblemCode::IdempotencyConflict.http_status(), 409);
         assert_eq!(ProblemCode::Unauthorized.http_status(), 401);
+        assert_eq!(ProblemCode::PayloadTooLarge.http_status(), 413);
+        assert_eq!(ProblemCode::MethodNotAllowed.http_status(), 405);
+        assert_eq!("method_not_allowed".parse::<ProblemCode>().ok(), Some(ProblemCode::MethodNotAllowed));
         assert_eq!(ProblemCode::InsufficientPermission.http_status(), 403);
     }
 

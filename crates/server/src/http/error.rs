@@ -83,15 +83,6 @@ impl ApiError {
         )
     }
 
-    /// A problem whose code has no constant in this version of the API crate
-    /// (`payload_too_large`, `method_not_allowed`): the status is given here.
-    pub fn other(code: &str, status: StatusCode, title: &str, detail: impl Into<String>) -> ApiError {
-        let mut problem = Problem::new(ProblemCode::Other(code.to_owned()), detail);
-        problem.status = status.as_u16();
-        problem.title = title.to_owned();
-        ApiError::from_problem(problem, None)
-    }
-
     pub fn with_extension(mut self, key: &str, value: impl serde::Serialize) -> ApiError {
         let p = std::mem::replace(&mut self.0.problem, Problem::new(ProblemCode::Internal, ""));
         self.0.problem = p.with_extension(key, value);

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use creditdesk_api::routes::{headers, idempotency_key_rule};
 use creditdesk_api::validate::id_rule;
-use creditdesk_api::{FieldError, Validate};
+use creditdesk_api::{FieldError, ProblemCode, Validate};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -55,12 +55,7 @@ where
 }
 
 pub fn payload_too_large() -> ApiError {
-    ApiError::other(
-        "payload_too_large",
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "Request body too large",
-        format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-    )
+    ApiError::new(ProblemCode::PayloadTooLarge, format!("the request body exceeds {MAX_BODY_BYTES} bytes"))
 }
 
 fn is_json(content_type: Option<&str>) -> bool {

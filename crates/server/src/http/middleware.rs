@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use creditdesk_api::routes::headers;
-use creditdesk_api::{Role, PROBLEM_CONTENT_TYPE};
+use creditdesk_api::{ProblemCode, Role, PROBLEM_CONTENT_TYPE};
 use tracing::Instrument;
 
 use super::error::{ApiError, ProblemExt};
@@ -47,13 +47,8 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
 
     if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.extensions().get::<ProblemExt>().is_none() {
         let allow = response.headers().get(header::ALLOW).cloned();
-        response = ApiError::other(
-            "method_not_allowed",
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            format!("{method} is not allowed on {path}"),
-        )
-        .into_response();
+        response =
+            ApiError::new(ProblemCode::MethodNotAllowed, format!("{method} is not allowed on {path}")).into_response();
         if let Some(allow) = allow {
             response.headers_mut().insert(header::ALLOW, allow);
         }

@@ -9,6 +9,7 @@
 //! profile (default `debug`). Screenshots go to `target/e2e-screenshots/`.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,11 +37,20 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A child process killed (by its own pid) on drop.
+/// A child process killed on drop, with its process group when it leads one
+/// (tauri-driver's WebKitWebDriver and the app would otherwise outlive it).
 pub struct Proc(pub Child, pub &'static str);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let pid = self.0.id() as libc::pid_t;
+        // SAFETY: plain syscalls on a pid we spawned; killpg fails harmlessly
+        // (ESRCH/EPERM) when the child is not a group leader.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -149,16 +159,23 @@ impl App {
         let port = free_port()?;
         let native = free_port()?;
         let driver = which("tauri-driver")?;
+        // The driver's and the app's output, kept for a failed run to explain itself.
+        let log_path = target_dir().join("e2e-screenshots").join("tauri-driver.log");
+        std::fs::create_dir_all(log_path.parent().context("log dir")?)?;
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(driver)
+            .process_group(0)
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env("CREDITDESK_APP_DIR", app_dir.path())
             .env("CREDITDESK_EXPORT_DIR", &export_dir)
             .env("CREDITDESK_LOG", "warn")
-            // WebKitGTK under Xvfb: no GPU, no sandbox helper processes to spare.
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            // WebKitGTK under Xvfb: no GPU, so software GL. Compositing must stay
+            // on: with WEBKIT_DISABLE_COMPOSITING_MODE WebKitWebDriver's
+            // screenshot never answers (and the whole session stalls).
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()
             .context("starting tauri-driver (cargo install tauri-driver --locked)")?;
         let driver = Proc(child, "tauri-driver");
@@ -185,6 +202,27 @@ impl App {
             .with_context(|| format!("waiting for {css}"))
     }
 
+    /// Waits for `css` and clicks it. A table row is clicked on its first
+    /// cell: WebKitWebDriver calls a `<tr>` itself "not interactable".
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        let target = if element.tag_name().await? == "tr" { element.find(Locator::Css("td")).await? } else { element };
+        target.click().await.with_context(|| format!("clicking {css}"))
+    }
+
+    /// Clicks the button whose text is exactly `text`.
+    pub async fn click_button(&self, text: &str) -> Result<()> {
+        let xpath = format!("//button[normalize-space()='{text}']");
+        let button = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .with_context(|| format!("waiting for the button {text:?}"))?;
+        button.click().await.with_context(|| format!("clicking the button {text:?}"))
+    }
+
     /// Waits until `css`'s text satisfies `ok`, and returns it.
     pub async fn text_when(&self, css: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
         let start = Instant::now();
@@ -205,7 +243,10 @@ impl App {
 
     /// Saves a PNG of the window's page to `target/e2e-screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let png = self.client.screenshot().await?;
+        // Bounded: a WebDriver call that never answers must fail the test, not stall it.
+        let png = tokio::time::timeout(Duration::from_secs(30), self.client.screenshot())
+            .await
+            .with_context(|| format!("screenshot {name} did not answer within 30 s"))??;
         let dir = target_dir().join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));

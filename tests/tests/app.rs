@@ -32,7 +32,7 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     let search = app.find("[data-testid=customer-search]").await?;
     search.send_keys("cus_0002").await?;
     app.text_when("[data-testid=view-customers] tbody", |t| t.contains("cus_0002") && !t.contains("cus_0001")).await?;
-    app.find("tr[data-customer=cus_0002]").await?.click().await?;
+    app.click("tr[data-customer=cus_0002]").await?;
     app.find("[data-testid=view-customer]").await?;
 
     // The balance shown is the API's, digit for digit.
@@ -48,12 +48,11 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     let title = svg.find(Locator::Css("title")).await?.html(true).await?;
     assert!(title.to_lowercase().contains("burn"), "burn chart title {title:?}");
     app.find("[data-testid=balance-chart] svg[role=img]").await?;
-    let row = app.find("[data-testid=ledger-row]").await?;
-    row.click().await?;
+    app.click("[data-testid=ledger-row]").await?;
     let why = app.text_when("[data-testid=ledger-explanation]", |t| !t.is_empty()).await?;
     assert!(why.contains("by "), "explanation names the actor: {why}");
     // The 90-day range redraws the burn chart.
-    app.client.find(Locator::XPath("//button[text()='90 days']")).await?.click().await?;
+    app.click_button("90 days").await?;
     app.text_when("[data-testid=burn-chart] h3", |t| t.contains("last 90 days")).await?;
     app.find("[data-testid=burn-chart] svg[role=img]").await?;
     app.screenshot("customer").await?;
@@ -61,9 +60,9 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     // Balance at a past instant: as known now and as known then, both the API's.
     let at = (Utc::now() - Duration::days(20)).trunc_subsecs(0);
     let at = at - Duration::seconds(at.timestamp() % 60);
-    app.client.find(Locator::XPath("//button[text()='Balance at...']")).await?.click().await?;
+    app.click_button("Balance at...").await?;
     app.set_input("[data-testid=balance-at-input]", &at.format("%Y-%m-%dT%H:%M").to_string()).await?;
-    app.find("[data-testid=balance-at-go]").await?.click().await?;
+    app.click("[data-testid=balance-at-go]").await?;
     let ct = &first.credit_type_id;
     let now_known = api.balances("cus_0002", &BalanceQuery { at: Some(at), ..Default::default() }).await?;
     let then_known =
@@ -78,15 +77,15 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.screenshot("customer-balance-at").await?;
 
     // Explain balance: the waterfall arrives at the reported balance.
-    app.client.find(Locator::XPath("//button[text()='Explain balance']")).await?.click().await?;
+    app.click_button("Explain balance").await?;
     let explain = app.text_when("[data-testid=explain]", |t| t.contains("Held by grants")).await?;
     assert!(!explain.contains("Unexplained difference"), "{explain}");
 
     // Finance: charts, tables and a CSV export whose rows match the report.
-    app.find("[data-testid=nav-finance]").await?.click().await?;
+    app.click("[data-testid=nav-finance]").await?;
     app.find("[data-testid=view-finance] svg[role=img]").await?;
     app.screenshot("finance").await?;
-    app.find("[data-testid=export-expirations]").await?.click().await?;
+    app.click("[data-testid=export-expirations]").await?;
     let done = app.text_when("[data-testid=export-done]", |t| t.contains("rows written")).await?;
     let file = std::fs::read_dir(&app.export_dir)?.next().context("an exported file")??.path();
     let csv = std::fs::read_to_string(&file)?;
@@ -98,10 +97,10 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     assert!(done.starts_with(&format!("{} rows", lines.len() - 1)), "{done} vs {} data lines", lines.len() - 1);
 
     // Settings -> Connection: "Test connection" shows the server's version and the role.
-    app.find("[data-testid=nav-settings]").await?.click().await?;
+    app.click("[data-testid=nav-settings]").await?;
     app.set_input("[data-testid=server-url]", &server.url).await?;
     app.set_input("[data-testid=server-token]", &server.token).await?;
-    app.find("[data-testid=test-connection]").await?.click().await?;
+    app.click("[data-testid=test-connection]").await?;
     let version = api.version().await?;
     let ok = app.text_when("[data-testid=connection-ok]", |t| t.contains("admin")).await?;
     assert!(ok.contains(&version.version), "{ok}");

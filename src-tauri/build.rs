@@ -19,6 +19,21 @@ const COMMANDS: &[&str] = &[
     "save_connection",
     "use_embedded",
     "open_external",
+    "me",
+    "preview_grant",
+    "submit_grant",
+    "void_grant",
+    "list_approvals",
+    "approve",
+    "reject",
+    "cancel_approval",
+    "list_disputes",
+    "get_dispute",
+    "open_dispute",
+    "assign_dispute",
+    "comment_dispute",
+    "resolve_dispute",
+    "audit_log",
 ];
 
 fn main() {

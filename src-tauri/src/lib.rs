@@ -53,6 +53,21 @@ pub fn run() {
             commands::save_connection,
             commands::use_embedded,
             commands::open_external,
+            commands::me,
+            commands::preview_grant,
+            commands::submit_grant,
+            commands::void_grant,
+            commands::list_approvals,
+            commands::approve,
+            commands::reject,
+            commands::cancel_approval,
+            commands::list_disputes,
+            commands::get_dispute,
+            commands::open_dispute,
+            commands::assign_dispute,
+            commands::comment_dispute,
+            commands::resolve_dispute,
+            commands::audit_log,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Creditdesk app");

@@ -1,12 +1,22 @@
 import { useEffect, useRef, useState } from "react";
 import { api, onSeedProgress, type AppError, type S } from "./api";
 import { ErrorBox } from "./components/common";
+import { Approvals } from "./views/Approvals";
+import { Audit } from "./views/Audit";
 import { Customer } from "./views/Customer";
 import { Customers } from "./views/Customers";
+import { Disputes } from "./views/Disputes";
 import { Finance } from "./views/Finance";
 import { Settings } from "./views/Settings";
 
-type Route = { name: "customers" } | { name: "customer"; id: string } | { name: "finance" } | { name: "settings" };
+type Route =
+  | { name: "customers" }
+  | { name: "customer"; id: string }
+  | { name: "approvals" }
+  | { name: "disputes"; id: string | null }
+  | { name: "finance" }
+  | { name: "audit" }
+  | { name: "settings" };
 type ThemePref = "system" | "light" | "dark";
 
 // One start per page load (StrictMode runs effects twice in development).
@@ -85,7 +95,10 @@ export function App() {
       <nav className="sidebar" aria-label="Views">
         <div className="brand">Creditdesk</div>
         {nav({ name: "customers" }, "Customers", "customers")}
+        {nav({ name: "approvals" }, "Approvals", "approvals")}
+        {nav({ name: "disputes", id: null }, "Disputes", "disputes")}
         {nav({ name: "finance" }, "Finance", "finance")}
+        {nav({ name: "audit" }, "Audit log", "audit")}
         {nav({ name: "settings" }, "Settings", "settings")}
         {session && (
           <div className="who" data-testid="who">
@@ -115,8 +128,24 @@ export function App() {
           <Customers onOpen={(id) => setRoute({ name: "customer", id })} searchRef={search} />
         )}
         {session && route.name === "customer" && (
-          <Customer id={route.id} theme={theme} onBack={() => setRoute({ name: "customers" })} />
+          <Customer
+            id={route.id}
+            theme={theme}
+            role={session.user.role}
+            onBack={() => setRoute({ name: "customers" })}
+            onOpenDispute={(id) => setRoute({ name: "disputes", id })}
+          />
         )}
+        {session && route.name === "approvals" && <Approvals key={session.user.user_id} session={session} />}
+        {session && route.name === "disputes" && (
+          <Disputes
+            key={session.user.user_id}
+            session={session}
+            openId={route.id}
+            onOpen={(id) => setRoute({ name: "disputes", id })}
+          />
+        )}
+        {session && route.name === "audit" && <Audit key={session.user.user_id} role={session.user.role} />}
         {session && route.name === "finance" && <Finance theme={theme} />}
         {route.name === "settings" && (
           <Settings session={session} onSession={setSession} themePref={themePref} onTheme={setThemePref} />

@@ -10,6 +10,7 @@ pub mod export;
 pub mod profile;
 pub mod schema;
 pub mod views;
+pub mod workflows;
 
 use std::future::Future;
 use std::path::Path;

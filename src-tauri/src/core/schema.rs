@@ -12,6 +12,10 @@ use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
     LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
 };
+use super::workflows::{
+    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
+    GrantSubmitted, ResolveForm,
+};
 use super::{AppError, ConnectionMode, DataAge, Session};
 use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
 
@@ -38,6 +42,16 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ConnectionSettings,
     ConnectionTest,
     ExportDone,
+    GrantForm,
+    GrantSubmitted,
+    ApprovalScope,
+    ApprovalsPage,
+    DisputesPage,
+    DisputeView,
+    DisputeForm,
+    ResolveForm,
+    AuditFilter,
+    AuditPage,
 )))]
 struct AppComponents;
 

@@ -72,7 +72,17 @@ pub struct Server {
     pub url: String,
     /// The demo admin's token.
     pub token: String,
+    /// Every demo user's token by name (`demo-support-agent`,
+    /// `demo-support-lead`, `demo-finance`, ...), from the seed report.
+    pub tokens: std::collections::HashMap<String, String>,
     _proc: Proc,
+}
+
+impl Server {
+    /// The token of demo user `name`.
+    pub fn token_of(&self, name: &str) -> Result<&str> {
+        self.tokens.get(name).map(String::as_str).with_context(|| format!("{name}'s token in the seed report"))
+    }
 }
 
 impl Server {
@@ -89,14 +99,17 @@ impl Server {
             bail!("demo-seed failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let report = String::from_utf8_lossy(&out.stdout);
-        let token = report
+        // "    <name> <role> <token>" per demo user.
+        let tokens: std::collections::HashMap<String, String> = report
             .lines()
-            .find_map(|l| {
-                let mut f = l.split_whitespace();
-                (f.next() == Some("demo-admin")).then(|| f.nth(1)).flatten()
+            .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+                [name, _role, token] if name.starts_with("demo-") && token != "-" => {
+                    Some((name.to_owned(), token.to_owned()))
+                }
+                _ => None,
             })
-            .context("demo-admin's token in the seed report")?
-            .to_owned();
+            .collect();
+        let token = tokens.get("demo-admin").context("demo-admin's token in the seed report")?.clone();
         let port = free_port()?;
         let child = Command::new(&bin)
             .args(["--db", &db, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
@@ -105,7 +118,7 @@ impl Server {
             .context("starting creditdesk-server")?;
         let proc = Proc(child, "creditdesk-server");
         wait_for_port(port, "creditdesk-server", Duration::from_secs(30))?;
-        Ok(Server { url: format!("http://127.0.0.1:{port}"), token, _proc: proc })
+        Ok(Server { url: format!("http://127.0.0.1:{port}"), token, tokens, _proc: proc })
     }
 }
 
@@ -254,13 +267,24 @@ impl App {
         Ok(path)
     }
 
-    /// Sets a React-controlled input's value as typing would.
+    /// Signs the app in as `token` through Settings -> Connection ("Save and
+    /// connect"), and waits until the sidebar names `user`.
+    pub async fn sign_in_as(&self, url: &str, token: &str, user: &str) -> Result<()> {
+        self.click("[data-testid=nav-settings]").await?;
+        self.set_input("[data-testid=server-url]", url).await?;
+        self.set_input("[data-testid=server-token]", token).await?;
+        self.click_button("Save and connect").await?;
+        self.text_when("[data-testid=who]", |t| t.contains(user)).await?;
+        Ok(())
+    }
+
+    /// Sets a React-controlled input's (or textarea's) value as typing would.
     pub async fn set_input(&self, css: &str, value: &str) -> Result<()> {
         self.find(css).await?;
         self.client
             .execute(
                 "const el = document.querySelector(arguments[0]);
-                 const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+                 const set = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(el), 'value').set;
                  set.call(el, arguments[1]);
                  el.dispatchEvent(new Event('input', { bubbles: true }));",
                 vec![css.into(), value.into()],

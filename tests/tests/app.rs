@@ -4,9 +4,11 @@
 
 use anyhow::{Context, Result};
 use chrono::{Duration, SubsecRound, Utc};
+use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_e2e::{grouped, App, Server};
 use fantoccini::Locator;
+use rust_decimal::Decimal;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: scripts/test runs it"]
@@ -105,5 +107,140 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     let ok = app.text_when("[data-testid=connection-ok]", |t| t.contains("admin")).await?;
     assert!(ok.contains(&version.version), "{ok}");
     app.screenshot("settings").await?;
+
+    workflows(app, server).await
+}
+
+/// The customer's available credits of `ct`, as the API says and as the card shows (grouped).
+async fn available(api: &creditdesk_client::Client, customer: &str, ct: &str) -> Result<(Decimal, String)> {
+    let b = api.balances(customer, &BalanceQuery::default()).await?;
+    let w = b.balances.iter().find(|w| w.credit_type_id == ct).context("the wallet")?;
+    Ok((w.available, grouped(&w.available.to_string())))
+}
+
+/// Waits until the balance card of `ct` shows `expected`.
+async fn card_shows(app: &App, ct: &str, expected: &str) -> Result<()> {
+    let card = format!("[data-testid=balance-{ct}] [data-testid=available]");
+    app.text_when(&card, |t| t.split_whitespace().next() == Some(expected))
+        .await
+        .with_context(|| format!("the {ct} card never showed {expected}"))?;
+    Ok(())
+}
+
+/// Opens `id` from the Customers list (4 customers: all on the first page).
+/// The list may still be redrawing when first clicked, so the click is retried.
+async fn open_customer(app: &App, id: &str) -> Result<()> {
+    app.click("[data-testid=nav-customers]").await?;
+    for _ in 0..10 {
+        app.click(&format!("tr[data-customer={id}]")).await?;
+        if app.client.find(Locator::Css("[data-testid=view-customer]")).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    anyhow::bail!("clicking {id}'s row never opened the customer view")
+}
+
+/// Grants within and above a support agent's limits, a second user's
+/// approval, and a dispute on two ledger rows resolved with a reversal,
+/// all through the UI, each balance change checked against the API.
+async fn workflows(app: &App, server: &Server) -> Result<()> {
+    const CUSTOMER: &str = "cus_0002";
+    let admin = creditdesk_client::Client::new(&server.url, &server.token)?;
+    let ct = admin.balances(CUSTOMER, &BalanceQuery::default()).await?.balances[0].credit_type_id.clone();
+
+    // A support agent (50 USD per action; credits cost cents) grants 1 credit: it executes.
+    let agent = server.token_of("demo-support-agent")?;
+    app.sign_in_as(&server.url, agent, "demo-support-agent").await?;
+    open_customer(app, CUSTOMER).await?;
+    let (before, shown) = available(&admin, CUSTOMER, &ct).await?;
+    card_shows(app, &ct, &shown).await?;
+    app.click("[data-testid=open-grant]").await?;
+    app.set_input("[data-testid=grant-ticket]", "SUP-1").await?;
+    app.set_input("[data-testid=grant-note]", "e2e within the limit").await?;
+    app.set_input("[data-testid=grant-amount]", "1").await?;
+    app.text_when("[data-testid=grant-preview]", |t| t.contains("Executes now")).await?;
+    app.screenshot("grant-dialog").await?;
+    app.click("[data-testid=grant-submit]").await?;
+    app.text_when("[data-testid=grant-granted]", |t| t.contains("Granted (201)")).await?;
+    app.client.active_element().await?.send_keys("\u{e00c}").await?; // Esc closes the dialog...
+    let focused = app.client.active_element().await?.attr("data-testid").await?;
+    assert_eq!(focused.as_deref(), Some("open-grant"), "...and focus returns to its opener");
+    let (after, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert_eq!(after - before, Decimal::ONE, "the grant moved the API's balance by its amount");
+    card_shows(app, &ct, &shown).await?;
+
+    // 20,000 credits (200 USD or more) exceed the agent's 50: an approval request.
+    app.click("[data-testid=open-grant]").await?;
+    app.set_input("[data-testid=grant-ticket]", "SUP-2").await?;
+    app.set_input("[data-testid=grant-note]", "e2e above the limit").await?;
+    app.set_input("[data-testid=grant-amount]", "20000").await?;
+    let preview = app.text_when("[data-testid=grant-preview]", |t| t.contains("Needs approval by")).await?;
+    assert!(preview.contains("finance") && preview.contains("exceeds your per-action limit"), "{preview}");
+    app.screenshot("grant-dialog-approval").await?;
+    app.click("[data-testid=grant-submit]").await?;
+    let request = app.text_when("[data-testid=approval-id]", |t| !t.is_empty()).await?;
+    app.click_button("Close").await?;
+    assert_eq!(available(&admin, CUSTOMER, &ct).await?.0, after, "a pending request books nothing");
+
+    // It is in the agent's Approvals (mine); approving one's own request is refused, verbatim.
+    app.click("[data-testid=nav-approvals]").await?;
+    app.click("[data-testid=scope-mine]").await?;
+    app.click(&format!("tr[data-approval='{request}']")).await?;
+    app.click("[data-testid=approve]").await?;
+    let refusal = app.text_when("[data-testid=approval-detail] [data-testid=error]", |t| !t.is_empty()).await?;
+    let pending = admin.approval(&request).await?;
+    assert_eq!(pending.status, ApprovalStatus::Pending, "refused: {refusal}");
+    app.screenshot("approvals").await?;
+
+    // Finance approves it: the balance moves by 20,000.
+    app.sign_in_as(&server.url, server.token_of("demo-finance")?, "demo-finance").await?;
+    app.click("[data-testid=nav-approvals]").await?;
+    app.click(&format!("tr[data-approval='{request}']")).await?;
+    app.click("[data-testid=approve]").await?;
+    app.text_when("[data-testid=approval-done]", |t| t.contains("Approved and executed")).await?;
+    app.screenshot("approval-approved").await?;
+    let (approved, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert_eq!(approved - after, Decimal::from(20_000));
+    open_customer(app, CUSTOMER).await?;
+    card_shows(app, &ct, &shown).await?;
+
+    // A dispute on two usage rows of distinct events, from the ledger.
+    app.find("[data-testid=ledger-pick]").await?;
+    let mut events: Vec<String> = Vec::new();
+    for row in app.client.find_all(Locator::Css("tr[data-kind=burn]")).await? {
+        let Some(event) = row.attr("data-event").await? else { continue };
+        if events.len() < 2 && !events.contains(&event) {
+            row.find(Locator::Css("[data-testid=ledger-pick]")).await?.click().await?;
+            events.push(event);
+        }
+    }
+    assert_eq!(events.len(), 2, "two burn rows of distinct events on the ledger's first page");
+    app.click("[data-testid=open-dispute]").await?;
+    app.set_input("[data-testid=dispute-ticket]", "SUP-3").await?;
+    app.set_input("[data-testid=dispute-description]", "charged twice for one job").await?;
+    app.click("[data-testid=dispute-submit]").await?;
+    app.find("[data-testid=view-disputes] [data-testid=dispute-detail]").await?;
+    let evidence = app.text_when("[data-testid=evidence]", |t| events.iter().all(|e| t.contains(e.as_str()))).await?;
+    assert!(!evidence.is_empty());
+    app.screenshot("disputes").await?;
+
+    // Resolve with a reversal (within finance's limits: 201); the balance gives the burns back.
+    app.set_input("[data-testid=resolve-reason]", "duplicate job").await?;
+    app.click("[data-testid=resolve-submit]").await?;
+    app.text_when("[data-testid=resolve-outcome]", |t| t.contains("Resolved (201): 2 events reversed")).await?;
+    app.text_when("[data-testid=dispute-status]", |t| t.starts_with("resolved")).await?;
+    app.screenshot("dispute-resolved").await?;
+    let (reversed, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert!(reversed > approved, "the reversal gave credits back: {approved} -> {reversed}");
+    open_customer(app, CUSTOMER).await?;
+    card_shows(app, &ct, &shown).await?;
+
+    // The audit log (finance may read it) has the approval, filtered by action.
+    app.click("[data-testid=nav-audit]").await?;
+    app.set_input("[data-testid=audit-action]", "approval.approve").await?;
+    app.click("[data-testid=audit-apply]").await?;
+    app.text_when("[data-testid=audit]", |t| t.contains(&request) || t.contains("approval.approve")).await?;
+    app.screenshot("audit").await?;
     Ok(())
 }

@@ -230,7 +230,8 @@ function GrantResult({ r, onClose }: { r: S["GrantSubmitted"]; onClose: () => vo
         </p>
       )}
       <div className="buttons">
-        <button type="button" onClick={onClose}>
+        {/* The submit button is gone: focus the way out, so Esc and Enter both close. */}
+        <button type="button" onClick={onClose} autoFocus>
           Close
         </button>
       </div>

@@ -35,14 +35,14 @@ export function Approvals({
   const [scope, setScope] = useState<Scope>(initialCustomer ? "customer" : "all");
   const [customer, setCustomer] = useState(initialCustomer ?? "");
   const [status, setStatus] = useState<S["ApprovalStatus"] | "">("pending");
-  const [selected, setSelected] = useState<string | null>(null);
+  // The request shown in detail: kept when a decision drops it from the list.
+  const [chosen, setChosen] = useState<S["Approval"] | null>(null);
   const list = usePaged<S["Approval"]>(
     (after) => api.approvals(scope, scope === "customer" ? customer : null, status || null, after),
     [scope, customer, status],
     scope !== "customer" || customer.trim() !== "",
   );
   const { items, error, loaded } = list;
-  const chosen = items.find((a) => a.id === selected);
 
   return (
     <div className="view" data-testid="view-approvals">
@@ -99,9 +99,9 @@ export function Approvals({
                 <tr
                   key={a.id}
                   tabIndex={0}
-                  className={`clickable${a.id === selected ? " selected" : ""}`}
-                  onClick={() => setSelected(a.id)}
-                  onKeyDown={(e) => rowKeys(e, () => setSelected(a.id))}
+                  className={`clickable${a.id === chosen?.id ? " selected" : ""}`}
+                  onClick={() => setChosen(a)}
+                  onKeyDown={(e) => rowKeys(e, () => setChosen(a))}
                   data-approval={a.id}
                   data-testid="approval-row"
                 >
@@ -123,7 +123,7 @@ export function Approvals({
             a={chosen}
             me={session.user}
             onDecided={list.reload}
-            onClose={() => setSelected(null)}
+            onClose={() => setChosen(null)}
           />
         )}
       </div>

@@ -327,9 +327,6 @@ function Ledger({
         <table className="data">
           <thead>
             <tr>
-              <th>
-                <span className="sr-only">Select</span>
-              </th>
               <th className="num">#</th>
               <th>Booked</th>
               <th>Kind</th>
@@ -337,6 +334,7 @@ function Ledger({
               <th>Product</th>
               <th>Grant</th>
               <th>Actor</th>
+              <th>Dispute</th>
             </tr>
           </thead>
           <tbody>
@@ -387,7 +385,15 @@ function LedgerLine({
         aria-expanded={open}
         data-testid="ledger-row"
         data-kind={e.kind}
+        data-event={e.event_id ?? undefined}
       >
+        <td className="num">{e.seq}</td>
+        <td>{instant(e.booked_at)}</td>
+        <td>{e.kind}</td>
+        <td className="num">{signed(e.amount)}</td>
+        <td>{e.product_id ?? ""}</td>
+        <td className="mono">{e.grant_id ?? ""}</td>
+        <td>{e.actor}</td>
         <td onClick={(x) => x.stopPropagation()}>
           {disputable && (
             <input
@@ -399,13 +405,6 @@ function LedgerLine({
             />
           )}
         </td>
-        <td className="num">{e.seq}</td>
-        <td>{instant(e.booked_at)}</td>
-        <td>{e.kind}</td>
-        <td className="num">{signed(e.amount)}</td>
-        <td>{e.product_id ?? ""}</td>
-        <td className="mono">{e.grant_id ?? ""}</td>
-        <td>{e.actor}</td>
       </tr>
       {open && (
         <tr className="explain-row">

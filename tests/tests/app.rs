@@ -240,7 +240,10 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     app.click("[data-testid=nav-audit]").await?;
     app.set_input("[data-testid=audit-action]", "approval.approve").await?;
     app.click("[data-testid=audit-apply]").await?;
-    app.text_when("[data-testid=audit]", |t| t.contains(&request) || t.contains("approval.approve")).await?;
+    let audit = app
+        .text_when("[data-testid=audit]", |t| t.contains("approval.approve") && !t.contains("reverse_usage"))
+        .await?;
+    assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
     app.screenshot("audit").await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ import { Settings } from "./views/Settings";
 type Route =
   | { name: "customers" }
   | { name: "customer"; id: string }
-  | { name: "approvals" }
+  | { name: "approvals"; customer?: string }
   | { name: "disputes"; id: string | null }
   | { name: "finance" }
   | { name: "audit" }
@@ -134,9 +134,12 @@ export function App() {
             role={session.user.role}
             onBack={() => setRoute({ name: "customers" })}
             onOpenDispute={(id) => setRoute({ name: "disputes", id })}
+            onOpenApprovals={() => setRoute({ name: "approvals", customer: route.id })}
           />
         )}
-        {session && route.name === "approvals" && <Approvals key={session.user.user_id} session={session} />}
+        {session && route.name === "approvals" && (
+          <Approvals key={`${session.user.user_id}/${route.customer ?? ""}`} session={session} customer={route.customer} />
+        )}
         {session && route.name === "disputes" && (
           <Disputes
             key={session.user.user_id}

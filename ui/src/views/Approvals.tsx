@@ -105,7 +105,7 @@ export function Approvals({
                   data-approval={a.id}
                   data-testid="approval-row"
                 >
-                  <td>{instant(a.requested_at)}</td>
+                  <td className="when">{instant(a.requested_at)}</td>
                   <td>{a.customer_id}</td>
                   <td>{a.action}</td>
                   <td className="num">{money(a.value)}</td>

@@ -116,7 +116,7 @@ export function Audit({ role }: { role: S["Role"] }) {
                 onKeyDown={(e) => rowKeys(e, () => setOpen(open === r.id ? null : r.id))}
                 data-testid="audit-row"
               >
-                <td>{instant(r.at)}</td>
+                <td className="when">{instant(r.at)}</td>
                 <td>
                   {r.actor}
                   <div className="sub">{r.role}</div>

@@ -16,12 +16,14 @@ export function Customer({
   role,
   onBack,
   onOpenDispute,
+  onOpenApprovals,
 }: {
   id: string;
   theme: Theme;
   role: S["Role"];
   onBack: () => void;
   onOpenDispute: (id: string) => void;
+  onOpenApprovals: () => void;
 }) {
   const { data, error, busy, reload } = useCommand(() => api.customer(id), [id]);
   const [granting, setGranting] = useState(false);
@@ -62,6 +64,9 @@ export function Customer({
           data-testid="open-grant"
         >
           Grant credits...
+        </button>
+        <button type="button" onClick={onOpenApprovals} data-testid="customer-approvals">
+          Approvals
         </button>
         <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
       </div>

@@ -256,6 +256,8 @@ impl App {
 
     /// Saves a PNG of the window's page to `target/e2e-screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        // Let WebKit paint what the last DOM change drew (its snapshot can lag a frame).
+        tokio::time::sleep(Duration::from_millis(250)).await;
         // Bounded: a WebDriver call that never answers must fail the test, not stall it.
         let png = tokio::time::timeout(Duration::from_secs(30), self.client.screenshot())
             .await

@@ -117,12 +117,12 @@ export function Audit({ role }: { role: S["Role"] }) {
                 data-testid="audit-row"
               >
                 <td className="when">{instant(r.at)}</td>
-                <td>
+                <td className="nowrap">
                   {r.actor}
                   <div className="sub">{r.role}</div>
                 </td>
                 <td className="mono">{r.action}</td>
-                <td className="mono">{r.target ?? ""}</td>
+                <td className="mono wrap">{r.target ?? ""}</td>
                 <td>{r.customer_id ?? ""}</td>
                 <td className="num">{r.value ? money(r.value) : ""}</td>
                 <td className={r.outcome === "refused" || r.outcome === "failed" ? "warn" : undefined}>{r.outcome}</td>

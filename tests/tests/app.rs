@@ -216,6 +216,7 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
         }
     }
     assert_eq!(events.len(), 2, "two burn rows of distinct events on the ledger's first page");
+    app.screenshot("customer-ledger-dispute").await?;
     app.click("[data-testid=open-dispute]").await?;
     app.set_input("[data-testid=dispute-ticket]", "SUP-3").await?;
     app.set_input("[data-testid=dispute-description]", "charged twice for one job").await?;

@@ -203,7 +203,7 @@ function ApprovalDetail({
       {done && (
         <p className="notice" data-testid="approval-done">
           {done.approval.status === "approved"
-            ? `Approved and executed${done.entries.length ? `: ${done.entries.length} entries booked` : ""}${
+            ? `Approved and executed${done.entries.length ? `: ${done.entries.length} ${done.entries.length === 1 ? "entry" : "entries"} booked` : ""}${
                 done.reversed_events.length ? `, ${done.reversed_events.length} events reversed` : ""
               }.`
             : `Request ${done.approval.status}.`}

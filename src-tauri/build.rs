@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "save_connection",
     "use_embedded",
     "open_external",
+    "timing_config",
+    "timing_mark",
 ];
 
 fn main() {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::core::embedded::seed_options;
 use crate::core::export::{finance_csv, write_export};
+use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
     BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerPage,
 };
@@ -182,4 +183,16 @@ pub fn open_external(app: AppHandle, url: String) -> Res<()> {
     }
     use tauri_plugin_opener::OpenerExt;
     app.opener().open_url(url, None::<&str>).map_err(|e| AppError::from(CoreError::Settings(e.to_string())))
+}
+
+/// The benchmark's instructions (`enabled: false` outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_config(timing: State<'_, Timing>) -> TimingConfig {
+    timing.config().clone()
+}
+
+/// Records a benchmark timing mark (a no-op outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_mark(timing: State<'_, Timing>, name: String, detail: String) -> Res<()> {
+    Ok(timing.mark(&name, &detail)?)
 }

@@ -47,6 +47,8 @@ export const api = {
     call<S["Session"]>("save_connection", { serverUrl, token }),
   useEmbedded: () => call<S["Session"]>("use_embedded"),
   openExternal: (url: string) => call<null>("open_external", { url }),
+  timingConfig: () => call<S["TimingConfig"]>("timing_config"),
+  timingMark: (name: string, detail: string) => call<null>("timing_mark", { name, detail }),
 };
 
 export function onSeedProgress(f: (p: S["SeedProgressEvent"]) => void): Promise<UnlistenFn> {

@@ -8,6 +8,7 @@
 use utoipa::OpenApi;
 
 use super::embedded::SeedProgressEvent;
+use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
     LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
@@ -38,6 +39,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ConnectionSettings,
     ConnectionTest,
     ExportDone,
+    TimingConfig,
 )))]
 struct AppComponents;
 

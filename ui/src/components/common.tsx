@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import type { AppError, S } from "../api";
-import { clock } from "../lib/format";
+import { clock, money, moneyExact } from "../lib/format";
 
 /** "as of 12:03:55" with a refresh button; says so when the data is stale. */
 export function DataAgeBar({ age, onRefresh, busy }: { age?: S["DataAge"]; onRefresh: () => void; busy?: boolean }) {
@@ -78,4 +78,15 @@ export function useCommand<T>(run: () => Promise<T>, deps: unknown[]) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   return { data, error, busy, reload: () => setTick((t) => t + 1) };
+}
+
+/** Money in the currency's minor units; the exact amount the server sent on hover. */
+export function Money({ m }: { m: { amount: string; currency: string } }) {
+  const exact = moneyExact(m);
+  const shown = money(m);
+  return (
+    <span className="money" title={shown === exact ? undefined : `exactly ${exact}`} data-exact={m.amount}>
+      {shown}
+    </span>
+  );
 }

@@ -1,8 +1,8 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
-import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
-import { day, groupDecimal, instant, isZero, localInputToUtc, money, signed } from "../lib/format";
+import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 
 type Theme = "light" | "dark";
 
@@ -17,7 +17,7 @@ export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBa
   const wallet = balances.find((b) => b.credit_type_id === ct);
 
   return (
-    <div className="view" data-testid="view-customer">
+    <div className="view" data-testid="view-customer" data-customer={data?.customer.id}>
       <div className="toolbar">
         <button type="button" onClick={onBack} aria-label="Back to customers">
           ← Customers
@@ -117,7 +117,7 @@ function BalanceCard({
       </div>
       <dl>
         <dt>Value</dt>
-        <dd>{money(b.available_value)}</dd>
+        <dd><Money m={b.available_value} /></dd>
         <dt>Pending</dt>
         <dd>{groupDecimal(b.pending)}</dd>
         <dt>Overage</dt>

@@ -34,6 +34,8 @@ const COMMANDS: &[&str] = &[
     "comment_dispute",
     "resolve_dispute",
     "audit_log",
+    "timing_config",
+    "timing_mark",
 ];
 
 fn main() {

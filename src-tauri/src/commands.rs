@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::core::embedded::seed_options;
 use crate::core::export::{finance_csv, write_export};
+use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
     BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerPage,
 };
@@ -285,4 +286,16 @@ pub async fn resolve_dispute(core: State<'_, AppCore>, id: String, form: Resolve
 #[tauri::command]
 pub async fn audit_log(core: State<'_, AppCore>, filter: AuditFilter, cursor: Option<String>) -> Res<AuditPage> {
     Ok(core.audit(filter, cursor).await?)
+}
+
+/// The benchmark's instructions (`enabled: false` outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_config(timing: State<'_, Timing>) -> TimingConfig {
+    timing.config().clone()
+}
+
+/// Records a benchmark timing mark (a no-op outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_mark(timing: State<'_, Timing>, name: String, detail: String) -> Res<()> {
+    Ok(timing.mark(&name, &detail)?)
 }

@@ -33,6 +33,7 @@ pub fn run() {
         .setup(|app| {
             let profiles = profiles(app)?;
             app.manage(core::AppCore::new(profiles));
+            app.manage(core::timing::Timing::from_env(|k| std::env::var(k).ok()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -68,6 +69,8 @@ pub fn run() {
             commands::comment_dispute,
             commands::resolve_dispute,
             commands::audit_log,
+            commands::timing_config,
+            commands::timing_mark,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Creditdesk app");

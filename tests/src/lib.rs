@@ -162,11 +162,7 @@ impl App {
         let app = binary("creditdesk")?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let app_dir = tempfile::tempdir()?;
-        std::fs::write(
-            app_dir.path().join("connection.json"),
-            serde_json::json!({ "server_url": server.url }).to_string(),
-        )?;
-        write_private(&app_dir.path().join("token"), &server.token)?;
+        write_connection(app_dir.path(), server)?;
         let export_dir = app_dir.path().join("exports");
         let (display, xvfb) = display()?;
         let port = free_port()?;
@@ -303,6 +299,12 @@ fn which(name: &str) -> Result<PathBuf> {
         dirs.push(PathBuf::from(home).join(".cargo/bin"));
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).with_context(|| format!("{name} not found on PATH"))
+}
+
+/// Points an app directory (`CREDITDESK_APP_DIR`) at `server` as its demo admin.
+pub fn write_connection(app_dir: &Path, server: &Server) -> Result<()> {
+    std::fs::write(app_dir.join("connection.json"), serde_json::json!({ "server_url": server.url }).to_string())?;
+    write_private(&app_dir.join("token"), &server.token)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -7,6 +7,7 @@ use chrono::{Duration, SubsecRound, Utc};
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_e2e::{grouped, App, Server};
+use fantoccini::key::Key;
 use fantoccini::Locator;
 use rust_decimal::Decimal;
 
@@ -30,12 +31,18 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.find("[data-testid=view-customers] tr[data-customer]").await?;
     app.screenshot("customers").await?;
 
-    // Search and open a customer.
-    let search = app.find("[data-testid=customer-search]").await?;
+    // Search and open a customer from the keyboard: Ctrl+K focuses the
+    // search, the arrow key reaches the row, Enter opens it.
+    app.client.active_element().await?.send_keys(&(Key::Control + "k")).await?;
+    let search = app.client.active_element().await?;
+    assert_eq!(search.attr("data-testid").await?.as_deref(), Some("customer-search"), "Ctrl+K focuses the search");
     search.send_keys("cus_0002").await?;
     app.text_when("[data-testid=view-customers] tbody", |t| t.contains("cus_0002") && !t.contains("cus_0001")).await?;
-    app.click("tr[data-customer=cus_0002]").await?;
-    app.find("[data-testid=view-customer]").await?;
+    search.send_keys(&Key::Down.to_string()).await?;
+    let row = app.client.active_element().await?;
+    assert_eq!(row.attr("data-customer").await?.as_deref(), Some("cus_0002"), "ArrowDown focuses the first row");
+    row.send_keys(&Key::Enter.to_string()).await?;
+    app.find("[data-testid=view-customer][data-customer=cus_0002]").await?;
 
     // The balance shown is the API's, digit for digit.
     let balances = api.balances("cus_0002", &BalanceQuery::default()).await?;

@@ -70,6 +70,8 @@ export const api = {
   commentDispute: (id: string, body: string) => call<S["DisputeComment"]>("comment_dispute", { id, body }),
   resolveDispute: (id: string, form: S["ResolveForm"]) => call<S["DisputeResolved"]>("resolve_dispute", { id, form }),
   audit: (filter: S["AuditFilter"], cursor: string | null) => call<S["AuditPage"]>("audit_log", { filter, cursor }),
+  timingConfig: () => call<S["TimingConfig"]>("timing_config"),
+  timingMark: (name: string, detail: string) => call<null>("timing_mark", { name, detail }),
 };
 
 export function onSeedProgress(f: (p: S["SeedProgressEvent"]) => void): Promise<UnlistenFn> {

@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod export;
 pub mod profile;
 pub mod schema;
+pub mod timing;
 pub mod views;
 pub mod workflows;
 

@@ -8,6 +8,7 @@
 use utoipa::OpenApi;
 
 use super::embedded::SeedProgressEvent;
+use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
     LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
@@ -52,6 +53,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ResolveForm,
     AuditFilter,
     AuditPage,
+    TimingConfig,
 )))]
 struct AppComponents;
 

@@ -33,9 +33,9 @@ afterEach(() => {
 describe("previewText", () => {
   it("says who must approve and by how much the limit is exceeded, from the server's strings", () => {
     expect(previewText(pending)).toBe(
-      "Needs approval by support lead, finance or admin: exceeds your per-action limit (50 USD) by 30 USD.",
+      "Needs approval by support lead, finance or admin: exceeds your per-action limit (50.00 USD) by 30.00 USD.",
     );
-    expect(previewText({ ...pending, executes_now: true, value: usd("1234.5") })).toBe("Executes now: worth 1,234.5 USD.");
+    expect(previewText({ ...pending, executes_now: true, value: usd("1234.5") })).toBe("Executes now: worth 1,234.50 USD.");
   });
 });
 

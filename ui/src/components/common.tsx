@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import type { AppError, S } from "../api";
-import { clock } from "../lib/format";
+import { clock, money, moneyExact } from "../lib/format";
 
 /** "as of 12:03:55" with a refresh button; says so when the data is stale. */
 export function DataAgeBar({ age, onRefresh, busy }: { age?: S["DataAge"]; onRefresh: () => void; busy?: boolean }) {
@@ -145,5 +145,16 @@ export function LoadMore({ cursor, busy, onMore }: { cursor: string | null; busy
     <button type="button" onClick={onMore} disabled={busy}>
       {busy ? "Loading..." : "Load more"}
     </button>
+  );
+}
+
+/** Money in the currency's minor units; the exact amount the server sent on hover. */
+export function Money({ m }: { m: { amount: string; currency: string } }) {
+  const exact = moneyExact(m);
+  const shown = money(m);
+  return (
+    <span className="money" title={shown === exact ? undefined : `exactly ${exact}`} data-exact={m.amount}>
+      {shown}
+    </span>
   );
 }

@@ -2732,6 +2732,14 @@ export interface components {
          * @enum {string}
          */
         ThemeName: "light" | "dark";
+        /** @description What the UI should do for the benchmark; `enabled: false` in normal use. */
+        TimingConfig: {
+            enabled: boolean;
+            /** @description Open this customer as soon as signed in. */
+            open_customer?: string | null;
+            /** @description Then switch to each of these in turn, marking each switch. */
+            switch_through: string[];
+        };
         /** @description A user (never with a token: tokens are stored hashed). */
         User: {
             /** Format: date-time */

@@ -1,8 +1,8 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, usePaged } from "../components/common";
+import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, usePaged } from "../components/common";
 import { roleList } from "../components/GrantDialog";
-import { groupDecimal, instant, money } from "../lib/format";
+import { groupDecimal, instant } from "../lib/format";
 
 type Scope = S["ApprovalScope"];
 const STATUSES: (S["ApprovalStatus"] | "")[] = ["pending", "approved", "rejected", "cancelled", "expired", "failed", ""];
@@ -75,7 +75,7 @@ export function Approvals({
       </div>
       <p className="sub">
         You are {session.user.name} ({session.user.role.replace(/_/g, " ")}); you may approve up to{" "}
-        {session.user.limits.approve_up_to ? money(session.user.limits.approve_up_to) : "any value"}.
+        {session.user.limits.approve_up_to ? <Money m={session.user.limits.approve_up_to} /> : "any value"}.
       </p>
       {error && <ErrorBox error={error} onRetry={list.reload} />}
       {!loaded && !error && <Loading what="approval requests" />}
@@ -108,7 +108,7 @@ export function Approvals({
                   <td className="when">{instant(a.requested_at)}</td>
                   <td>{a.customer_id}</td>
                   <td>{a.action}</td>
-                  <td className="num">{money(a.value)}</td>
+                  <td className="num"><Money m={a.value} /></td>
                   <td>{a.exceeded.replace("_", "-")}</td>
                   <td>{a.requested_by}</td>
                   <td className={`status-${a.status}`}>{a.status}</td>
@@ -178,10 +178,10 @@ function ApprovalDetail({
           {a.requested_by} ({a.requested_role.replace(/_/g, " ")}) on {instant(a.requested_at)}
         </dd>
         <dt>Value</dt>
-        <dd>{money(a.value)}</dd>
+        <dd><Money m={a.value} /></dd>
         <dt>Limit exceeded</dt>
         <dd>
-          {a.exceeded === "monthly" ? "monthly budget left" : "per action"} {money(a.limit)}, by {money(a.exceeded_by)}
+          {a.exceeded === "monthly" ? "monthly budget left" : "per action"} <Money m={a.limit} />, by <Money m={a.exceeded_by} />
         </dd>
         <dt>Who may approve</dt>
         <dd>{roleList(a.approver_roles)}</dd>

@@ -1,7 +1,7 @@
 import { Fragment, useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { DataAgeBar, Empty, ErrorBox, Loading, rowKeys } from "../components/common";
-import { instant, localInputToUtc, money } from "../lib/format";
+import { Money, DataAgeBar, Empty, ErrorBox, Loading, rowKeys } from "../components/common";
+import { instant, localInputToUtc } from "../lib/format";
 
 /** Roles the server lets read the audit log. */
 export const AUDIT_ROLES: S["Role"][] = ["support_lead", "finance", "admin"];
@@ -124,7 +124,7 @@ export function Audit({ role }: { role: S["Role"] }) {
                 <td className="mono">{r.action}</td>
                 <td className="mono wrap">{r.target ?? ""}</td>
                 <td>{r.customer_id ?? ""}</td>
-                <td className="num">{r.value ? money(r.value) : ""}</td>
+                <td className="num">{r.value ? <Money m={r.value} /> : ""}</td>
                 <td className={r.outcome === "refused" || r.outcome === "failed" ? "warn" : undefined}>{r.outcome}</td>
                 <td className="mono">{r.rule ?? ""}</td>
               </tr>

@@ -1,11 +1,11 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
-import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
 import { DisputeDialog } from "../components/DisputeDialog";
 import { GrantDialog } from "../components/GrantDialog";
 import { VoidDialog, voidRefusal } from "../components/VoidDialog";
-import { day, groupDecimal, instant, isZero, localInputToUtc, money, signed } from "../lib/format";
+import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 
 type Theme = "light" | "dark";
 
@@ -35,7 +35,7 @@ export function Customer({
   const wallet = balances.find((b) => b.credit_type_id === ct);
 
   return (
-    <div className="view" data-testid="view-customer">
+    <div className="view" data-testid="view-customer" data-customer={data?.customer.id}>
       <div className="toolbar">
         <button type="button" onClick={onBack} aria-label="Back to customers">
           ← Customers
@@ -157,7 +157,7 @@ function BalanceCard({
       </div>
       <dl>
         <dt>Value</dt>
-        <dd>{money(b.available_value)}</dd>
+        <dd><Money m={b.available_value} /></dd>
         <dt>Pending</dt>
         <dd>{groupDecimal(b.pending)}</dd>
         <dt>Overage</dt>

@@ -1,9 +1,9 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, useCommand, usePaged } from "../components/common";
+import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, useCommand, usePaged } from "../components/common";
 import { ReasonSelect } from "../components/Dialog";
 import { roleList } from "../components/GrantDialog";
-import { groupDecimal, instant, money, signed } from "../lib/format";
+import { groupDecimal, instant, signed } from "../lib/format";
 
 const STATUSES: (S["DisputeStatus"] | "")[] = ["", "open", "investigating", "awaiting_approval", "resolved", "rejected"];
 
@@ -197,7 +197,7 @@ function DisputeDetail({
             )}
           </dl>
           <h4>
-            Evidence: {groupDecimal(data.evidence.total_credits)} credits, {money(data.evidence.total_value)}
+            Evidence: {groupDecimal(data.evidence.total_credits)} credits, <Money m={data.evidence.total_value} />
           </h4>
           <table className="data" data-testid="evidence">
             <thead>
@@ -344,7 +344,7 @@ function ResolvedNotice({ r }: { r: S["DisputeResolved"] }) {
     return (
       <p className="notice pending" data-testid="resolve-outcome">
         Awaiting approval (202): request <span className="mono">{r.approval.approval_id}</span> worth{" "}
-        {money(r.approval.value)} exceeds your limit by {money(r.approval.exceeded_by)}; {roleList(r.approval.approver_roles)}{" "}
+        <Money m={r.approval.value} /> exceeds your limit by <Money m={r.approval.exceeded_by} />; {roleList(r.approval.approver_roles)}{" "}
         may approve it.
       </p>
     );

@@ -19,6 +19,23 @@ const COMMANDS: &[&str] = &[
     "save_connection",
     "use_embedded",
     "open_external",
+    "me",
+    "preview_grant",
+    "submit_grant",
+    "void_grant",
+    "list_approvals",
+    "approve",
+    "reject",
+    "cancel_approval",
+    "list_disputes",
+    "get_dispute",
+    "open_dispute",
+    "assign_dispute",
+    "comment_dispute",
+    "resolve_dispute",
+    "audit_log",
+    "timing_config",
+    "timing_mark",
 ];
 
 fn main() {

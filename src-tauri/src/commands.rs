@@ -9,10 +9,19 @@ use utoipa::ToSchema;
 
 use crate::core::embedded::seed_options;
 use crate::core::export::{finance_csv, write_export};
+use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
     BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerPage,
 };
+use crate::core::workflows::{
+    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
+    GrantSubmitted, ResolveForm,
+};
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
+use creditdesk_api::approvals::{ApprovalDecided, ApprovalStatus, GrantPreview};
+use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus};
+use creditdesk_api::grants::GrantVoided;
+use creditdesk_api::me::MeResponse;
 
 type Res<T> = Result<T, AppError>;
 
@@ -182,4 +191,111 @@ pub fn open_external(app: AppHandle, url: String) -> Res<()> {
     }
     use tauri_plugin_opener::OpenerExt;
     app.opener().open_url(url, None::<&str>).map_err(|e| AppError::from(CoreError::Settings(e.to_string())))
+}
+
+// ---- workflows (docs/workflows.md): the server decides, the app shows ----
+
+#[tauri::command]
+pub async fn me(core: State<'_, AppCore>) -> Res<MeResponse> {
+    Ok(core.me().await?)
+}
+
+#[tauri::command]
+pub async fn preview_grant(core: State<'_, AppCore>, form: GrantForm) -> Res<GrantPreview> {
+    Ok(core.preview_grant(&form).await?)
+}
+
+#[tauri::command]
+pub async fn submit_grant(core: State<'_, AppCore>, form: GrantForm) -> Res<GrantSubmitted> {
+    Ok(core.submit_grant(&form).await?)
+}
+
+#[tauri::command]
+pub async fn void_grant(
+    core: State<'_, AppCore>,
+    grant: String,
+    reason_code: String,
+    ticket_ref: String,
+    note: String,
+) -> Res<GrantVoided> {
+    Ok(core.void_grant(&grant, &reason_code, &ticket_ref, &note).await?)
+}
+
+#[tauri::command]
+pub async fn list_approvals(
+    core: State<'_, AppCore>,
+    scope: ApprovalScope,
+    customer: Option<String>,
+    status: Option<ApprovalStatus>,
+    cursor: Option<String>,
+) -> Res<ApprovalsPage> {
+    Ok(core.approvals(scope, customer, status, cursor).await?)
+}
+
+#[tauri::command]
+pub async fn approve(core: State<'_, AppCore>, id: String, note: Option<String>) -> Res<ApprovalDecided> {
+    Ok(core.approve(&id, note).await?)
+}
+
+#[tauri::command]
+pub async fn reject(core: State<'_, AppCore>, id: String, reason: String) -> Res<ApprovalDecided> {
+    Ok(core.reject(&id, &reason).await?)
+}
+
+#[tauri::command]
+pub async fn cancel_approval(core: State<'_, AppCore>, id: String, reason: Option<String>) -> Res<ApprovalDecided> {
+    Ok(core.cancel_approval(&id, reason).await?)
+}
+
+#[tauri::command]
+pub async fn list_disputes(
+    core: State<'_, AppCore>,
+    status: Option<DisputeStatus>,
+    customer: Option<String>,
+    overdue: Option<bool>,
+    cursor: Option<String>,
+) -> Res<DisputesPage> {
+    Ok(core.disputes(status, customer, overdue, cursor).await?)
+}
+
+#[tauri::command]
+pub async fn get_dispute(core: State<'_, AppCore>, id: String) -> Res<DisputeView> {
+    Ok(core.dispute(&id).await?)
+}
+
+#[tauri::command]
+pub async fn open_dispute(core: State<'_, AppCore>, form: DisputeForm) -> Res<Dispute> {
+    Ok(core.open_dispute(&form).await?)
+}
+
+#[tauri::command]
+pub async fn assign_dispute(core: State<'_, AppCore>, id: String, assignee: String) -> Res<Dispute> {
+    Ok(core.assign_dispute(&id, &assignee).await?)
+}
+
+#[tauri::command]
+pub async fn comment_dispute(core: State<'_, AppCore>, id: String, body: String) -> Res<DisputeComment> {
+    Ok(core.comment_dispute(&id, &body).await?)
+}
+
+#[tauri::command]
+pub async fn resolve_dispute(core: State<'_, AppCore>, id: String, form: ResolveForm) -> Res<DisputeResolved> {
+    Ok(core.resolve_dispute(&id, &form).await?)
+}
+
+#[tauri::command]
+pub async fn audit_log(core: State<'_, AppCore>, filter: AuditFilter, cursor: Option<String>) -> Res<AuditPage> {
+    Ok(core.audit(filter, cursor).await?)
+}
+
+/// The benchmark's instructions (`enabled: false` outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_config(timing: State<'_, Timing>) -> TimingConfig {
+    timing.config().clone()
+}
+
+/// Records a benchmark timing mark (a no-op outside `scripts/bench-app`).
+#[tauri::command]
+pub fn timing_mark(timing: State<'_, Timing>, name: String, detail: String) -> Res<()> {
+    Ok(timing.mark(&name, &detail)?)
 }

@@ -33,6 +33,7 @@ pub fn run() {
         .setup(|app| {
             let profiles = profiles(app)?;
             app.manage(core::AppCore::new(profiles));
+            app.manage(core::timing::Timing::from_env(|k| std::env::var(k).ok()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -53,6 +54,23 @@ pub fn run() {
             commands::save_connection,
             commands::use_embedded,
             commands::open_external,
+            commands::me,
+            commands::preview_grant,
+            commands::submit_grant,
+            commands::void_grant,
+            commands::list_approvals,
+            commands::approve,
+            commands::reject,
+            commands::cancel_approval,
+            commands::list_disputes,
+            commands::get_dispute,
+            commands::open_dispute,
+            commands::assign_dispute,
+            commands::comment_dispute,
+            commands::resolve_dispute,
+            commands::audit_log,
+            commands::timing_config,
+            commands::timing_mark,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Creditdesk app");

@@ -9,6 +9,7 @@
 //! profile (default `debug`). Screenshots go to `target/e2e-screenshots/`.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,11 +37,20 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A child process killed (by its own pid) on drop.
+/// A child process killed on drop, with its process group when it leads one
+/// (tauri-driver's WebKitWebDriver and the app would otherwise outlive it).
 pub struct Proc(pub Child, pub &'static str);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let pid = self.0.id() as libc::pid_t;
+        // SAFETY: plain syscalls on a pid we spawned; killpg fails harmlessly
+        // (ESRCH/EPERM) when the child is not a group leader.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -62,7 +72,17 @@ pub struct Server {
     pub url: String,
     /// The demo admin's token.
     pub token: String,
+    /// Every demo user's token by name (`demo-support-agent`,
+    /// `demo-support-lead`, `demo-finance`, ...), from the seed report.
+    pub tokens: std::collections::HashMap<String, String>,
     _proc: Proc,
+}
+
+impl Server {
+    /// The token of demo user `name`.
+    pub fn token_of(&self, name: &str) -> Result<&str> {
+        self.tokens.get(name).map(String::as_str).with_context(|| format!("{name}'s token in the seed report"))
+    }
 }
 
 impl Server {
@@ -79,14 +99,17 @@ impl Server {
             bail!("demo-seed failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let report = String::from_utf8_lossy(&out.stdout);
-        let token = report
+        // "    <name> <role> <token>" per demo user.
+        let tokens: std::collections::HashMap<String, String> = report
             .lines()
-            .find_map(|l| {
-                let mut f = l.split_whitespace();
-                (f.next() == Some("demo-admin")).then(|| f.nth(1)).flatten()
+            .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+                [name, _role, token] if name.starts_with("demo-") && token != "-" => {
+                    Some((name.to_owned(), token.to_owned()))
+                }
+                _ => None,
             })
-            .context("demo-admin's token in the seed report")?
-            .to_owned();
+            .collect();
+        let token = tokens.get("demo-admin").context("demo-admin's token in the seed report")?.clone();
         let port = free_port()?;
         let child = Command::new(&bin)
             .args(["--db", &db, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
@@ -95,7 +118,7 @@ impl Server {
             .context("starting creditdesk-server")?;
         let proc = Proc(child, "creditdesk-server");
         wait_for_port(port, "creditdesk-server", Duration::from_secs(30))?;
-        Ok(Server { url: format!("http://127.0.0.1:{port}"), token, _proc: proc })
+        Ok(Server { url: format!("http://127.0.0.1:{port}"), token, tokens, _proc: proc })
     }
 }
 
@@ -139,26 +162,29 @@ impl App {
         let app = binary("creditdesk")?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let app_dir = tempfile::tempdir()?;
-        std::fs::write(
-            app_dir.path().join("connection.json"),
-            serde_json::json!({ "server_url": server.url }).to_string(),
-        )?;
-        write_private(&app_dir.path().join("token"), &server.token)?;
+        write_connection(app_dir.path(), server)?;
         let export_dir = app_dir.path().join("exports");
         let (display, xvfb) = display()?;
         let port = free_port()?;
         let native = free_port()?;
         let driver = which("tauri-driver")?;
+        // The driver's and the app's output, kept for a failed run to explain itself.
+        let log_path = target_dir().join("e2e-screenshots").join("tauri-driver.log");
+        std::fs::create_dir_all(log_path.parent().context("log dir")?)?;
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(driver)
+            .process_group(0)
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env("CREDITDESK_APP_DIR", app_dir.path())
             .env("CREDITDESK_EXPORT_DIR", &export_dir)
             .env("CREDITDESK_LOG", "warn")
-            // WebKitGTK under Xvfb: no GPU, no sandbox helper processes to spare.
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            // WebKitGTK under Xvfb: no GPU, so software GL. Compositing must stay
+            // on: with WEBKIT_DISABLE_COMPOSITING_MODE WebKitWebDriver's
+            // screenshot never answers (and the whole session stalls).
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()
             .context("starting tauri-driver (cargo install tauri-driver --locked)")?;
         let driver = Proc(child, "tauri-driver");
@@ -185,6 +211,27 @@ impl App {
             .with_context(|| format!("waiting for {css}"))
     }
 
+    /// Waits for `css` and clicks it. A table row is clicked on its first
+    /// cell: WebKitWebDriver calls a `<tr>` itself "not interactable".
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        let target = if element.tag_name().await? == "tr" { element.find(Locator::Css("td")).await? } else { element };
+        target.click().await.with_context(|| format!("clicking {css}"))
+    }
+
+    /// Clicks the button whose text is exactly `text`.
+    pub async fn click_button(&self, text: &str) -> Result<()> {
+        let xpath = format!("//button[normalize-space()='{text}']");
+        let button = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .with_context(|| format!("waiting for the button {text:?}"))?;
+        button.click().await.with_context(|| format!("clicking the button {text:?}"))
+    }
+
     /// Waits until `css`'s text satisfies `ok`, and returns it.
     pub async fn text_when(&self, css: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
         let start = Instant::now();
@@ -205,7 +252,12 @@ impl App {
 
     /// Saves a PNG of the window's page to `target/e2e-screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let png = self.client.screenshot().await?;
+        // Let WebKit paint what the last DOM change drew (its snapshot can lag a frame).
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Bounded: a WebDriver call that never answers must fail the test, not stall it.
+        let png = tokio::time::timeout(Duration::from_secs(30), self.client.screenshot())
+            .await
+            .with_context(|| format!("screenshot {name} did not answer within 30 s"))??;
         let dir = target_dir().join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
@@ -213,13 +265,24 @@ impl App {
         Ok(path)
     }
 
-    /// Sets a React-controlled input's value as typing would.
+    /// Signs the app in as `token` through Settings -> Connection ("Save and
+    /// connect"), and waits until the sidebar names `user`.
+    pub async fn sign_in_as(&self, url: &str, token: &str, user: &str) -> Result<()> {
+        self.click("[data-testid=nav-settings]").await?;
+        self.set_input("[data-testid=server-url]", url).await?;
+        self.set_input("[data-testid=server-token]", token).await?;
+        self.click_button("Save and connect").await?;
+        self.text_when("[data-testid=who]", |t| t.contains(user)).await?;
+        Ok(())
+    }
+
+    /// Sets a React-controlled input's (or textarea's) value as typing would.
     pub async fn set_input(&self, css: &str, value: &str) -> Result<()> {
         self.find(css).await?;
         self.client
             .execute(
                 "const el = document.querySelector(arguments[0]);
-                 const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+                 const set = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(el), 'value').set;
                  set.call(el, arguments[1]);
                  el.dispatchEvent(new Event('input', { bubbles: true }));",
                 vec![css.into(), value.into()],
@@ -236,6 +299,12 @@ fn which(name: &str) -> Result<PathBuf> {
         dirs.push(PathBuf::from(home).join(".cargo/bin"));
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).with_context(|| format!("{name} not found on PATH"))
+}
+
+/// Points an app directory (`CREDITDESK_APP_DIR`) at `server` as its demo admin.
+pub fn write_connection(app_dir: &Path, server: &Server) -> Result<()> {
+    std::fs::write(app_dir.join("connection.json"), serde_json::json!({ "server_url": server.url }).to_string())?;
+    write_private(&app_dir.join("token"), &server.token)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -4,9 +4,12 @@
 
 use anyhow::{Context, Result};
 use chrono::{Duration, SubsecRound, Utc};
+use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_e2e::{grouped, App, Server};
+use fantoccini::key::Key;
 use fantoccini::Locator;
+use rust_decimal::Decimal;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: scripts/test runs it"]
@@ -28,12 +31,18 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.find("[data-testid=view-customers] tr[data-customer]").await?;
     app.screenshot("customers").await?;
 
-    // Search and open a customer.
-    let search = app.find("[data-testid=customer-search]").await?;
+    // Search and open a customer from the keyboard: Ctrl+K focuses the
+    // search, the arrow key reaches the row, Enter opens it.
+    app.client.active_element().await?.send_keys(&(Key::Control + "k")).await?;
+    let search = app.client.active_element().await?;
+    assert_eq!(search.attr("data-testid").await?.as_deref(), Some("customer-search"), "Ctrl+K focuses the search");
     search.send_keys("cus_0002").await?;
     app.text_when("[data-testid=view-customers] tbody", |t| t.contains("cus_0002") && !t.contains("cus_0001")).await?;
-    app.find("tr[data-customer=cus_0002]").await?.click().await?;
-    app.find("[data-testid=view-customer]").await?;
+    search.send_keys(&Key::Down.to_string()).await?;
+    let row = app.client.active_element().await?;
+    assert_eq!(row.attr("data-customer").await?.as_deref(), Some("cus_0002"), "ArrowDown focuses the first row");
+    row.send_keys(&Key::Enter.to_string()).await?;
+    app.find("[data-testid=view-customer][data-customer=cus_0002]").await?;
 
     // The balance shown is the API's, digit for digit.
     let balances = api.balances("cus_0002", &BalanceQuery::default()).await?;
@@ -48,12 +57,11 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     let title = svg.find(Locator::Css("title")).await?.html(true).await?;
     assert!(title.to_lowercase().contains("burn"), "burn chart title {title:?}");
     app.find("[data-testid=balance-chart] svg[role=img]").await?;
-    let row = app.find("[data-testid=ledger-row]").await?;
-    row.click().await?;
+    app.click("[data-testid=ledger-row]").await?;
     let why = app.text_when("[data-testid=ledger-explanation]", |t| !t.is_empty()).await?;
     assert!(why.contains("by "), "explanation names the actor: {why}");
     // The 90-day range redraws the burn chart.
-    app.client.find(Locator::XPath("//button[text()='90 days']")).await?.click().await?;
+    app.click_button("90 days").await?;
     app.text_when("[data-testid=burn-chart] h3", |t| t.contains("last 90 days")).await?;
     app.find("[data-testid=burn-chart] svg[role=img]").await?;
     app.screenshot("customer").await?;
@@ -61,9 +69,9 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     // Balance at a past instant: as known now and as known then, both the API's.
     let at = (Utc::now() - Duration::days(20)).trunc_subsecs(0);
     let at = at - Duration::seconds(at.timestamp() % 60);
-    app.client.find(Locator::XPath("//button[text()='Balance at...']")).await?.click().await?;
+    app.click_button("Balance at...").await?;
     app.set_input("[data-testid=balance-at-input]", &at.format("%Y-%m-%dT%H:%M").to_string()).await?;
-    app.find("[data-testid=balance-at-go]").await?.click().await?;
+    app.click("[data-testid=balance-at-go]").await?;
     let ct = &first.credit_type_id;
     let now_known = api.balances("cus_0002", &BalanceQuery { at: Some(at), ..Default::default() }).await?;
     let then_known =
@@ -78,15 +86,15 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.screenshot("customer-balance-at").await?;
 
     // Explain balance: the waterfall arrives at the reported balance.
-    app.client.find(Locator::XPath("//button[text()='Explain balance']")).await?.click().await?;
+    app.click_button("Explain balance").await?;
     let explain = app.text_when("[data-testid=explain]", |t| t.contains("Held by grants")).await?;
     assert!(!explain.contains("Unexplained difference"), "{explain}");
 
     // Finance: charts, tables and a CSV export whose rows match the report.
-    app.find("[data-testid=nav-finance]").await?.click().await?;
+    app.click("[data-testid=nav-finance]").await?;
     app.find("[data-testid=view-finance] svg[role=img]").await?;
     app.screenshot("finance").await?;
-    app.find("[data-testid=export-expirations]").await?.click().await?;
+    app.click("[data-testid=export-expirations]").await?;
     let done = app.text_when("[data-testid=export-done]", |t| t.contains("rows written")).await?;
     let file = std::fs::read_dir(&app.export_dir)?.next().context("an exported file")??.path();
     let csv = std::fs::read_to_string(&file)?;
@@ -98,13 +106,152 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     assert!(done.starts_with(&format!("{} rows", lines.len() - 1)), "{done} vs {} data lines", lines.len() - 1);
 
     // Settings -> Connection: "Test connection" shows the server's version and the role.
-    app.find("[data-testid=nav-settings]").await?.click().await?;
+    app.click("[data-testid=nav-settings]").await?;
     app.set_input("[data-testid=server-url]", &server.url).await?;
     app.set_input("[data-testid=server-token]", &server.token).await?;
-    app.find("[data-testid=test-connection]").await?.click().await?;
+    app.click("[data-testid=test-connection]").await?;
     let version = api.version().await?;
     let ok = app.text_when("[data-testid=connection-ok]", |t| t.contains("admin")).await?;
     assert!(ok.contains(&version.version), "{ok}");
     app.screenshot("settings").await?;
+
+    workflows(app, server).await
+}
+
+/// The customer's available credits of `ct`, as the API says and as the card shows (grouped).
+async fn available(api: &creditdesk_client::Client, customer: &str, ct: &str) -> Result<(Decimal, String)> {
+    let b = api.balances(customer, &BalanceQuery::default()).await?;
+    let w = b.balances.iter().find(|w| w.credit_type_id == ct).context("the wallet")?;
+    Ok((w.available, grouped(&w.available.to_string())))
+}
+
+/// Waits until the balance card of `ct` shows `expected`.
+async fn card_shows(app: &App, ct: &str, expected: &str) -> Result<()> {
+    let card = format!("[data-testid=balance-{ct}] [data-testid=available]");
+    app.text_when(&card, |t| t.split_whitespace().next() == Some(expected))
+        .await
+        .with_context(|| format!("the {ct} card never showed {expected}"))?;
+    Ok(())
+}
+
+/// Opens `id` from the Customers list (4 customers: all on the first page).
+/// The list may still be redrawing when first clicked, so the click is retried.
+async fn open_customer(app: &App, id: &str) -> Result<()> {
+    app.click("[data-testid=nav-customers]").await?;
+    for _ in 0..10 {
+        app.click(&format!("tr[data-customer={id}]")).await?;
+        if app.client.find(Locator::Css("[data-testid=view-customer]")).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    anyhow::bail!("clicking {id}'s row never opened the customer view")
+}
+
+/// Grants within and above a support agent's limits, a second user's
+/// approval, and a dispute on two ledger rows resolved with a reversal,
+/// all through the UI, each balance change checked against the API.
+async fn workflows(app: &App, server: &Server) -> Result<()> {
+    const CUSTOMER: &str = "cus_0002";
+    let admin = creditdesk_client::Client::new(&server.url, &server.token)?;
+    let ct = admin.balances(CUSTOMER, &BalanceQuery::default()).await?.balances[0].credit_type_id.clone();
+
+    // A support agent (50 USD per action; credits cost cents) grants 1 credit: it executes.
+    let agent = server.token_of("demo-support-agent")?;
+    app.sign_in_as(&server.url, agent, "demo-support-agent").await?;
+    open_customer(app, CUSTOMER).await?;
+    let (before, shown) = available(&admin, CUSTOMER, &ct).await?;
+    card_shows(app, &ct, &shown).await?;
+    app.click("[data-testid=open-grant]").await?;
+    app.set_input("[data-testid=grant-ticket]", "SUP-1").await?;
+    app.set_input("[data-testid=grant-note]", "e2e within the limit").await?;
+    app.set_input("[data-testid=grant-amount]", "1").await?;
+    app.text_when("[data-testid=grant-preview]", |t| t.contains("Executes now")).await?;
+    app.screenshot("grant-dialog").await?;
+    app.click("[data-testid=grant-submit]").await?;
+    app.text_when("[data-testid=grant-granted]", |t| t.contains("Granted (201)")).await?;
+    app.client.active_element().await?.send_keys("\u{e00c}").await?; // Esc closes the dialog...
+    let focused = app.client.active_element().await?.attr("data-testid").await?;
+    assert_eq!(focused.as_deref(), Some("open-grant"), "...and focus returns to its opener");
+    let (after, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert_eq!(after - before, Decimal::ONE, "the grant moved the API's balance by its amount");
+    card_shows(app, &ct, &shown).await?;
+
+    // 20,000 credits (200 USD or more) exceed the agent's 50: an approval request.
+    app.click("[data-testid=open-grant]").await?;
+    app.set_input("[data-testid=grant-ticket]", "SUP-2").await?;
+    app.set_input("[data-testid=grant-note]", "e2e above the limit").await?;
+    app.set_input("[data-testid=grant-amount]", "20000").await?;
+    let preview = app.text_when("[data-testid=grant-preview]", |t| t.contains("Needs approval by")).await?;
+    assert!(preview.contains("finance") && preview.contains("exceeds your per-action limit"), "{preview}");
+    app.screenshot("grant-dialog-approval").await?;
+    app.click("[data-testid=grant-submit]").await?;
+    let request = app.text_when("[data-testid=approval-id]", |t| !t.is_empty()).await?;
+    app.click_button("Close").await?;
+    assert_eq!(available(&admin, CUSTOMER, &ct).await?.0, after, "a pending request books nothing");
+
+    // It is in the agent's Approvals (mine); approving one's own request is refused, verbatim.
+    app.click("[data-testid=nav-approvals]").await?;
+    app.click("[data-testid=scope-mine]").await?;
+    app.click(&format!("tr[data-approval='{request}']")).await?;
+    app.click("[data-testid=approve]").await?;
+    let refusal = app.text_when("[data-testid=approval-detail] [data-testid=error]", |t| !t.is_empty()).await?;
+    let pending = admin.approval(&request).await?;
+    assert_eq!(pending.status, ApprovalStatus::Pending, "refused: {refusal}");
+    app.screenshot("approvals").await?;
+
+    // Finance approves it: the balance moves by 20,000.
+    app.sign_in_as(&server.url, server.token_of("demo-finance")?, "demo-finance").await?;
+    app.click("[data-testid=nav-approvals]").await?;
+    app.click(&format!("tr[data-approval='{request}']")).await?;
+    app.click("[data-testid=approve]").await?;
+    app.text_when("[data-testid=approval-done]", |t| t.contains("Approved and executed")).await?;
+    app.screenshot("approval-approved").await?;
+    let (approved, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert_eq!(approved - after, Decimal::from(20_000));
+    open_customer(app, CUSTOMER).await?;
+    card_shows(app, &ct, &shown).await?;
+
+    // A dispute on two usage rows of distinct events, from the ledger.
+    app.find("[data-testid=ledger-pick]").await?;
+    let mut events: Vec<String> = Vec::new();
+    for row in app.client.find_all(Locator::Css("tr[data-kind=burn]")).await? {
+        let Some(event) = row.attr("data-event").await? else { continue };
+        if events.len() < 2 && !events.contains(&event) {
+            row.find(Locator::Css("[data-testid=ledger-pick]")).await?.click().await?;
+            events.push(event);
+        }
+    }
+    assert_eq!(events.len(), 2, "two burn rows of distinct events on the ledger's first page");
+    app.screenshot("customer-ledger-dispute").await?;
+    app.click("[data-testid=open-dispute]").await?;
+    app.set_input("[data-testid=dispute-ticket]", "SUP-3").await?;
+    app.set_input("[data-testid=dispute-description]", "charged twice for one job").await?;
+    app.click("[data-testid=dispute-submit]").await?;
+    app.find("[data-testid=view-disputes] [data-testid=dispute-detail]").await?;
+    let evidence = app.text_when("[data-testid=evidence]", |t| events.iter().all(|e| t.contains(e.as_str()))).await?;
+    assert!(!evidence.is_empty());
+    app.screenshot("disputes").await?;
+
+    // Resolve with a reversal (within finance's limits: 201); the balance gives the burns back.
+    app.set_input("[data-testid=resolve-reason]", "duplicate job").await?;
+    app.click("[data-testid=resolve-submit]").await?;
+    app.text_when("[data-testid=resolve-outcome]", |t| t.contains("Resolved (201): 2 events reversed")).await?;
+    app.text_when("[data-testid=dispute-status]", |t| t.starts_with("resolved")).await?;
+    app.screenshot("dispute-resolved").await?;
+    let (reversed, shown) = available(&admin, CUSTOMER, &ct).await?;
+    assert!(reversed > approved, "the reversal gave credits back: {approved} -> {reversed}");
+    open_customer(app, CUSTOMER).await?;
+    card_shows(app, &ct, &shown).await?;
+
+    // The audit log (finance may read it) has the approval, filtered by action.
+    app.click("[data-testid=nav-audit]").await?;
+    app.set_input("[data-testid=audit-action]", "approval.approve").await?;
+    app.click("[data-testid=audit-apply]").await?;
+    let audit = app
+        .text_when("[data-testid=audit]", |t| t.contains("approval.approve") && !t.contains("reverse_usage"))
+        .await?;
+    assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
+    app.screenshot("audit").await?;
     Ok(())
 }

@@ -1,12 +1,23 @@
 import { useEffect, useRef, useState } from "react";
 import { api, onSeedProgress, type AppError, type S } from "./api";
+import { runBenchmark } from "./bench";
 import { ErrorBox } from "./components/common";
+import { Approvals } from "./views/Approvals";
+import { Audit } from "./views/Audit";
 import { Customer } from "./views/Customer";
 import { Customers } from "./views/Customers";
+import { Disputes } from "./views/Disputes";
 import { Finance } from "./views/Finance";
 import { Settings } from "./views/Settings";
 
-type Route = { name: "customers" } | { name: "customer"; id: string } | { name: "finance" } | { name: "settings" };
+type Route =
+  | { name: "customers" }
+  | { name: "customer"; id: string }
+  | { name: "approvals"; customer?: string }
+  | { name: "disputes"; id: string | null }
+  | { name: "finance" }
+  | { name: "audit" }
+  | { name: "settings" };
 type ThemePref = "system" | "light" | "dark";
 
 // One start per page load (StrictMode runs effects twice in development).
@@ -57,6 +68,11 @@ export function App() {
     return () => unlisten?.();
   }, [attempt]);
 
+  // The app benchmark (scripts/bench-app) drives the views once signed in; off otherwise.
+  useEffect(() => {
+    if (session) void runBenchmark((id) => setRoute({ name: "customer", id }));
+  }, [session]);
+
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
@@ -85,7 +101,10 @@ export function App() {
       <nav className="sidebar" aria-label="Views">
         <div className="brand">Creditdesk</div>
         {nav({ name: "customers" }, "Customers", "customers")}
+        {nav({ name: "approvals" }, "Approvals", "approvals")}
+        {nav({ name: "disputes", id: null }, "Disputes", "disputes")}
         {nav({ name: "finance" }, "Finance", "finance")}
+        {nav({ name: "audit" }, "Audit log", "audit")}
         {nav({ name: "settings" }, "Settings", "settings")}
         {session && (
           <div className="who" data-testid="who">
@@ -115,8 +134,29 @@ export function App() {
           <Customers onOpen={(id) => setRoute({ name: "customer", id })} searchRef={search} />
         )}
         {session && route.name === "customer" && (
-          <Customer id={route.id} theme={theme} onBack={() => setRoute({ name: "customers" })} />
+          // Keyed: another customer starts from a clean view (its own first credit type, range, panels).
+          <Customer
+            key={route.id}
+            id={route.id}
+            theme={theme}
+            role={session.user.role}
+            onBack={() => setRoute({ name: "customers" })}
+            onOpenDispute={(id) => setRoute({ name: "disputes", id })}
+            onOpenApprovals={() => setRoute({ name: "approvals", customer: route.id })}
+          />
         )}
+        {session && route.name === "approvals" && (
+          <Approvals key={`${session.user.user_id}/${route.customer ?? ""}`} session={session} customer={route.customer} />
+        )}
+        {session && route.name === "disputes" && (
+          <Disputes
+            key={session.user.user_id}
+            session={session}
+            openId={route.id}
+            onOpen={(id) => setRoute({ name: "disputes", id })}
+          />
+        )}
+        {session && route.name === "audit" && <Audit key={session.user.user_id} role={session.user.role} />}
         {session && route.name === "finance" && <Finance theme={theme} />}
         {route.name === "settings" && (
           <Settings session={session} onSession={setSession} themePref={themePref} onTheme={setThemePref} />

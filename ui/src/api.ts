@@ -47,6 +47,31 @@ export const api = {
     call<S["Session"]>("save_connection", { serverUrl, token }),
   useEmbedded: () => call<S["Session"]>("use_embedded"),
   openExternal: (url: string) => call<null>("open_external", { url }),
+  me: () => call<S["MeResponse"]>("me"),
+  previewGrant: (form: S["GrantForm"]) => call<S["GrantPreview"]>("preview_grant", { form }),
+  submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
+  voidGrant: (grant: string, reasonCode: string, ticketRef: string, note: string) =>
+    call<S["GrantVoided"]>("void_grant", { grant, reasonCode, ticketRef, note }),
+  approvals: (
+    scope: S["ApprovalScope"],
+    customer: string | null,
+    status: S["ApprovalStatus"] | null,
+    cursor: string | null,
+  ) => call<S["ApprovalsPage"]>("list_approvals", { scope, customer, status, cursor }),
+  approve: (id: string, note: string | null) => call<S["ApprovalDecided"]>("approve", { id, note }),
+  reject: (id: string, reason: string) => call<S["ApprovalDecided"]>("reject", { id, reason }),
+  cancelApproval: (id: string, reason: string | null) =>
+    call<S["ApprovalDecided"]>("cancel_approval", { id, reason }),
+  disputes: (status: S["DisputeStatus"] | null, customer: string | null, overdue: boolean | null, cursor: string | null) =>
+    call<S["DisputesPage"]>("list_disputes", { status, customer, overdue, cursor }),
+  dispute: (id: string) => call<S["DisputeView"]>("get_dispute", { id }),
+  openDispute: (form: S["DisputeForm"]) => call<S["Dispute"]>("open_dispute", { form }),
+  assignDispute: (id: string, assignee: string) => call<S["Dispute"]>("assign_dispute", { id, assignee }),
+  commentDispute: (id: string, body: string) => call<S["DisputeComment"]>("comment_dispute", { id, body }),
+  resolveDispute: (id: string, form: S["ResolveForm"]) => call<S["DisputeResolved"]>("resolve_dispute", { id, form }),
+  audit: (filter: S["AuditFilter"], cursor: string | null) => call<S["AuditPage"]>("audit_log", { filter, cursor }),
+  timingConfig: () => call<S["TimingConfig"]>("timing_config"),
+  timingMark: (name: string, detail: string) => call<null>("timing_mark", { name, detail }),
 };
 
 export function onSeedProgress(f: (p: S["SeedProgressEvent"]) => void): Promise<UnlistenFn> {

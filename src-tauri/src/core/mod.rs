@@ -9,7 +9,9 @@ pub mod embedded;
 pub mod export;
 pub mod profile;
 pub mod schema;
+pub mod timing;
 pub mod views;
+pub mod workflows;
 
 use std::future::Future;
 use std::path::Path;

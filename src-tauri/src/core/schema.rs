@@ -8,9 +8,14 @@
 use utoipa::OpenApi;
 
 use super::embedded::SeedProgressEvent;
+use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
     LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
+};
+use super::workflows::{
+    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
+    GrantSubmitted, ResolveForm,
 };
 use super::{AppError, ConnectionMode, DataAge, Session};
 use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
@@ -38,6 +43,17 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ConnectionSettings,
     ConnectionTest,
     ExportDone,
+    GrantForm,
+    GrantSubmitted,
+    ApprovalScope,
+    ApprovalsPage,
+    DisputesPage,
+    DisputeView,
+    DisputeForm,
+    ResolveForm,
+    AuditFilter,
+    AuditPage,
+    TimingConfig,
 )))]
 struct AppComponents;
 

@@ -53,6 +53,10 @@ export function ChartPanel({
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
   const [chart, setChart] = useState<S["ChartView"] | undefined>();
+  // What the chart on screen was drawn for (its deps, space-separated): lets
+  // a caller, such as the benchmark, tell a fresh chart from the last one.
+  const [drawnFor, setDrawnFor] = useState<string>();
+  const drawnWidth = useRef(0);
   const [error, setError] = useState<AppError | undefined>();
   const [showTable, setShowTable] = useState(false);
   const drawRef = useRef(draw);
@@ -73,13 +77,20 @@ export function ChartPanel({
   useEffect(() => {
     if (width === 0) return;
     let live = true;
-    // Wait for the width to settle before asking Rust to draw.
-    const t = setTimeout(() => {
-      drawRef.current({ width, height, theme }).then(
-        (c) => live && (setChart(c), setError(undefined)),
-        (e: AppError) => live && setError(e),
-      );
-    }, 60);
+    const key = deps.map(String).join(" ");
+    // A resize waits for the width to settle before asking Rust to draw;
+    // new data (or the first draw) is drawn at once.
+    const resized = drawnWidth.current !== 0 && drawnWidth.current !== width;
+    const t = setTimeout(
+      () => {
+        drawnWidth.current = width;
+        drawRef.current({ width, height, theme }).then(
+          (c) => live && (setChart(c), setDrawnFor(key), setError(undefined)),
+          (e: AppError) => live && setError(e),
+        );
+      },
+      resized ? 60 : 0,
+    );
     return () => {
       live = false;
       clearTimeout(t);
@@ -88,7 +99,7 @@ export function ChartPanel({
   }, [width, height, theme, ...deps]);
 
   return (
-    <section className="panel" data-testid={testId}>
+    <section className="panel" data-testid={testId} data-drawn-for={drawnFor}>
       <header>
         <h3>{title}</h3>
         <button type="button" onClick={() => setShowTable((s) => !s)} aria-pressed={showTable}>

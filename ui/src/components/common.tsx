@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import type { AppError, S } from "../api";
-import { clock } from "../lib/format";
+import { clock, money, moneyExact } from "../lib/format";
 
 /** "as of 12:03:55" with a refresh button; says so when the data is stale. */
 export function DataAgeBar({ age, onRefresh, busy }: { age?: S["DataAge"]; onRefresh: () => void; busy?: boolean }) {
@@ -78,4 +78,83 @@ export function useCommand<T>(run: () => Promise<T>, deps: unknown[]) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   return { data, error, busy, reload: () => setTick((t) => t + 1) };
+}
+
+/** A cursor-paged list: the first page on every change of `deps`, "Load more" appends. */
+export function usePaged<T>(
+  run: (cursor: string | null) => Promise<{ items: T[]; next_cursor?: string | null; age: S["DataAge"] }>,
+  deps: unknown[],
+  enabled = true,
+) {
+  const [items, setItems] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [age, setAge] = useState<S["DataAge"]>();
+  const [error, setError] = useState<AppError>();
+  const [busy, setBusy] = useState(true);
+  const [loaded, setLoaded] = useState(false);
+  const [tick, setTick] = useState(0);
+  const runRef = useRef(run);
+  useEffect(() => {
+    runRef.current = run;
+  });
+  const load = (after: string | null) => {
+    setBusy(true);
+    runRef.current(after).then(
+      (p) => {
+        setItems((old) => (after ? [...old, ...p.items] : p.items));
+        setCursor(p.next_cursor ?? null);
+        setAge(p.age);
+        setError(undefined);
+        setBusy(false);
+        setLoaded(true);
+      },
+      (e: AppError) => {
+        setError(e);
+        setBusy(false);
+        setLoaded(true);
+      },
+    );
+  };
+  useEffect(() => {
+    if (enabled) load(null);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick, enabled]);
+  return {
+    items,
+    cursor,
+    age,
+    error,
+    busy,
+    loaded,
+    more: () => cursor && load(cursor),
+    reload: () => setTick((t) => t + 1),
+  };
+}
+
+/** Table rows: Enter opens, arrow keys move between rows. */
+export function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void) {
+  if (e.key === "Enter") open();
+  if (e.key === "ArrowDown") (e.currentTarget.nextElementSibling as HTMLElement | null)?.focus();
+  if (e.key === "ArrowUp") (e.currentTarget.previousElementSibling as HTMLElement | null)?.focus();
+}
+
+/** "Load more" under a paged list. */
+export function LoadMore({ cursor, busy, onMore }: { cursor: string | null; busy: boolean; onMore: () => void }) {
+  if (!cursor) return null;
+  return (
+    <button type="button" onClick={onMore} disabled={busy}>
+      {busy ? "Loading..." : "Load more"}
+    </button>
+  );
+}
+
+/** Money in the currency's minor units; the exact amount the server sent on hover. */
+export function Money({ m }: { m: { amount: string; currency: string } }) {
+  const exact = moneyExact(m);
+  const shown = money(m);
+  return (
+    <span className="money" title={shown === exact ? undefined : `exactly ${exact}`} data-exact={m.amount}>
+      {shown}
+    </span>
+  );
 }

@@ -1001,6 +1001,16 @@ export interface components {
             value: components["schemas"]["Money"];
         };
         /**
+         * @description Which approval requests the Approvals view lists.
+         * @enum {string}
+         */
+        ApprovalScope: "all" | "mine" | "customer";
+        ApprovalsPage: {
+            age: components["schemas"]["DataAge"];
+            items: components["schemas"]["Approval"][];
+            next_cursor?: string | null;
+        };
+        /**
          * @description Where a request stands. `expired` also covers pending requests past
          *     `expires_at` that no sweep has marked yet.
          * @enum {string}
@@ -1014,6 +1024,21 @@ export interface components {
         AssignDisputeRequest: {
             /** @description User id. */
             assignee: string;
+        };
+        /** @description The Audit view's filters (empty text = no filter). */
+        AuditFilter: {
+            action?: string | null;
+            actor?: string | null;
+            customer?: string | null;
+            /** Format: date-time */
+            from?: string | null;
+            /** Format: date-time */
+            to?: string | null;
+        };
+        AuditPage: {
+            age: components["schemas"]["DataAge"];
+            items: components["schemas"]["AuditRecord"][];
+            next_cursor?: string | null;
         };
         /**
          * @description One decision: who, in which role, did what to what, worth how much,
@@ -1496,6 +1521,20 @@ export interface components {
             total_value: components["schemas"]["Money"];
         };
         /**
+         * @description "Dispute..." on selected ledger rows: the rows' events (burn entries
+         *     name their event; one event burning several grants is listed once).
+         */
+        DisputeForm: {
+            /** @description Credits the customer claims back, as typed (optional). */
+            claimed_amount?: string | null;
+            customer_id: string;
+            description: string;
+            events: string[];
+            /** Format: int32 */
+            sla_hours?: number | null;
+            ticket_ref: string;
+        };
+        /**
          * @description How a dispute is resolved.
          * @enum {string}
          */
@@ -1511,8 +1550,19 @@ export interface components {
             entries: components["schemas"]["LedgerEntry"][];
             reversed_events: string[];
         };
+        DisputesPage: {
+            age: components["schemas"]["DataAge"];
+            items: components["schemas"]["Dispute"][];
+            next_cursor?: string | null;
+        };
         /** @enum {string} */
         DisputeStatus: "open" | "investigating" | "awaiting_approval" | "resolved" | "rejected";
+        /** @description A dispute with its comments and the evidence for each event. */
+        DisputeView: {
+            age: components["schemas"]["DataAge"];
+            detail: components["schemas"]["DisputeDetail"];
+            evidence: components["schemas"]["DisputeEvidence"];
+        };
         /**
          * @description The kind of a ledger entry (sign and meaning in `docs/ledger.md`).
          * @enum {string}
@@ -1856,6 +1906,19 @@ export interface components {
             entries: components["schemas"]["LedgerEntry"][];
             grant: components["schemas"]["GrantBalance"];
         };
+        /** @description The grant dialog's fields as typed. `amount` is the text of the input. */
+        GrantForm: {
+            amount: string;
+            category: components["schemas"]["GrantCategory"];
+            credit_type_id: string;
+            customer_id: string;
+            /** Format: date-time */
+            expires_at?: string | null;
+            note: string;
+            reason_code: string;
+            source: components["schemas"]["GrantSource"];
+            ticket_ref: string;
+        };
         /**
          * @description `POST /v1/grants/preview`: what `POST /v1/grants` with this body would
          *     do now, without writing anything.
@@ -1892,6 +1955,16 @@ export interface components {
          * @enum {string}
          */
         GrantStatus: "pending" | "active" | "expired" | "voided";
+        /**
+         * @description What submitting the grant dialog did: `201` with the grant, or `202`
+         *     with the approval request filed instead.
+         */
+        GrantSubmitted: {
+            created?: components["schemas"]["GrantCreated"] | null;
+            pending?: components["schemas"]["ApprovalPending"] | null;
+            /** Format: int32 */
+            status: number;
+        };
         /**
          * @description Every term of the conservation identity of a grant, from entries booked
          *     by the query instant:
@@ -2506,6 +2579,13 @@ export interface components {
             reason: string;
             reason_code?: string | null;
         };
+        /** @description The resolve form: `goodwill_amount` as typed, for `goodwill_grant` only. */
+        ResolveForm: {
+            goodwill_amount?: string | null;
+            outcome: components["schemas"]["DisputeOutcome"];
+            reason: string;
+            reason_code?: string | null;
+        };
         /**
          * @description A user's role. What each may do and the default money limits are in
          *     the service spec ("Roles and approval limits").
@@ -2652,6 +2732,14 @@ export interface components {
          * @enum {string}
          */
         ThemeName: "light" | "dark";
+        /** @description What the UI should do for the benchmark; `enabled: false` in normal use. */
+        TimingConfig: {
+            enabled: boolean;
+            /** @description Open this customer as soon as signed in. */
+            open_customer?: string | null;
+            /** @description Then switch to each of these in turn, marking each switch. */
+            switch_through: string[];
+        };
         /** @description A user (never with a token: tokens are stored hashed). */
         User: {
             /** Format: date-time */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupDecimal, isNegative, isZero, localInputToUtc, money, signed } from "./format";
+import { groupDecimal, isNegative, isZero, localInputToUtc, minorDigits, money, moneyExact, roundDecimal, signed } from "./format";
 
 describe("decimal display", () => {
   it("groups digits without changing any", () => {
@@ -12,8 +12,25 @@ describe("decimal display", () => {
   it("leaves what is not a decimal alone", () => {
     expect(groupDecimal("n/a")).toBe("n/a");
   });
-  it("formats money with its currency", () => {
+  it("formats money with its currency, in its minor units, exact on request", () => {
     expect(money({ amount: "1234.50", currency: "USD" })).toBe("1,234.50 USD");
+    expect(money({ amount: "1074.67663343", currency: "USD" })).toBe("1,074.68 USD");
+    expect(moneyExact({ amount: "1074.67663343", currency: "USD" })).toBe("1,074.67663343 USD");
+    expect(money({ amount: "1500.5", currency: "JPY" })).toBe("1,501 JPY");
+    expect(money({ amount: "7", currency: "USD" })).toBe("7.00 USD");
+  });
+  it("rounds a decimal string half away from zero, digit by digit", () => {
+    expect(minorDigits("USD")).toBe(2);
+    expect(minorDigits("JPY")).toBe(0);
+    expect(minorDigits("BHD")).toBe(3);
+    expect(roundDecimal("1.005", 2)).toBe("1.01");
+    expect(roundDecimal("1.00499999", 2)).toBe("1.00");
+    expect(roundDecimal("999.995", 2)).toBe("1000.00");
+    expect(roundDecimal("-2.345", 2)).toBe("-2.35");
+    expect(roundDecimal("-0.001", 2)).toBe("0.00");
+    expect(roundDecimal("0.5", 0)).toBe("1");
+    expect(roundDecimal("12345678901234567890.125", 2)).toBe("12345678901234567890.13");
+    expect(roundDecimal("n/a", 2)).toBe("n/a");
   });
   it("reads signs and zeros from the text", () => {
     expect(isNegative("-0.01")).toBe(true);

@@ -10,8 +10,45 @@ export function groupDecimal(value: string): string {
   return `${sign}${grouped}${frac}`;
 }
 
-/** A Money object as text: "1,234.50 USD". */
+/** The currency's minor-unit digits (USD 2, JPY 0, BHD 3); 2 for an unknown code. */
+export function minorDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+/**
+ * A decimal string rounded half away from zero to `digits` places, by its
+ * digits (no floating point): "1074.675" -> "1074.68". For display only;
+ * the exact value stays what the server sent.
+ */
+export function roundDecimal(value: string, digits: number): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  if (!m) return value;
+  const [, sign, int = "", frac = ""] = m;
+  if (frac.length <= digits) return `${sign}${int}${digits ? "." + frac.padEnd(digits, "0") : ""}`;
+  const kept = (int + frac.slice(0, digits)).split("").map(Number);
+  if (Number(frac[digits]) >= 5) {
+    let i = kept.length - 1;
+    while (i >= 0 && kept[i] === 9) kept[i--] = 0;
+    if (i < 0) kept.unshift(1);
+    else kept[i] = (kept[i] ?? 0) + 1;
+  }
+  const all = kept.join("");
+  const whole = all.slice(0, all.length - digits) || "0";
+  const rounded = digits ? `${whole}.${all.slice(all.length - digits)}` : whole;
+  return isZero(rounded) ? rounded : `${sign}${rounded}`;
+}
+
+/** A Money object as text in the currency's minor units: "1,074.68 USD". */
 export function money(m: { amount: string; currency: string }): string {
+  return `${groupDecimal(roundDecimal(m.amount, minorDigits(m.currency)))} ${m.currency}`;
+}
+
+/** A Money object with every digit the server sent: "1,074.67663343 USD" (shown on hover). */
+export function moneyExact(m: { amount: string; currency: string }): string {
   return `${groupDecimal(m.amount)} ${m.currency}`;
 }
 

@@ -1,14 +1,32 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
-import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
-import { day, groupDecimal, instant, isZero, localInputToUtc, money, signed } from "../lib/format";
+import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { DisputeDialog } from "../components/DisputeDialog";
+import { GrantDialog } from "../components/GrantDialog";
+import { VoidDialog, voidRefusal } from "../components/VoidDialog";
+import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 
 type Theme = "light" | "dark";
 
 /** One customer: balances, grants, burn and balance charts, ledger, balance at, explain. */
-export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBack: () => void }) {
+export function Customer({
+  id,
+  theme,
+  role,
+  onBack,
+  onOpenDispute,
+  onOpenApprovals,
+}: {
+  id: string;
+  theme: Theme;
+  role: S["Role"];
+  onBack: () => void;
+  onOpenDispute: (id: string) => void;
+  onOpenApprovals: () => void;
+}) {
   const { data, error, busy, reload } = useCommand(() => api.customer(id), [id]);
+  const [granting, setGranting] = useState(false);
   const [creditType, setCreditType] = useState<string | null>(null);
   const [range, setRange] = useState(30);
   const [panel, setPanel] = useState<"none" | "at" | "explain">("none");
@@ -17,7 +35,7 @@ export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBa
   const wallet = balances.find((b) => b.credit_type_id === ct);
 
   return (
-    <div className="view" data-testid="view-customer">
+    <div className="view" data-testid="view-customer" data-customer={data?.customer.id}>
       <div className="toolbar">
         <button type="button" onClick={onBack} aria-label="Back to customers">
           ← Customers
@@ -37,8 +55,30 @@ export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBa
         >
           Explain balance
         </button>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => setGranting(true)}
+          disabled={!ct || role === "viewer"}
+          title={role === "viewer" ? "Viewers are read-only" : undefined}
+          data-testid="open-grant"
+        >
+          Grant credits...
+        </button>
+        <button type="button" onClick={onOpenApprovals} data-testid="customer-approvals">
+          Approvals
+        </button>
         <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
       </div>
+      {granting && ct && (
+        <GrantDialog
+          customer={id}
+          creditTypes={balances.map((b) => b.credit_type_id)}
+          initialCreditType={ct}
+          onClose={() => setGranting(false)}
+          onDone={reload}
+        />
+      )}
       {error && <ErrorBox error={error} onRetry={reload} />}
       {!data && !error && <Loading what="the customer" />}
       {data && (
@@ -82,8 +122,8 @@ export function Customer({ id, theme, onBack }: { id: string; theme: Theme; onBa
                   draw={(spec) => api.balanceChart(id, ct, spec)}
                 />
               </div>
-              {wallet && <Grants grants={wallet.grants} />}
-              <Ledger customer={id} creditType={ct} />
+              {wallet && <Grants grants={wallet.grants} role={role} onChanged={reload} />}
+              <Ledger customer={id} creditType={ct} role={role} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
             </>
           )}
         </>
@@ -117,7 +157,7 @@ function BalanceCard({
       </div>
       <dl>
         <dt>Value</dt>
-        <dd>{money(b.available_value)}</dd>
+        <dd><Money m={b.available_value} /></dd>
         <dt>Pending</dt>
         <dd>{groupDecimal(b.pending)}</dd>
         <dt>Overage</dt>
@@ -129,7 +169,8 @@ function BalanceCard({
   );
 }
 
-function Grants({ grants }: { grants: S["GrantBalance"][] }) {
+function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role: S["Role"]; onChanged: () => void }) {
+  const [voiding, setVoiding] = useState<S["GrantBalance"] | null>(null);
   if (grants.length === 0) return <Empty>No grants in this credit type.</Empty>;
   return (
     <section className="panel">
@@ -148,10 +189,13 @@ function Grants({ grants }: { grants: S["GrantBalance"][] }) {
             <th>Products</th>
             <th>Contract</th>
             <th>Expires</th>
+            <th></th>
           </tr>
         </thead>
         <tbody>
-          {grants.map((g) => (
+          {grants.map((g) => {
+            const refusal = voidRefusal(role, g.status);
+            return (
             <tr key={g.grant.id}>
               <td className="mono">{g.grant.id}</td>
               <td>{g.status}</td>
@@ -164,10 +208,23 @@ function Grants({ grants }: { grants: S["GrantBalance"][] }) {
               <td>{g.grant.products?.join(", ") ?? "all"}</td>
               <td>{g.grant.contract_id ?? "—"}</td>
               <td>{g.grant.expires_at ? day(g.grant.expires_at) : "never"}</td>
+              <td>
+                <button
+                  type="button"
+                  onClick={() => setVoiding(g)}
+                  disabled={refusal !== null}
+                  title={refusal ?? "Forfeit this grant's remainder now"}
+                  aria-label={`Void ${g.grant.id}`}
+                >
+                  Void...
+                </button>
+              </td>
             </tr>
-          ))}
+            );
+          })}
         </tbody>
       </table>
+      {voiding && <VoidDialog g={voiding} onClose={() => setVoiding(null)} onDone={onChanged} />}
     </section>
   );
 }
@@ -184,8 +241,22 @@ const KINDS: S["EntryKind"][] = [
   "reversal",
 ];
 
-function Ledger({ customer, creditType }: { customer: string; creditType: string }) {
+function Ledger({
+  customer,
+  creditType,
+  role,
+  tick: outer,
+  onOpenDispute,
+}: {
+  customer: string;
+  creditType: string;
+  role: S["Role"];
+  tick: string;
+  onOpenDispute: (id: string) => void;
+}) {
   const [kind, setKind] = useState<S["EntryKind"] | "">("");
+  const [picked, setPicked] = useState<number[]>([]);
+  const [disputing, setDisputing] = useState(false);
   const [rows, setRows] = useState<S["LedgerRow"][]>([]);
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [age, setAge] = useState<S["DataAge"]>();
@@ -212,9 +283,14 @@ function Ledger({ customer, creditType }: { customer: string; creditType: string
   };
   useEffect(() => {
     setOpen(null);
+    setPicked([]);
     load(null, true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [customer, creditType, kind, tick]);
+  }, [customer, creditType, kind, tick, outer]);
+  const events = rows
+    .filter((r) => picked.includes(r.entry.seq) && r.entry.event_id)
+    .map((r) => r.entry.event_id as string);
+  const toggle = (seq: number) => setPicked((p) => (p.includes(seq) ? p.filter((x) => x !== seq) : [...p, seq]));
 
   return (
     <section className="panel" data-testid="ledger">
@@ -228,8 +304,28 @@ function Ledger({ customer, creditType }: { customer: string; creditType: string
             </option>
           ))}
         </select>
+        <button
+          type="button"
+          onClick={() => setDisputing(true)}
+          disabled={picked.length < 1 || role === "viewer"}
+          title={picked.length < 1 ? "Tick the usage rows the customer contests" : undefined}
+          data-testid="open-dispute"
+        >
+          Dispute{picked.length > 0 ? ` ${picked.length} rows` : ""}...
+        </button>
         <DataAgeBar age={age} onRefresh={() => setTick((t) => t + 1)} busy={busy} />
       </header>
+      {disputing && (
+        <DisputeDialog
+          customer={customer}
+          events={events}
+          onClose={() => setDisputing(false)}
+          onOpened={(id) => {
+            setDisputing(false);
+            onOpenDispute(id);
+          }}
+        />
+      )}
       {error && <ErrorBox error={error} />}
       {!error && rows.length === 0 && !busy && <Empty>No ledger entries.</Empty>}
       {rows.length > 0 && (
@@ -243,11 +339,19 @@ function Ledger({ customer, creditType }: { customer: string; creditType: string
               <th>Product</th>
               <th>Grant</th>
               <th>Actor</th>
+              <th>Dispute</th>
             </tr>
           </thead>
           <tbody>
             {rows.map((r) => (
-              <LedgerLine key={r.entry.seq} r={r} open={open === r.entry.seq} onToggle={() => setOpen(open === r.entry.seq ? null : r.entry.seq)} />
+              <LedgerLine
+                key={r.entry.seq}
+                r={r}
+                open={open === r.entry.seq}
+                onToggle={() => setOpen(open === r.entry.seq ? null : r.entry.seq)}
+                picked={picked.includes(r.entry.seq)}
+                onPick={() => toggle(r.entry.seq)}
+              />
             ))}
           </tbody>
         </table>
@@ -261,8 +365,21 @@ function Ledger({ customer, creditType }: { customer: string; creditType: string
   );
 }
 
-function LedgerLine({ r, open, onToggle }: { r: S["LedgerRow"]; open: boolean; onToggle: () => void }) {
+function LedgerLine({
+  r,
+  open,
+  onToggle,
+  picked,
+  onPick,
+}: {
+  r: S["LedgerRow"];
+  open: boolean;
+  onToggle: () => void;
+  picked: boolean;
+  onPick: () => void;
+}) {
   const e = r.entry;
+  const disputable = (e.kind === "burn" || e.kind === "overage") && !!e.event_id;
   return (
     <>
       <tr
@@ -272,6 +389,8 @@ function LedgerLine({ r, open, onToggle }: { r: S["LedgerRow"]; open: boolean; o
         onKeyDown={(k) => k.key === "Enter" && onToggle()}
         aria-expanded={open}
         data-testid="ledger-row"
+        data-kind={e.kind}
+        data-event={e.event_id ?? undefined}
       >
         <td className="num">{e.seq}</td>
         <td>{instant(e.booked_at)}</td>
@@ -280,10 +399,21 @@ function LedgerLine({ r, open, onToggle }: { r: S["LedgerRow"]; open: boolean; o
         <td>{e.product_id ?? ""}</td>
         <td className="mono">{e.grant_id ?? ""}</td>
         <td>{e.actor}</td>
+        <td onClick={(x) => x.stopPropagation()}>
+          {disputable && (
+            <input
+              type="checkbox"
+              checked={picked}
+              onChange={onPick}
+              aria-label={`Select entry ${e.seq} for a dispute`}
+              data-testid="ledger-pick"
+            />
+          )}
+        </td>
       </tr>
       {open && (
         <tr className="explain-row">
-          <td colSpan={7} data-testid="ledger-explanation">
+          <td colSpan={8} data-testid="ledger-explanation">
             {r.explanation}
           </td>
         </tr>

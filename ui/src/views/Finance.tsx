@@ -1,8 +1,8 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartTable } from "../components/ChartPanel";
-import { DataAgeBar, Empty, ErrorBox, Loading, useCommand } from "../components/common";
-import { day, groupDecimal, money } from "../lib/format";
+import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { day, groupDecimal } from "../lib/format";
 
 const SPEC_HEIGHT = 260;
 
@@ -45,7 +45,7 @@ export function Finance({ theme }: { theme: "light" | "dark" }) {
         <>
           <section className="panel">
             <header>
-              <h3>Expiring in the next {data.days} days: {money(data.expirations.total_value)}</h3>
+              <h3>Expiring in the next {data.days} days: <Money m={data.expirations.total_value} /></h3>
               <button type="button" onClick={() => exportCsv("expirations")} data-testid="export-expirations">
                 Export CSV
               </button>
@@ -56,8 +56,8 @@ export function Finance({ theme }: { theme: "light" | "dark" }) {
           <section className="panel">
             <header>
               <h3>
-                Breakage by month: expired {money(data.breakage.total_expired_value)}, voided{" "}
-                {money(data.breakage.total_voided_value)}
+                Breakage by month: expired <Money m={data.breakage.total_expired_value} />, voided{" "}
+                <Money m={data.breakage.total_voided_value} />
               </h3>
               <button type="button" onClick={() => exportCsv("breakage")}>
                 Export CSV
@@ -97,7 +97,7 @@ function ByCustomer({ report }: { report: S["ExpirationReport"] }) {
             <td>{r.credit_type_id}</td>
             <td className="num">{r.grants}</td>
             <td className="num">{groupDecimal(r.credits)}</td>
-            <td className="num">{money(r.value)}</td>
+            <td className="num"><Money m={r.value} /></td>
             <td className="num">{groupDecimal(r.rolls_over)}</td>
           </tr>
         ))}

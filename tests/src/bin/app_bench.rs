@@ -1,0 +1,213 @@
+//! The desktop app benchmark (`scripts/bench-app`): the release app binary
+//! under Xvfb against a warm, seeded `creditdesk-server`, beside an empty
+//! Tauri window (`empty-window`, the floor any Tauri app pays).
+//!
+//! Each run starts the app with `CREDITDESK_TIMING_LOG` set: the UI opens a
+//! customer, switches through others, toggles the burn chart between 30
+//! and 365 days, and appends a timing mark whenever the result is painted
+//! (`ui/src/bench.ts`). Cold start is the first mark's time minus the
+//! moment the process was spawned; switch and chart times are measured in
+//! the page (from the click to the painted result). Memory is the resident
+//! set of every process in the app's process group (the app and its
+//! WebKit web and network processes), summed, and their proportional set
+//! (shared pages counted once), taken when the run is done.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use creditdesk_e2e::{binary, display, write_connection, Proc, Server};
+
+#[derive(Parser)]
+#[command(about = "Cold start, customer switch, chart and memory of the desktop app, beside an empty Tauri window")]
+struct Args {
+    /// Measured starts of each binary (after one unmeasured warm-up start).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Demo customers seeded into the server.
+    #[arg(long, default_value_t = 40)]
+    customers: u32,
+    /// Days of demo usage (the chart needs 365 for 365 daily points).
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// Customers switched through in each run.
+    #[arg(long, default_value_t = 10)]
+    switches: u32,
+}
+
+/// One run's marks: name -> (unix µs, detail).
+type Marks = Vec<(String, u128, String)>;
+
+fn unix_micros() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or_default()
+}
+
+/// Starts `bin` with the timing log, waits for `until` (or `failed`), then
+/// samples memory and stops the whole process group.
+fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> Result<(f64, Marks, Memory)> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("marks.log");
+    let mut cmd = Command::new(bin);
+    cmd.process_group(0)
+        .env("DISPLAY", display)
+        .env("CREDITDESK_TIMING_LOG", &log)
+        .env("CREDITDESK_LOG", "warn")
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let spawned = unix_micros();
+    let proc = Proc(cmd.spawn().with_context(|| format!("starting {}", bin.display()))?, "app");
+    let start = Instant::now();
+    let marks = loop {
+        let marks = read_marks(&log);
+        if let Some((_, _, why)) = marks.iter().find(|m| m.0 == "failed") {
+            bail!("{} reported a failed run: {why}", bin.display());
+        }
+        if marks.iter().any(|m| m.0 == until) {
+            break marks;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            bail!("{} never marked {until:?} (marks so far: {marks:?})", bin.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let memory = Memory::of_group(proc.0.id() as i32);
+    drop(proc);
+    let first = marks.first().context("a mark")?.1;
+    Ok(((first - spawned) as f64 / 1000.0, marks, memory))
+}
+
+fn read_marks(log: &Path) -> Marks {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ' ');
+            Some((f.next()?.to_owned(), f.next()?.parse().ok()?, f.next().unwrap_or("").to_owned()))
+        })
+        .collect()
+}
+
+/// Resident memory of a process group, in MiB.
+#[derive(Debug, Default, Clone, Copy)]
+struct Memory {
+    rss: f64,
+    pss: f64,
+    processes: usize,
+}
+
+impl Memory {
+    fn of_group(pgid: i32) -> Memory {
+        let mut m = Memory::default();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            // SAFETY: getpgid only reads the kernel's process table.
+            if unsafe { libc::getpgid(pid) } != pgid {
+                continue;
+            }
+            let kib = |file: &str, key: &str| -> f64 {
+                std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            m.rss += kib("status", "VmRSS:") / 1024.0;
+            m.pss += kib("smaps_rollup", "Pss:") / 1024.0;
+            m.processes += 1;
+        }
+        m
+    }
+}
+
+/// Nearest-rank percentile of `xs` (sorted here).
+fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * xs.len() as f64).ceil().max(1.0) as usize;
+    xs[rank.min(xs.len()) - 1]
+}
+
+fn summary(name: &str, xs: &[f64]) -> String {
+    if xs.is_empty() {
+        return format!("| {name} | - | - | - | - | 0 |");
+    }
+    let mut v = xs.to_vec();
+    let (p50, p95) = (percentile(&mut v, 50.0), percentile(&mut v, 95.0));
+    format!("| {name} | {p50:.1} | {p95:.1} | {:.1} | {:.1} | {} |", v[0], v[v.len() - 1], v.len())
+}
+
+fn detail_ms(marks: &Marks, name: &str) -> Vec<f64> {
+    marks.iter().filter(|m| m.0 == name).filter_map(|m| m.2.split_whitespace().nth(1)?.parse().ok()).collect()
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let app = binary("creditdesk")?;
+    let empty = binary("empty-window")?;
+    let work = tempfile::tempdir()?;
+    let seeding = Instant::now();
+    let server = Server::start(work.path(), args.customers, args.days)?;
+    eprintln!("seeded {} customers x {} days in {:.1?}", args.customers, args.days, seeding.elapsed());
+    let (display, _xvfb) = display()?;
+    let ids: Vec<String> = (1..=args.switches + 1).map(|i| format!("cus_{i:04}")).collect();
+    let app_dir = tempfile::tempdir()?;
+    write_connection(app_dir.path(), &server)?;
+    let app_env = [
+        ("CREDITDESK_APP_DIR", app_dir.path().display().to_string()),
+        ("CREDITDESK_BENCH_OPEN", ids[0].clone()),
+        ("CREDITDESK_BENCH_SWITCH", ids[1..].join(",")),
+    ];
+
+    let mut figures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut memory: BTreeMap<&str, Vec<Memory>> = BTreeMap::new();
+    // One warm-up start of each (page cache, server caches), then alternate.
+    run_once(&app, &display, &app_env, "done")?;
+    run_once(&empty, &display, &[], "page_loaded")?;
+    for i in 0..args.runs {
+        let (cold, marks, mem) = run_once(&app, &display, &app_env, "done")?;
+        figures.entry("app: cold start to customer view").or_default().push(cold);
+        figures.entry("app: switch customer").or_default().extend(detail_ms(&marks, "switch"));
+        figures
+            .entry("app: 365-day burn chart, fetch + draw + paint")
+            .or_default()
+            .extend(detail_ms(&marks, "chart365"));
+        memory.entry("app").or_default().push(mem);
+        let (cold, _, mem) = run_once(&empty, &display, &[], "page_loaded")?;
+        figures.entry("baseline: cold start to empty window loaded").or_default().push(cold);
+        memory.entry("baseline: empty window").or_default().push(mem);
+        eprintln!(
+            "run {}/{}: app {:.0} ms, {:.0} MiB RSS",
+            i + 1,
+            args.runs,
+            figures["app: cold start to customer view"][i],
+            memory["app"][i].rss
+        );
+    }
+
+    println!("| figure (ms) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
+    for (name, xs) in &figures {
+        println!("{}", summary(name, xs));
+    }
+    println!(
+        "\n| memory at the end of a run (MiB) | RSS summed, max | PSS summed, max | processes |\n|---|---|---|---|"
+    );
+    for (name, ms) in &memory {
+        let max = |f: fn(&Memory) -> f64| ms.iter().map(f).fold(0.0, f64::max);
+        println!("| {name} | {:.0} | {:.0} | {} |", max(|m| m.rss), max(|m| m.pss), ms[0].processes);
+    }
+    println!("\nraw samples (ms):");
+    for (name, xs) in &figures {
+        let xs: Vec<String> = xs.iter().map(|x| format!("{x:.1}")).collect();
+        println!("- {name}: {}", xs.join(" "));
+    }
+    let rss: Vec<String> = memory["app"].iter().map(|m| format!("{:.0}", m.rss)).collect();
+    println!("- app RSS per run (MiB): {}", rss.join(" "));
+    Ok(())
+}

@@ -1,0 +1,86 @@
+// The app benchmark's driver (scripts/bench-app). Off unless the app was
+// started with CREDITDESK_TIMING_LOG: then it opens a customer, switches
+// through others and redraws the 365-day burn chart, reporting each moment
+// the result is on screen as a timing mark the benchmark reads back.
+import { api } from "./api";
+
+let started = false;
+
+/** Resolves after the next frame has been painted. */
+function painted(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
+}
+
+/** Resolves once `ready()` holds, checked on every DOM change, then after the next paint. */
+export function whenOnScreen(ready: () => boolean, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      observer.disconnect();
+      clearTimeout(timer);
+      void painted().then(resolve);
+    };
+    const observer = new MutationObserver(() => ready() && done());
+    const timer = setTimeout(() => {
+      observer.disconnect();
+      reject(new Error("benchmark: the view never rendered"));
+    }, timeoutMs);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    if (ready()) done();
+  });
+}
+
+/** The customer view shows `id`'s balance cards and a burn chart drawn for `id` (and `range`, if given). */
+export function customerOnScreen(id: string, range?: number): boolean {
+  const view = [...document.querySelectorAll("[data-testid=view-customer]")].find(
+    (v) => v.getAttribute("data-customer") === id,
+  );
+  const drawn = view?.querySelector("[data-testid=burn-chart]")?.getAttribute("data-drawn-for")?.split(" ");
+  return (
+    !!view?.querySelector("[data-testid=available]") &&
+    !!view.querySelector("[data-testid=burn-chart] svg") &&
+    drawn?.[0] === id &&
+    (range === undefined || drawn[2] === String(range))
+  );
+}
+
+function rangeButton(days: number): HTMLButtonElement | undefined {
+  return [...document.querySelectorAll<HTMLButtonElement>("[data-testid=view-customer] .range button")].find(
+    (b) => b.textContent === `${days} days`,
+  );
+}
+
+export async function runBenchmark(open: (customer: string) => void): Promise<void> {
+  if (started) return;
+  started = true;
+  const config = await api.timingConfig();
+  const first = config.open_customer;
+  if (!config.enabled || !first) return;
+  const mark = (name: string, detail: string) => api.timingMark(name, detail);
+  try {
+    // Cold start: the benchmark times this mark against the process start.
+    open(first);
+    await whenOnScreen(() => customerOnScreen(first));
+    await mark("customer_rendered", first);
+
+    for (const id of config.switch_through) {
+      const t0 = performance.now();
+      open(id);
+      await whenOnScreen(() => customerOnScreen(id));
+      await mark("switch", `${id} ${(performance.now() - t0).toFixed(2)}`);
+    }
+
+    // The 365-day burn chart: fetch from the API, draw in Rust, show; as a click on "365 days" does.
+    const last = config.switch_through.at(-1) ?? first;
+    for (let i = 0; i < 20; i++) {
+      for (const days of [30, 365]) {
+        const t0 = performance.now();
+        rangeButton(days)?.click();
+        await whenOnScreen(() => customerOnScreen(last, days));
+        if (days === 365) await mark("chart365", `${last} ${(performance.now() - t0).toFixed(2)}`);
+      }
+    }
+    await mark("done", "");
+  } catch (e) {
+    await mark("failed", String(e));
+  }
+}

@@ -1,0 +1,240 @@
+import { useEffect, useState } from "react";
+import { api, type AppError, type S } from "../api";
+import { groupDecimal, localInputToUtc, money } from "../lib/format";
+import { ErrorBox } from "./common";
+import { Dialog, Field, FormButtons, ReasonSelect } from "./Dialog";
+
+/** Milliseconds of typing quiet before the preview is asked for. */
+export const PREVIEW_DELAY = 300;
+
+const SOURCES: S["GrantSource"][] = ["goodwill", "promotion", "purchase", "plan", "migration"];
+
+/** "support lead, finance or admin" from roles. */
+export function roleList(roles: S["Role"][]): string {
+  const names = roles.map((r) => r.replace(/_/g, " "));
+  if (names.length <= 1) return names.join("");
+  return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+}
+
+/** The preview as one sentence: executes now, or who must approve and why. */
+export function previewText(p: S["GrantPreview"]): string {
+  if (p.executes_now) return `Executes now: worth ${money(p.value)}.`;
+  const limit = p.exceeded === "monthly" ? "your monthly budget left" : "your per-action limit";
+  const over =
+    p.limit && p.exceeded_by ? `: exceeds ${limit} (${money(p.limit)}) by ${money(p.exceeded_by)}` : "";
+  return `Needs approval by ${roleList(p.approver_roles)}${over}.`;
+}
+
+type Draft = {
+  credit_type_id: string;
+  amount: string;
+  category: S["GrantCategory"];
+  source: S["GrantSource"];
+  expires: string;
+  reason_code: string;
+  ticket_ref: string;
+  note: string;
+};
+
+/**
+ * "Grant credits..." from the Customer view. As the agent types, the server
+ * previews the grant (debounced): whether it executes now or needs an
+ * approval, and by whom. Submitting shows 201 (granted) or 202 (request id).
+ */
+export function GrantDialog({
+  customer,
+  creditTypes,
+  initialCreditType,
+  onClose,
+  onDone,
+}: {
+  customer: string;
+  creditTypes: string[];
+  initialCreditType: string;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const [d, setD] = useState<Draft>({
+    credit_type_id: initialCreditType,
+    amount: "",
+    category: "promotional",
+    source: "goodwill",
+    expires: "",
+    reason_code: "goodwill",
+    ticket_ref: "",
+    note: "",
+  });
+  const [preview, setPreview] = useState<S["GrantPreview"]>();
+  const [previewError, setPreviewError] = useState<AppError>();
+  const [result, setResult] = useState<S["GrantSubmitted"]>();
+  const [error, setError] = useState<AppError>();
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof Draft) => (e: { target: { value: string } }) => setD({ ...d, [k]: e.target.value });
+
+  const expiresAt = d.expires ? localInputToUtc(d.expires) : null;
+  const form: S["GrantForm"] = {
+    customer_id: customer,
+    credit_type_id: d.credit_type_id,
+    amount: d.amount,
+    category: d.category,
+    source: d.source,
+    expires_at: expiresAt,
+    reason_code: d.reason_code,
+    ticket_ref: d.ticket_ref,
+    note: d.note,
+  };
+  const key = JSON.stringify(form);
+
+  useEffect(() => {
+    if (!d.amount.trim()) {
+      setPreview(undefined);
+      setPreviewError(undefined);
+      return;
+    }
+    let live = true;
+    const t = setTimeout(() => {
+      api.previewGrant(JSON.parse(key) as S["GrantForm"]).then(
+        (p) => live && (setPreview(p), setPreviewError(undefined)),
+        (e: AppError) => live && (setPreview(undefined), setPreviewError(e)),
+      );
+    }, PREVIEW_DELAY);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [key, d.amount]);
+
+  const submit = () => {
+    setBusy(true);
+    api.submitGrant(form).then(
+      (r) => {
+        setResult(r);
+        setError(undefined);
+        setBusy(false);
+        onDone();
+      },
+      (e: AppError) => {
+        setError(e);
+        setBusy(false);
+      },
+    );
+  };
+
+  return (
+    <Dialog title={`Grant credits to ${customer}`} onClose={onClose} testId="grant-dialog">
+      {result ? (
+        <GrantResult r={result} onClose={onClose} />
+      ) : (
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            submit();
+          }}
+        >
+          <div className="row2">
+            <Field label="Credit type">
+              <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type">
+                {creditTypes.map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Amount (credits)">
+              <input inputMode="decimal" value={d.amount} onChange={set("amount")} data-testid="grant-amount" />
+            </Field>
+          </div>
+          <div className="row2">
+            <Field label="Category">
+              <select value={d.category} onChange={set("category")}>
+                <option value="promotional">promotional</option>
+                <option value="paid">paid</option>
+              </select>
+            </Field>
+            <Field label="Source">
+              <select value={d.source} onChange={set("source")}>
+                {SOURCES.map((s) => (
+                  <option key={s} value={s}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </Field>
+          </div>
+          <div className="row2">
+            <Field label="Expires (UTC, optional)">
+              <input type="datetime-local" value={d.expires} onChange={set("expires")} data-testid="grant-expires" />
+            </Field>
+            <Field label="Reason code">
+              <ReasonSelect
+                value={d.reason_code}
+                onChange={(v) => setD({ ...d, reason_code: v })}
+                testId="grant-reason"
+              />
+            </Field>
+          </div>
+          <Field label="Ticket">
+            <input value={d.ticket_ref} onChange={set("ticket_ref")} placeholder="SUP-1234" data-testid="grant-ticket" />
+          </Field>
+          <Field label="Note">
+            <input value={d.note} onChange={set("note")} data-testid="grant-note" />
+          </Field>
+          <div className="preview" aria-live="polite" data-testid="grant-preview">
+            {!preview && !previewError && <span className="sub">Enter an amount to see what happens.</span>}
+            {preview && (
+              <>
+                <strong className={preview.executes_now ? "ok" : "warn"}>{previewText(preview)}</strong>
+                <div className="sub">
+                  Available {groupDecimal(preview.available_before)} → {groupDecimal(preview.available_after)}
+                  {preview.remaining_monthly_budget &&
+                    ` · your budget left this month: ${money(preview.remaining_monthly_budget)}`}
+                </div>
+              </>
+            )}
+            {previewError && (
+              <span className="warn">
+                {previewError.message}
+                {previewError.field && ` (field: ${previewError.field})`}
+              </span>
+            )}
+          </div>
+          {error && <ErrorBox error={error} />}
+          <FormButtons
+            busy={busy}
+            label={preview && !preview.executes_now ? "Request approval" : "Grant"}
+            busyLabel="Submitting..."
+            onCancel={onClose}
+            testId="grant-submit"
+          />
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function GrantResult({ r, onClose }: { r: S["GrantSubmitted"]; onClose: () => void }) {
+  return (
+    <div className="form" data-testid="grant-result">
+      {r.created && (
+        <p className="notice" data-testid="grant-granted">
+          Granted (201): {groupDecimal(r.created.grant.grant.amount)} credits as grant{" "}
+          <span className="mono">{r.created.grant.grant.id}</span>.
+        </p>
+      )}
+      {r.pending && (
+        <p className="notice pending" data-testid="grant-pending">
+          Approval pending (202): request <span className="mono" data-testid="approval-id">{r.pending.approval_id}</span>{" "}
+          worth {money(r.pending.value)} waits for {roleList(r.pending.approver_roles)}.
+        </p>
+      )}
+      <div className="buttons">
+        {/* The submit button is gone: focus the way out, so Esc and Enter both close. */}
+        <button type="button" onClick={onClose} autoFocus>
+          Close
+        </button>
+      </div>
+    </div>
+  );
+}

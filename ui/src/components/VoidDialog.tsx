@@ -1,0 +1,72 @@
+import { useState } from "react";
+import { api, type AppError, type S } from "../api";
+import { groupDecimal, money } from "../lib/format";
+import { ErrorBox } from "./common";
+import { Dialog, Field, FormButtons, ReasonSelect } from "./Dialog";
+
+/** Roles the server lets void a grant (docs/workflows.md). */
+export const VOID_ROLES: S["Role"][] = ["finance", "admin"];
+
+/** Why `role` may not void, or null when it may. */
+export function voidRefusal(role: S["Role"], status: S["GrantStatus"]): string | null {
+  if (!VOID_ROLES.includes(role)) return `Only finance or admin may void grants (you are ${role.replace(/_/g, " ")}).`;
+  if (status !== "active" && status !== "pending") return `A ${status} grant has nothing left to void.`;
+  return null;
+}
+
+/** Voids a grant's remainder now (finance, admin): reason required. */
+export function VoidDialog({ g, onClose, onDone }: { g: S["GrantBalance"]; onClose: () => void; onDone: () => void }) {
+  const [reason, setReason] = useState("billing_error");
+  const [ticket, setTicket] = useState("");
+  const [note, setNote] = useState("");
+  const [done, setDone] = useState<S["GrantVoided"]>();
+  const [error, setError] = useState<AppError>();
+  const [busy, setBusy] = useState(false);
+  const submit = () => {
+    setBusy(true);
+    api.voidGrant(g.grant.id, reason, ticket, note).then(
+      (v) => (setDone(v), setError(undefined), setBusy(false), onDone()),
+      (e: AppError) => (setError(e), setBusy(false)),
+    );
+  };
+  return (
+    <Dialog title={`Void grant ${g.grant.id}`} onClose={onClose} testId="void-dialog">
+      {done ? (
+        <div className="form">
+          <p className="notice" data-testid="void-done">
+            Voided: {groupDecimal(done.voided)} credits ({money(done.voided_value)}) forfeited.
+          </p>
+          <div className="buttons">
+            <button type="button" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </div>
+      ) : (
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            submit();
+          }}
+        >
+          <p>
+            Forfeits the remaining {groupDecimal(g.remaining)} credits ({money(g.remaining_value)}) now. Earlier burns
+            stand.
+          </p>
+          <Field label="Reason code">
+            <ReasonSelect value={reason} onChange={setReason} />
+          </Field>
+          <Field label="Ticket">
+            <input value={ticket} onChange={(e) => setTicket(e.target.value)} />
+          </Field>
+          <Field label="Note">
+            <input value={note} onChange={(e) => setNote(e.target.value)} />
+          </Field>
+          {error && <ErrorBox error={error} />}
+          <FormButtons busy={busy} label="Void remainder" busyLabel="Voiding..." onCancel={onClose} kind="danger" />
+        </form>
+      )}
+    </Dialog>
+  );
+}

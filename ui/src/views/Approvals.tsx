@@ -82,6 +82,7 @@ export function Approvals({
       {loaded && !error && items.length === 0 && <Empty>No {status || ""} requests here.</Empty>}
       <div className="split">
         {items.length > 0 && (
+          <div className="table-scroll">
           <table className="data" data-testid="approvals">
             <thead>
               <tr>
@@ -116,6 +117,7 @@ export function Approvals({
               ))}
             </tbody>
           </table>
+          </div>
         )}
         {chosen && (
           <ApprovalDetail

@@ -240,8 +240,8 @@ impl AppCore {
         let key = format!("burn/{customer}/{ct}/{days}/{first_day}");
         let ((series, summary), age) = self
             .fetch(&key, |c| async move {
-                let series = c.burn(&customer, &query).await?;
-                let summary = c.customer(&customer).await?;
+                // Both at once: the summary only names the unit.
+                let (series, summary) = tokio::try_join!(c.burn(&customer, &query), c.customer(&customer))?;
                 Ok((series, summary))
             })
             .await?;

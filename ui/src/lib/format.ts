@@ -10,13 +10,22 @@ export function groupDecimal(value: string): string {
   return `${sign}${grouped}${frac}`;
 }
 
+const digitsByCurrency = new Map<string, number>();
+
 /** The currency's minor-unit digits (USD 2, JPY 0, BHD 3); 2 for an unknown code. */
 export function minorDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
+  // Looked up once per currency: every money cell of every table asks.
+  let digits = digitsByCurrency.get(currency);
+  if (digits === undefined) {
+    try {
+      digits =
+        new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    } catch {
+      digits = 2;
+    }
+    digitsByCurrency.set(currency, digits);
   }
+  return digits;
 }
 
 /**

@@ -97,20 +97,24 @@ postgres_bindir() {
 }
 
 # The desktop app's build and run dependencies: WebKitGTK 4.1 (Tauri 2 on
-# Linux), libxdo (Tauri's menus), pkg-config, Node.js 18+ with npm.
+# Linux), libxdo (Tauri's menus), pkg-config, Node.js with npm (20.19+ or
+# 22.12+: this machine image's NodeSource build; Debian 12's own 18 is too old).
 ensure_app_deps() {
   local missing=()
   pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
   pkg-config --exists javascriptcoregtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
   [ -e /usr/include/xdo.h ] || missing+=(libxdo-dev)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-  command -v node >/dev/null 2>&1 || missing+=(nodejs)
-  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "== installing ${missing[*]} (the desktop app's build dependencies)"
     apt_install "${missing[@]}"
   fi
-  # Vite 7's floor (its package.json `engines`): ^20.19 or >= 22.12.
+  # Vite 7's floor (its package.json `engines`): ^20.19 or >= 22.12. Not
+  # installed from Debian: bookworm's nodejs is 18, and its npm would pull it in.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "Node.js and npm are missing: install Node.js 20.19+ or 22.12+ (e.g. from NodeSource) and re-run." >&2
+    exit 1
+  fi
   if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
                 process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)'; then
     echo "Node.js $(node --version) is too old for the UI build (Vite 7 needs 20.19+ or 22.12+):" \

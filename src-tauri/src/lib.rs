@@ -27,6 +27,9 @@ pub fn run() {
             tracing_subscriber::EnvFilter::try_from_env("CREDITDESK_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // With `CREDITDESK_LOG=creditdesk_app=debug`, each view's fetch and
+        // chart drawing logs its duration when it ends.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())

@@ -200,16 +200,18 @@ impl AppCore {
         Ok(CustomersPage { items: page.items, next_cursor: page.next_cursor, age })
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn customer(&self, id: &str) -> Result<CustomerView, CoreError> {
         let id = id.to_owned();
         let key = format!("customer/{id}");
         let (view, age) = self
             .fetch(&key, |c| async move {
-                let customer = c.customer(&id).await?;
-                let balances = c.balances(&id, &BalanceQuery::default()).await?;
                 let now = Utc::now();
                 let q = ExpirationsQuery { credit_type: None, from: Some(now), to: Some(now + Duration::days(30)) };
-                let expiring = c.expirations(&id, &q).await?;
+                let all = BalanceQuery::default();
+                // Three independent requests: one round trip's wait, not three.
+                let (customer, balances, expiring) =
+                    tokio::try_join!(c.customer(&id), c.balances(&id, &all), c.expirations(&id, &q))?;
                 Ok((customer, balances, expiring.totals))
             })
             .await?;
@@ -218,6 +220,7 @@ impl AppCore {
     }
 
     /// Daily burn of one wallet over the last `days` (30, 90 or 365) UTC days, stacked by product.
+    #[tracing::instrument(level = "debug", skip(self, spec))]
     pub async fn burn_chart(
         &self,
         customer: &str,
@@ -258,11 +261,14 @@ impl AppCore {
                 .map(|b| charts::BurnDay { date: b.date, burned: b.burned.clone() })
                 .collect(),
         };
-        let chart = charts::daily_burn_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())?;
+        let chart = tracing::debug_span!("draw_burn").in_scope(|| {
+            charts::daily_burn_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())
+        })?;
         Ok(ChartView::new(chart, age))
     }
 
     /// Balance history (90 days), grant and expiry markers, and the runway projection (90 days).
+    #[tracing::instrument(level = "debug", skip(self, spec))]
     pub async fn balance_chart(
         &self,
         customer: &str,
@@ -281,9 +287,8 @@ impl AppCore {
                     bucket: None,
                     tz: None,
                 };
-                let forecast = c.forecast(&cid, &q).await?;
-                let balances = c.balances(&cid, &BalanceQuery { credit_type: Some(ct), ..Default::default() }).await?;
-                Ok((forecast, balances))
+                let balance_query = BalanceQuery { credit_type: Some(ct), ..Default::default() };
+                Ok(tokio::try_join!(c.forecast(&cid, &q), c.balances(&cid, &balance_query))?)
             })
             .await?;
         let today = forecast.now.date_naive();
@@ -331,11 +336,14 @@ impl AppCore {
                 })
                 .collect(),
         };
-        let chart = charts::balance_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())?;
+        let chart = tracing::debug_span!("draw_balance").in_scope(|| {
+            charts::balance_chart(&input, spec.size(), &spec.theme.theme(), &charts::ChartLocale::en_us())
+        })?;
         Ok(ChartView::new(chart, age))
     }
 
     /// Ledger entries, newest first, 50 a page.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn ledger(
         &self,
         customer: &str,
@@ -368,10 +376,9 @@ impl AppCore {
         let key = format!("balance_at/{cid}/{}", at.to_rfc3339());
         let ((known_now, known_then), age) = self
             .fetch(&key, |c| async move {
-                let now = c.balances(&cid, &BalanceQuery { at: Some(at), ..Default::default() }).await?;
-                let then =
-                    c.balances(&cid, &BalanceQuery { at: Some(at), as_of: Some(at), ..Default::default() }).await?;
-                Ok((now, then))
+                let known_now = BalanceQuery { at: Some(at), ..Default::default() };
+                let known_then = BalanceQuery { at: Some(at), as_of: Some(at), ..Default::default() };
+                Ok(tokio::try_join!(c.balances(&cid, &known_now), c.balances(&cid, &known_then))?)
             })
             .await?;
         Ok(BalanceAtView { at, known_now, known_then, age })

@@ -46,9 +46,24 @@ fn unix_micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or_default()
 }
 
+/// One start of a binary: its marks, with times in ms since the process was spawned.
+struct Run {
+    spawned: u128,
+    marks: Marks,
+    memory: Memory,
+}
+
+impl Run {
+    /// Milliseconds from the spawn to the first mark named `name`.
+    fn since_spawn(&self, name: &str) -> Result<f64> {
+        let at = self.marks.iter().find(|m| m.0 == name).with_context(|| format!("no {name:?} mark"))?.1;
+        Ok((at as f64 - self.spawned as f64) / 1000.0)
+    }
+}
+
 /// Starts `bin` with the timing log, waits for `until` (or `failed`), then
 /// samples memory and stops the whole process group.
-fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> Result<(f64, Marks, Memory)> {
+fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> Result<Run> {
     let dir = tempfile::tempdir()?;
     let log = dir.path().join("marks.log");
     let mut cmd = Command::new(bin);
@@ -80,8 +95,7 @@ fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> R
     };
     let memory = Memory::of_group(proc.0.id() as i32);
     drop(proc);
-    let first = marks.first().context("a mark")?.1;
-    Ok(((first - spawned) as f64 / 1000.0, marks, memory))
+    Ok(Run { spawned, marks, memory })
 }
 
 fn read_marks(log: &Path) -> Marks {
@@ -143,8 +157,26 @@ fn summary(name: &str, xs: &[f64]) -> String {
     format!("| {name} | {p50:.1} | {p95:.1} | {:.1} | {:.1} | {} |", v[0], v[v.len() - 1], v.len())
 }
 
-fn detail_ms(marks: &Marks, name: &str) -> Vec<f64> {
-    marks.iter().filter(|m| m.0 == name).filter_map(|m| m.2.split_whitespace().nth(1)?.parse().ok()).collect()
+/// The `field`th word (a number of ms) of the details of every mark named `name`.
+fn detail_ms(marks: &Marks, name: &str, field: usize) -> Vec<f64> {
+    marks.iter().filter(|m| m.0 == name).filter_map(|m| m.2.split_whitespace().nth(field)?.parse().ok()).collect()
+}
+
+/// Where a cold start's time goes, from the app's `page` mark: its detail is
+/// the page's navigation start (unix ms, `performance.timeOrigin`) and the
+/// moment the UI's script began (ms after it).
+fn cold_start_phases(run: &Run) -> Result<[(&'static str, f64); 4]> {
+    let page = &run.marks.iter().find(|m| m.0 == "page").context("no page mark")?.2;
+    let mut f = page.split_whitespace().map(|w| w.parse::<f64>());
+    let (origin, script) = (f.next().context("origin")??, f.next().context("script")??);
+    let page_start = origin - run.spawned as f64 / 1000.0;
+    let signed_in = run.since_spawn("signed_in")?;
+    Ok([
+        ("spawn -> page navigation starts", page_start),
+        ("page -> UI script runs", script),
+        ("UI script -> signed in to the server", signed_in - page_start - script),
+        ("signed in -> customer view painted", run.since_spawn("customer_rendered")? - signed_in),
+    ])
 }
 
 fn main() -> Result<()> {
@@ -166,22 +198,30 @@ fn main() -> Result<()> {
     ];
 
     let mut figures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut phases: BTreeMap<usize, (&str, Vec<f64>)> = BTreeMap::new();
     let mut memory: BTreeMap<&str, Vec<Memory>> = BTreeMap::new();
     // One warm-up start of each (page cache, server caches), then alternate.
     run_once(&app, &display, &app_env, "done")?;
     run_once(&empty, &display, &[], "page_loaded")?;
     for i in 0..args.runs {
-        let (cold, marks, mem) = run_once(&app, &display, &app_env, "done")?;
-        figures.entry("app: cold start to customer view").or_default().push(cold);
-        figures.entry("app: switch customer").or_default().extend(detail_ms(&marks, "switch"));
+        let run = run_once(&app, &display, &app_env, "done")?;
+        figures.entry("app: cold start to customer view").or_default().push(run.since_spawn("customer_rendered")?);
+        for (n, (name, ms)) in cold_start_phases(&run)?.into_iter().enumerate() {
+            phases.entry(n).or_insert((name, Vec::new())).1.push(ms);
+        }
+        figures.entry("app: switch customer").or_default().extend(detail_ms(&run.marks, "switch", 1));
         figures
-            .entry("app: 365-day burn chart, fetch + draw + paint")
+            .entry("app: 365-day burn chart, click -> drawn chart painted")
             .or_default()
-            .extend(detail_ms(&marks, "chart365"));
-        memory.entry("app").or_default().push(mem);
-        let (cold, _, mem) = run_once(&empty, &display, &[], "page_loaded")?;
-        figures.entry("baseline: cold start to empty window loaded").or_default().push(cold);
-        memory.entry("baseline: empty window").or_default().push(mem);
+            .extend(detail_ms(&run.marks, "chart365", 1));
+        figures
+            .entry("app: 365-day burn chart, burn_chart command (API fetch + plotters draw + IPC)")
+            .or_default()
+            .extend(detail_ms(&run.marks, "chart365", 2));
+        memory.entry("app").or_default().push(run.memory);
+        let run = run_once(&empty, &display, &[], "page_loaded")?;
+        figures.entry("baseline: cold start to empty window loaded").or_default().push(run.since_spawn("page_loaded")?);
+        memory.entry("baseline: empty window").or_default().push(run.memory);
         eprintln!(
             "run {}/{}: app {:.0} ms, {:.0} MiB RSS",
             i + 1,
@@ -193,6 +233,10 @@ fn main() -> Result<()> {
 
     println!("| figure (ms) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
     for (name, xs) in &figures {
+        println!("{}", summary(name, xs));
+    }
+    println!("\n| app cold start, by phase (ms) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
+    for (name, xs) in phases.values() {
         println!("{}", summary(name, xs));
     }
     println!(

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { AppError, ChartSpec, S } from "../api";
 import { ErrorBox, Loading } from "./common";
 
@@ -56,6 +56,8 @@ export function ChartPanel({
   // What the chart on screen was drawn for (its deps, space-separated): lets
   // a caller, such as the benchmark, tell a fresh chart from the last one.
   const [drawnFor, setDrawnFor] = useState<string>();
+  // How long the Rust side took to answer that draw (fetch, draw, IPC), in ms.
+  const [drawMs, setDrawMs] = useState<string>();
   const drawnWidth = useRef(0);
   const [error, setError] = useState<AppError | undefined>();
   const [showTable, setShowTable] = useState(false);
@@ -64,7 +66,9 @@ export function ChartPanel({
     drawRef.current = draw;
   });
 
-  useEffect(() => {
+  // Measured before the first paint, so the first draw is asked for in the
+  // same frame the panel mounts (not one render later).
+  useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
     const measure = () => setWidth(Math.max(320, Math.floor(el.clientWidth)));
@@ -84,8 +88,9 @@ export function ChartPanel({
     const t = setTimeout(
       () => {
         drawnWidth.current = width;
+        const t0 = performance.now();
         drawRef.current({ width, height, theme }).then(
-          (c) => live && (setChart(c), setDrawnFor(key), setError(undefined)),
+          (c) => live && (setChart(c), setDrawnFor(key), setDrawMs((performance.now() - t0).toFixed(2)), setError(undefined)),
           (e: AppError) => live && setError(e),
         );
       },
@@ -99,7 +104,7 @@ export function ChartPanel({
   }, [width, height, theme, ...deps]);
 
   return (
-    <section className="panel" data-testid={testId} data-drawn-for={drawnFor}>
+    <section className="panel" data-testid={testId} data-drawn-for={drawnFor} data-draw-ms={drawMs}>
       <header>
         <h3>{title}</h3>
         <button type="button" onClick={() => setShowTable((s) => !s)} aria-pressed={showTable}>

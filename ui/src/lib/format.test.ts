@@ -1,5 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { groupDecimal, isNegative, isZero, localInputToUtc, minorDigits, money, moneyExact, roundDecimal, signed } from "./format";
+import {
+  clock,
+  day,
+  groupDecimal,
+  instant,
+  isNegative,
+  isZero,
+  localInputToUtc,
+  minorDigits,
+  money,
+  moneyExact,
+  roundDecimal,
+  signed,
+} from "./format";
 
 describe("decimal display", () => {
   it("groups digits without changing any", () => {
@@ -45,5 +58,22 @@ describe("decimal display", () => {
   it("reads a datetime-local value as UTC", () => {
     expect(localInputToUtc("2026-03-05T14:02")).toBe("2026-03-05T14:02:00Z");
     expect(localInputToUtc("yesterday")).toBeNull();
+  });
+  it("formats days and instants in UTC, the same on every call", () => {
+    // The formatters are made once and reused: the second call must not differ.
+    for (let i = 0; i < 2; i++) {
+      expect(day("2026-03-05")).toBe(new Date("2026-03-05T00:00:00Z").toLocaleDateString(undefined, {
+        year: "numeric",
+        month: "short",
+        day: "numeric",
+        timeZone: "UTC",
+      }));
+      expect(day("2026-03-05T23:59:59Z")).toBe(day("2026-03-05"));
+      expect(instant("2026-03-05T14:02:09Z")).toContain("14:02");
+      expect(instant("2026-03-05T14:02:09Z")).toContain("UTC");
+      expect(instant("2026-03-05T14:02:09Z")).not.toBe(instant("2026-03-06T14:02:09Z"));
+      const at = "2026-03-05T14:02:09Z";
+      expect(clock(at)).toBe(new Date(at).toLocaleTimeString(undefined, { hour12: false }));
+    }
   });
 });

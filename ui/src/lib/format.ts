@@ -77,29 +77,40 @@ export function signed(value: string): string {
   return isNegative(value) ? groupDecimal(value) : `+${groupDecimal(value)}`;
 }
 
-/** "12:03:55" in the user's locale, from an RFC 3339 instant. */
+// One formatter per kind, made on first use: in WebKit a `toLocale*String`
+// call with options builds a new ICU formatter every time, and a ledger
+// page formats a hundred instants.
+function formatter(options: Intl.DateTimeFormatOptions): () => Intl.DateTimeFormat {
+  let made: Intl.DateTimeFormat | undefined;
+  return () => (made ??= new Intl.DateTimeFormat(undefined, options));
+}
+const clockFormat = formatter({ hour: "numeric", minute: "numeric", second: "numeric", hour12: false });
+const dayFormat = formatter({ year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+const instantFormat = formatter({
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  hour12: false,
+  timeZone: "UTC",
+  timeZoneName: "short",
+});
+
+/** "12:03:55" in the user's locale and time zone, from an RFC 3339 instant. */
 export function clock(iso: string): string {
-  return new Date(iso).toLocaleTimeString(undefined, { hour12: false });
+  return clockFormat().format(new Date(iso));
 }
 
 /** "Mar 5, 2026" from an RFC 3339 instant or a plain date. */
 export function day(iso: string): string {
   const d = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(`${iso}T00:00:00Z`) : new Date(iso);
-  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+  return dayFormat().format(d);
 }
 
 /** "Mar 5, 2026, 14:02 UTC" from an RFC 3339 instant. */
 export function instant(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, {
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    hour12: false,
-    timeZone: "UTC",
-    timeZoneName: "short",
-  });
+  return instantFormat().format(new Date(iso));
 }
 
 /** A datetime-local input's value ("2026-03-05T14:02", taken as UTC) as RFC 3339. */

@@ -29,6 +29,16 @@ describe("ChartPanel", () => {
     vi.useRealTimers();
   });
 
+  it("asks for the first draw, and a redraw on new data, without waiting for a timer", () => {
+    vi.useFakeTimers();
+    const draw = vi.fn().mockReturnValue(new Promise(() => undefined));
+    const { rerender } = render(<ChartPanel title="Burn" draw={draw} theme="light" deps={["a"]} testId="burn" />);
+    expect(draw).toHaveBeenCalledTimes(1);
+    rerender(<ChartPanel title="Burn" draw={draw} theme="light" deps={["b"]} testId="burn" />);
+    expect(draw).toHaveBeenCalledTimes(2);
+    vi.useRealTimers();
+  });
+
   it("shows the error with its hint instead of a chart", async () => {
     vi.useFakeTimers();
     const draw = vi.fn().mockRejectedValue({ code: "unreachable", message: "down", hint: "later" });

@@ -82,20 +82,20 @@ export function ChartPanel({
     if (width === 0) return;
     let live = true;
     const key = deps.map(String).join(" ");
-    // A resize waits for the width to settle before asking Rust to draw;
-    // new data (or the first draw) is drawn at once.
+    const draw = () => {
+      drawnWidth.current = width;
+      const t0 = performance.now();
+      drawRef.current({ width, height, theme }).then(
+        (c) => live && (setChart(c), setDrawnFor(key), setDrawMs((performance.now() - t0).toFixed(2)), setError(undefined)),
+        (e: AppError) => live && setError(e),
+      );
+    };
+    // A resize waits for the width to settle before asking Rust to draw.
+    // New data (or the first draw) is asked for now, before this frame is
+    // painted: the request runs while the rest of the view paints.
     const resized = drawnWidth.current !== 0 && drawnWidth.current !== width;
-    const t = setTimeout(
-      () => {
-        drawnWidth.current = width;
-        const t0 = performance.now();
-        drawRef.current({ width, height, theme }).then(
-          (c) => live && (setChart(c), setDrawnFor(key), setDrawMs((performance.now() - t0).toFixed(2)), setError(undefined)),
-          (e: AppError) => live && setError(e),
-        );
-      },
-      resized ? 60 : 0,
-    );
+    const t = resized ? setTimeout(draw, 60) : undefined;
+    if (!resized) draw();
     return () => {
       live = false;
       clearTimeout(t);

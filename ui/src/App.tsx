@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { api, onSeedProgress, type AppError, type S } from "./api";
 import { runBenchmark } from "./bench";
 import { ErrorBox } from "./components/common";
+import { lastRoute, saveRoute, type Route } from "./lib/route";
 import { Approvals } from "./views/Approvals";
 import { Audit } from "./views/Audit";
 import { Customer } from "./views/Customer";
@@ -10,14 +11,6 @@ import { Disputes } from "./views/Disputes";
 import { Finance } from "./views/Finance";
 import { Settings } from "./views/Settings";
 
-type Route =
-  | { name: "customers" }
-  | { name: "customer"; id: string }
-  | { name: "approvals"; customer?: string }
-  | { name: "disputes"; id: string | null }
-  | { name: "finance" }
-  | { name: "audit" }
-  | { name: "settings" };
 type ThemePref = "system" | "light" | "dark";
 
 // One start per page load (StrictMode runs effects twice in development).
@@ -62,11 +55,23 @@ export function App() {
     let unlisten: (() => void) | undefined;
     onSeedProgress(setProgress).then((u) => (unlisten = u), () => undefined);
     start().then(
-      (s) => (setSession(s), setStartError(undefined)),
+      // "session": when the UI had it (the app benchmark's cold-start breakdown).
+      (s) => {
+        performance.mark("session");
+        setSession(s);
+        setStartError(undefined);
+        // Reopen the view this user had open last on this server (in the same render as the session).
+        const last = lastRoute(localStorage, s);
+        if (last) setRoute(last);
+      },
       (e: AppError) => setStartError(e),
     );
     return () => unlisten?.();
   }, [attempt]);
+
+  useEffect(() => {
+    if (session) saveRoute(localStorage, session, route);
+  }, [session, route]);
 
   // The app benchmark (scripts/bench-app) drives the views once signed in; off otherwise.
   useEffect(() => {

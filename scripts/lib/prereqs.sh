@@ -137,6 +137,8 @@ ensure_e2e_deps() {
   local missing=()
   command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
   command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+  # `import`: the screenshots of the app's window (see tests/src/lib.rs).
+  command -v import >/dev/null 2>&1 || missing+=(imagemagick)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "== installing ${missing[*]} (end-to-end test dependencies)"
     apt_install "${missing[@]}"

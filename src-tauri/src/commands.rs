@@ -32,7 +32,7 @@ pub const SEED_PROGRESS: &str = "seed-progress";
 /// it first, with `seed-progress` events).
 #[tauri::command]
 pub async fn app_start(app: AppHandle, core: State<'_, AppCore>) -> Res<Session> {
-    if let Some(session) = core.connect_remote().await? {
+    if let Some(session) = core.remote_session().await? {
         return Ok(session);
     }
     let opts = seed_options(|k| std::env::var(k).ok())?;

@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod core;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tauri::Manager;
@@ -21,7 +22,24 @@ fn profiles(app: &tauri::App) -> Result<core::profile::Profiles, Box<dyn std::er
     Ok(core::profile::Profiles::new(app.path().app_config_dir()?, app.path().app_data_dir()?))
 }
 
+/// WebKitGTK composites the page on the GPU through OpenGL. Where there is no
+/// GPU (virtual machines and remote desktops, where many support teams
+/// work) that is Mesa's software renderer, which cost this UI most of its
+/// paint time and about 100 MiB (`BENCHMARKS.md`). The console has no
+/// animation, video or WebGL to gain from it, so it paints without
+/// compositing unless `CREDITDESK_GPU_COMPOSITING=1`, or WebKit's own
+/// `WEBKIT_DISABLE_COMPOSITING_MODE` is set. Call before any thread starts.
+pub fn choose_webkit_compositing() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none()
+        && std::env::var("CREDITDESK_GPU_COMPOSITING").as_deref() != Ok("1")
+    {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
+}
+
 pub fn run() {
+    choose_webkit_compositing();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CREDITDESK_LOG")
@@ -30,12 +48,18 @@ pub fn run() {
         // With `CREDITDESK_LOG=creditdesk_app=debug`, each view's fetch and
         // chart drawing logs its duration when it ends.
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let profiles = profiles(app)?;
             app.manage(core::AppCore::new(profiles));
+            // Sign in while the window loads (about 300 ms here): the UI's
+            // `app_start` then finds the session ready, or waits for it.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { handle.state::<core::AppCore>().sign_in_at_launch().await });
             app.manage(core::timing::Timing::from_env(|k| std::env::var(k).ok()));
             Ok(())
         })

@@ -153,6 +153,8 @@ pub struct App {
     pub client: Client,
     pub app_dir: tempfile::TempDir,
     pub export_dir: PathBuf,
+    /// The X display the app runs on.
+    display: String,
     _driver: Proc,
     _xvfb: Option<Proc>,
 }
@@ -179,9 +181,8 @@ impl App {
             .env("CREDITDESK_APP_DIR", app_dir.path())
             .env("CREDITDESK_EXPORT_DIR", &export_dir)
             .env("CREDITDESK_LOG", "warn")
-            // WebKitGTK under Xvfb: no GPU, so software GL. Compositing must stay
-            // on: with WEBKIT_DISABLE_COMPOSITING_MODE WebKitWebDriver's
-            // screenshot never answers (and the whole session stalls).
+            // WebKitGTK under Xvfb: no GPU, so software GL (the app turns
+            // compositing off, as it does for its users by default).
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -198,7 +199,7 @@ impl App {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .context("opening a WebDriver session on the app")?;
-        Ok(App { client, app_dir, export_dir, _driver: driver, _xvfb: xvfb })
+        Ok(App { client, app_dir, export_dir, display, _driver: driver, _xvfb: xvfb })
     }
 
     /// Waits for `css` to appear (up to 30 s: the first load compiles nothing but starts WebKit).
@@ -250,18 +251,37 @@ impl App {
         }
     }
 
-    /// Saves a PNG of the window's page to `target/e2e-screenshots/<name>.png`.
+    /// Saves a PNG of the screen, as a user sees the window, to
+    /// `target/e2e-screenshots/<name>.png`. Taken from the X display with
+    /// ImageMagick's `import`: WebKitWebDriver's own screenshot never
+    /// answers when WebKit paints without compositing, as the app does.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        // Let WebKit paint what the last DOM change drew (its snapshot can lag a frame).
+        // Let WebKit paint what the last DOM change drew.
         tokio::time::sleep(Duration::from_millis(250)).await;
-        // Bounded: a WebDriver call that never answers must fail the test, not stall it.
-        let png = tokio::time::timeout(Duration::from_secs(30), self.client.screenshot())
-            .await
-            .with_context(|| format!("screenshot {name} did not answer within 30 s"))??;
         let dir = target_dir().join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png)?;
+        let mut import = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            // The window sits at the screen's top left: cut the black around it.
+            .args(["-trim", "+repage"])
+            .arg(&path)
+            .spawn()
+            .context("running `import` (apt-get install imagemagick)")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = import.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = import.kill();
+                bail!("screenshot {name} did not finish within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if !status.success() {
+            bail!("screenshot {name}: `import` exited with {status}");
+        }
         Ok(path)
     }
 

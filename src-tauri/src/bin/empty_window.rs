@@ -7,6 +7,8 @@ use creditdesk_app::core::timing::Timing;
 use tauri::webview::PageLoadEvent;
 
 fn main() {
+    // The app's WebKit settings, so the floor is measured as the app runs.
+    creditdesk_app::choose_webkit_compositing();
     let timing = Timing::from_env(|k| std::env::var(k).ok());
     tauri::Builder::default()
         .on_page_load(move |_, payload| {

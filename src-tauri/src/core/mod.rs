@@ -174,11 +174,22 @@ pub struct AppCore {
     active: RwLock<Option<Active>>,
     cache: Cache,
     embedded: Mutex<EmbeddedState>,
+    /// Held while signing in to the configured server, so a second caller
+    /// waits for the first sign-in instead of starting its own.
+    signing_in: Mutex<()>,
+    launch_failure: std::sync::Mutex<Option<CoreError>>,
 }
 
 impl AppCore {
     pub fn new(profiles: Profiles) -> AppCore {
-        AppCore { profiles, active: RwLock::new(None), cache: Cache::default(), embedded: Mutex::default() }
+        AppCore {
+            profiles,
+            active: RwLock::new(None),
+            cache: Cache::default(),
+            embedded: Mutex::default(),
+            signing_in: Mutex::default(),
+            launch_failure: std::sync::Mutex::default(),
+        }
     }
 
     pub fn profiles(&self) -> &Profiles {
@@ -201,8 +212,7 @@ impl AppCore {
             .retry(creditdesk_client::RetryPolicy { max_attempts: 1, ..Default::default() })
             .build()
             .map_err(|e| CoreError::input("server_url", e.to_string()))?;
-        let version = client.version().await?;
-        let me = client.me().await?;
+        let (version, me) = tokio::try_join!(client.version(), client.me())?;
         Ok((client, version.version, me))
     }
 
@@ -225,6 +235,35 @@ impl AppCore {
         };
         self.activate(client, session.clone()).await;
         Ok(Some(session))
+    }
+
+    /// Signs in to the configured server, if any, while the window loads, so
+    /// the UI's first [`AppCore::remote_session`] finds the session ready.
+    /// A failure is kept for that call to report (not tried twice in a row).
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn sign_in_at_launch(&self) {
+        let _one_at_a_time = self.signing_in.lock().await;
+        if let Err(e) = self.signed_in_or_connect().await {
+            *self.launch_failure.lock().expect("launch failure lock") = Some(e);
+        }
+    }
+
+    /// The configured server's session: the one already signed in, else a
+    /// new sign-in. `Ok(None)` when no server is configured.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn remote_session(&self) -> Result<Option<Session>, CoreError> {
+        let _one_at_a_time = self.signing_in.lock().await;
+        if let Some(e) = self.launch_failure.lock().expect("launch failure lock").take() {
+            return Err(e);
+        }
+        self.signed_in_or_connect().await
+    }
+
+    async fn signed_in_or_connect(&self) -> Result<Option<Session>, CoreError> {
+        if let Some(session) = self.session().await.filter(|s| s.mode == ConnectionMode::Remote) {
+            return Ok(Some(session));
+        }
+        self.connect_remote().await
     }
 
     /// Saves a remote profile (after checking it works) and switches to it.
@@ -273,5 +312,61 @@ impl AppCore {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use creditdesk_api::admin::CreateUserRequest;
+    use creditdesk_api::common::Role;
+    use creditdesk_server::seed::SeedOptions;
+
+    /// A real server (an embedded one, served over 127.0.0.1) and a second
+    /// app configured for it as a remote server with `token`.
+    async fn server_and_app(dir: &Path) -> (AppCore, String, String, AppCore) {
+        let server = AppCore::new(Profiles::new(dir.join("sc"), dir.join("sd")));
+        let opts = SeedOptions { customers: 1, days: 2, seed: 3 };
+        let url = server.start_embedded(opts, |_| {}).await.unwrap().server_url;
+        let user = CreateUserRequest { name: "launch-viewer".into(), role: Role::Viewer };
+        let token = server.client().await.unwrap().create_user(&user).await.unwrap().token;
+        let app = AppCore::new(Profiles::new(dir.join("ac"), dir.join("ad")));
+        (server, url, token, app)
+    }
+
+    #[tokio::test]
+    async fn the_sign_in_at_launch_is_the_session_app_start_gets() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, url, token, app) = server_and_app(dir.path()).await;
+        app.profiles.save_remote(&Remote { server_url: url, token }).unwrap();
+        app.sign_in_at_launch().await;
+        let launched = app.session().await.expect("signed in at launch");
+        assert_eq!((launched.mode, launched.user.name.as_str()), (ConnectionMode::Remote, "launch-viewer"));
+        let session = app.remote_session().await.unwrap().unwrap();
+        assert_eq!(session.user.user_id, launched.user.user_id);
+    }
+
+    /// A failed sign-in at launch is what the UI's first start reports (it
+    /// is not tried again at once); the next start tries again.
+    #[tokio::test]
+    async fn a_failed_sign_in_at_launch_is_reported_once_then_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, url, token, app) = server_and_app(dir.path()).await;
+        app.profiles.save_remote(&Remote { server_url: url.clone(), token: "cd_wrong".into() }).unwrap();
+        app.sign_in_at_launch().await;
+        assert!(app.session().await.is_none());
+        app.profiles.save_remote(&Remote { server_url: url, token }).unwrap();
+        let e = AppError::from(app.remote_session().await.unwrap_err());
+        assert_eq!(e.status, Some(401), "{e:?}");
+        let session = app.remote_session().await.unwrap().unwrap();
+        assert_eq!(session.user.name, "launch-viewer");
+    }
+
+    #[tokio::test]
+    async fn no_configured_server_is_no_remote_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppCore::new(Profiles::new(dir.path().join("c"), dir.path().join("d")));
+        app.sign_in_at_launch().await;
+        assert!(app.remote_session().await.unwrap().is_none());
     }
 }

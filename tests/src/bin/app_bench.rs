@@ -37,6 +37,10 @@ struct Args {
     /// Customers switched through in each run.
     #[arg(long, default_value_t = 10)]
     switches: u32,
+    /// Append the app's log to this file, with its debug spans (each view
+    /// command's and chart draw's duration) switched on.
+    #[arg(long)]
+    app_log: Option<std::path::PathBuf>,
 }
 
 /// One run's marks: name -> (unix µs, detail).
@@ -62,8 +66,9 @@ impl Run {
 }
 
 /// Starts `bin` with the timing log, waits for `until` (or `failed`), then
-/// samples memory and stops the whole process group.
-fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> Result<Run> {
+/// samples memory and stops the whole process group. Its standard error
+/// goes to `log_to`, if given.
+fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str, log_to: Option<&Path>) -> Result<Run> {
     let dir = tempfile::tempdir()?;
     let log = dir.path().join("marks.log");
     let mut cmd = Command::new(bin);
@@ -76,6 +81,9 @@ fn run_once(bin: &Path, display: &str, env: &[(&str, String)], until: &str) -> R
         .stderr(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if let Some(path) = log_to {
+        cmd.stderr(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
     }
     let spawned = unix_micros();
     let proc = Proc(cmd.spawn().with_context(|| format!("starting {}", bin.display()))?, "app");
@@ -163,19 +171,18 @@ fn detail_ms(marks: &Marks, name: &str, field: usize) -> Vec<f64> {
 }
 
 /// Where a cold start's time goes, from the app's `page` mark: its detail is
-/// the page's navigation start (unix ms, `performance.timeOrigin`) and the
-/// moment the UI's script began (ms after it).
+/// the page's navigation start (unix ms, `performance.timeOrigin`), then the
+/// moments the UI's script began and the UI had its session (ms after it).
 fn cold_start_phases(run: &Run) -> Result<[(&'static str, f64); 4]> {
     let page = &run.marks.iter().find(|m| m.0 == "page").context("no page mark")?.2;
-    let mut f = page.split_whitespace().map(|w| w.parse::<f64>());
-    let (origin, script) = (f.next().context("origin")??, f.next().context("script")??);
+    let f: Vec<f64> = page.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    let [origin, script, session] = f[..] else { bail!("page mark {page:?}: expected 3 numbers") };
     let page_start = origin - run.spawned as f64 / 1000.0;
-    let signed_in = run.since_spawn("signed_in")?;
     Ok([
         ("spawn -> page navigation starts", page_start),
         ("page -> UI script runs", script),
-        ("UI script -> signed in to the server", signed_in - page_start - script),
-        ("signed in -> customer view painted", run.since_spawn("customer_rendered")? - signed_in),
+        ("UI script -> session in the UI (app_start: sign-in, IPC)", session - script),
+        ("session -> customer view painted", run.since_spawn("customer_rendered")? - page_start - session),
     ])
 }
 
@@ -191,35 +198,42 @@ fn main() -> Result<()> {
     let ids: Vec<String> = (1..=args.switches + 1).map(|i| format!("cus_{i:04}")).collect();
     let app_dir = tempfile::tempdir()?;
     write_connection(app_dir.path(), &server)?;
-    let app_env = [
+    let mut app_env = vec![
         ("CREDITDESK_APP_DIR", app_dir.path().display().to_string()),
         ("CREDITDESK_BENCH_OPEN", ids[0].clone()),
         ("CREDITDESK_BENCH_SWITCH", ids[1..].join(",")),
     ];
+    if args.app_log.is_some() {
+        app_env.push(("CREDITDESK_LOG", "warn,creditdesk_app=debug".to_owned()));
+    }
 
     let mut figures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut phases: BTreeMap<usize, (&str, Vec<f64>)> = BTreeMap::new();
     let mut memory: BTreeMap<&str, Vec<Memory>> = BTreeMap::new();
     // One warm-up start of each (page cache, server caches), then alternate.
-    run_once(&app, &display, &app_env, "done")?;
-    run_once(&empty, &display, &[], "page_loaded")?;
+    run_once(&app, &display, &app_env, "done", args.app_log.as_deref())?;
+    run_once(&empty, &display, &[], "page_loaded", None)?;
     for i in 0..args.runs {
-        let run = run_once(&app, &display, &app_env, "done")?;
+        let run = run_once(&app, &display, &app_env, "done", args.app_log.as_deref())?;
         figures.entry("app: cold start to customer view").or_default().push(run.since_spawn("customer_rendered")?);
         for (n, (name, ms)) in cold_start_phases(&run)?.into_iter().enumerate() {
             phases.entry(n).or_insert((name, Vec::new())).1.push(ms);
         }
-        figures.entry("app: switch customer").or_default().extend(detail_ms(&run.marks, "switch", 1));
-        figures
-            .entry("app: 365-day burn chart, click -> drawn chart painted")
-            .or_default()
-            .extend(detail_ms(&run.marks, "chart365", 1));
-        figures
-            .entry("app: 365-day burn chart, burn_chart command (API fetch + plotters draw + IPC)")
-            .or_default()
-            .extend(detail_ms(&run.marks, "chart365", 2));
+        // Figures read from the marks' details: (figure, mark, field).
+        const FROM_MARKS: [(&str, &str, usize); 7] = [
+            ("app: cold start, open -> balance cards in the DOM", "customer_rendered", 2),
+            ("app: cold start, its burn_chart command (30 days)", "customer_rendered", 3),
+            ("app: switch customer", "switch", 1),
+            ("app: switch customer, click -> balance cards in the DOM", "switch", 2),
+            ("app: switch customer, its burn_chart command (30 days)", "switch", 3),
+            ("app: 365-day burn chart, click -> drawn chart painted", "chart365", 1),
+            ("app: 365-day burn chart, burn_chart command (API fetch + plotters draw + IPC)", "chart365", 2),
+        ];
+        for (figure, mark, field) in FROM_MARKS {
+            figures.entry(figure).or_default().extend(detail_ms(&run.marks, mark, field));
+        }
         memory.entry("app").or_default().push(run.memory);
-        let run = run_once(&empty, &display, &[], "page_loaded")?;
+        let run = run_once(&empty, &display, &[], "page_loaded", None)?;
         figures.entry("baseline: cold start to empty window loaded").or_default().push(run.since_spawn("page_loaded")?);
         memory.entry("baseline: empty window").or_default().push(run.memory);
         eprintln!(

@@ -12,14 +12,16 @@ use serde::Serialize;
 /// Bounded so a long session browsing many customers does not grow without end.
 const MAX_ENTRIES: usize = 512;
 
+/// Answers are kept as compact JSON text: a `serde_json::Value` of a
+/// 365-day series holds several times its text's size.
 #[derive(Default)]
 pub struct Cache {
-    entries: Mutex<HashMap<String, (DateTime<Utc>, serde_json::Value)>>,
+    entries: Mutex<HashMap<String, (DateTime<Utc>, String)>>,
 }
 
 impl Cache {
     pub fn put<T: Serialize>(&self, key: &str, at: DateTime<Utc>, value: &T) {
-        let Ok(json) = serde_json::to_value(value) else { return };
+        let Ok(json) = serde_json::to_string(value) else { return };
         let mut map = self.entries.lock().expect("cache lock");
         if map.len() >= MAX_ENTRIES && !map.contains_key(key) {
             // Evict the oldest answer.
@@ -34,7 +36,7 @@ impl Cache {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<(DateTime<Utc>, T)> {
         let map = self.entries.lock().expect("cache lock");
         let (at, json) = map.get(key)?;
-        serde_json::from_value(json.clone()).ok().map(|v| (*at, v))
+        serde_json::from_str(json).ok().map(|v| (*at, v))
     }
 
     /// Forgets everything (another server: its answers are not ours).

@@ -118,11 +118,13 @@ fn read_marks(log: &Path) -> Marks {
 }
 
 /// Resident memory of a process group, in MiB.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Memory {
     rss: f64,
     pss: f64,
     processes: usize,
+    /// PSS by process name (`comm`): which process holds what.
+    pss_by_process: BTreeMap<String, f64>,
 }
 
 impl Memory {
@@ -141,9 +143,12 @@ impl Memory {
                     .find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse::<f64>().ok())
                     .unwrap_or(0.0)
             };
+            let pss = kib("smaps_rollup", "Pss:") / 1024.0;
             m.rss += kib("status", "VmRSS:") / 1024.0;
-            m.pss += kib("smaps_rollup", "Pss:") / 1024.0;
+            m.pss += pss;
             m.processes += 1;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            *m.pss_by_process.entry(name.trim().to_owned()).or_default() += pss;
         }
         m
     }
@@ -267,5 +272,11 @@ fn main() -> Result<()> {
     }
     let rss: Vec<String> = memory["app"].iter().map(|m| format!("{:.0}", m.rss)).collect();
     println!("- app RSS per run (MiB): {}", rss.join(" "));
+    for (name, ms) in &memory {
+        if let Some(last) = ms.last() {
+            let parts: Vec<String> = last.pss_by_process.iter().map(|(p, mib)| format!("{p} {mib:.0}")).collect();
+            println!("- {name}, PSS by process at the last run (MiB): {}", parts.join(", "));
+        }
+    }
     Ok(())
 }

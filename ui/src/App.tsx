@@ -13,12 +13,18 @@ import { Settings } from "./views/Settings";
 
 type ThemePref = "system" | "light" | "dark";
 
-// One start per page load (StrictMode runs effects twice in development).
+// Signing in is asked for as this script loads, so it runs while React
+// renders and WebKit paints the first frame; the first start() takes that
+// answer, a retry asks again.
+let launch: Promise<S["Session"]> | null = api.appStart();
+launch.catch(() => undefined); // handled by the first start()'s caller
+// One start at a time (StrictMode runs effects twice in development).
 let starting: Promise<S["Session"]> | null = null;
 function start(): Promise<S["Session"]> {
-  starting ??= api.appStart().finally(() => {
+  starting ??= (launch ?? api.appStart()).finally(() => {
     starting = null;
   });
+  launch = null;
   return starting;
 }
 

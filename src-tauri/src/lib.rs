@@ -25,7 +25,7 @@ fn profiles(app: &tauri::App) -> Result<core::profile::Profiles, Box<dyn std::er
 /// WebKitGTK composites the page on the GPU through OpenGL. Where there is no
 /// GPU (virtual machines and remote desktops, where many support teams
 /// work) that is Mesa's software renderer, which cost this UI most of its
-/// paint time and about 100 MiB (`BENCHMARKS.md`). The console has no
+/// paint time and about 130 MiB (`BENCHMARKS.md`). The console has no
 /// animation, video or WebGL to gain from it, so it paints without
 /// compositing unless `CREDITDESK_GPU_COMPOSITING=1`, or WebKit's own
 /// `WEBKIT_DISABLE_COMPOSITING_MODE` is set. Call before any thread starts.

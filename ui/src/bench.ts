@@ -30,20 +30,25 @@ export function whenOnScreen(ready: () => boolean, timeoutMs = 30_000): Promise<
   });
 }
 
-/** The customer view for `id` has its balance cards in the DOM (not yet its charts). */
-function headOnScreen(id: string): boolean {
-  const view = document.querySelector("[data-testid=view-customer]");
-  return view?.getAttribute("data-customer") === id && !!view.querySelector("[data-testid=available]");
+/** The customer view for `id`, once its balance cards are in the DOM. */
+function customerHead(id: string): Element | undefined {
+  const view = [...document.querySelectorAll("[data-testid=view-customer]")].find(
+    (v) => v.getAttribute("data-customer") === id,
+  );
+  return view?.querySelector("[data-testid=available]") ? view : undefined;
+}
+
+/** How long the burn chart on screen took its draw command, in ms ("?" before any). */
+function burnChartCommandMs(): string {
+  return document.querySelector("[data-testid=burn-chart]")?.getAttribute("data-draw-ms") ?? "?";
 }
 
 /** The customer view shows `id`'s balance cards and a burn chart drawn for `id` (and `range`, if given). */
 export function customerOnScreen(id: string, range?: number): boolean {
-  const view = [...document.querySelectorAll("[data-testid=view-customer]")].find(
-    (v) => v.getAttribute("data-customer") === id,
-  );
+  const view = customerHead(id);
   const drawn = view?.querySelector("[data-testid=burn-chart]")?.getAttribute("data-drawn-for")?.split(" ");
   return (
-    !!view?.querySelector("[data-testid=available]") &&
+    !!view &&
     !!view.querySelector("[data-testid=burn-chart] svg") &&
     drawn?.[0] === id &&
     (range === undefined || drawn[2] === String(range))
@@ -66,7 +71,7 @@ async function openAndTime(open: (customer: string) => void, id: string): Promis
   const t0 = performance.now();
   let head = 0;
   const headIn = new MutationObserver(() => {
-    if (!head && headOnScreen(id)) head = performance.now() - t0;
+    if (!head && customerHead(id)) head = performance.now() - t0;
   });
   headIn.observe(document.body, { subtree: true, childList: true, attributes: true });
   open(id);
@@ -75,8 +80,7 @@ async function openAndTime(open: (customer: string) => void, id: string): Promis
   } finally {
     headIn.disconnect();
   }
-  const command = document.querySelector("[data-testid=burn-chart]")?.getAttribute("data-draw-ms");
-  return `${(performance.now() - t0).toFixed(2)} ${head.toFixed(2)} ${command ?? "?"}`;
+  return `${(performance.now() - t0).toFixed(2)} ${head.toFixed(2)} ${burnChartCommandMs()}`;
 }
 
 export async function runBenchmark(open: (customer: string) => void): Promise<void> {
@@ -107,10 +111,7 @@ export async function runBenchmark(open: (customer: string) => void): Promise<vo
         const t0 = performance.now();
         rangeButton(days)?.click();
         await whenOnScreen(() => customerOnScreen(last, days));
-        if (days === 365) {
-          const command = document.querySelector("[data-testid=burn-chart]")?.getAttribute("data-draw-ms");
-          await mark("chart365", `${last} ${(performance.now() - t0).toFixed(2)} ${command ?? "?"}`);
-        }
+        if (days === 365) await mark("chart365", `${last} ${(performance.now() - t0).toFixed(2)} ${burnChartCommandMs()}`);
       }
     }
     // The view the next launch reopens.

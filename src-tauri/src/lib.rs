@@ -38,19 +38,30 @@ pub fn choose_webkit_compositing() {
     }
 }
 
+/// Logs to stderr, filtered by `CREDITDESK_LOG` (default `info`). The app's
+/// own spans also log their duration when they end: with
+/// `CREDITDESK_LOG=creditdesk_app=debug`, each view command and chart draw
+/// (the embedded server's request spans already log their latency).
+fn init_logging() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::prelude::*;
+    let ansi = std::io::stderr().is_terminal();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDITDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let events = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let app_span_durations = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.is_span() && m.target().starts_with("creditdesk_app")
+        }));
+    tracing_subscriber::registry().with(filter).with(events).with(app_span_durations).init();
+}
+
 pub fn run() {
     choose_webkit_compositing();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CREDITDESK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        // With `CREDITDESK_LOG=creditdesk_app=debug`, each view's fetch and
-        // chart drawing logs its duration when it ends.
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging();
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {

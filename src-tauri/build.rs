@@ -39,8 +39,12 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
-    // The UI is compiled into the binary: it must be built first.
-    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    // The UI is compiled into the binary: it must be built first. The
+    // manifest dir is read when the script runs, not baked in when it is
+    // compiled: cargo reuses a compiled build script across checkouts that
+    // share a target dir, and a baked-in path watches the other checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let ui = std::path::Path::new(&manifest_dir).join("../ui/dist/index.html");
     println!("cargo:rerun-if-changed={}", ui.display());
     if !ui.exists() {
         panic!("ui/dist is missing: build the UI first (cd ui && npm ci && npm run build; scripts/run does both)");

@@ -17,11 +17,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// The workspace's target directory.
+/// The workspace's target directory. Read at run time (as `cargo test` and
+/// the scripts set it), never baked in at compile time: a test binary can be
+/// reused from another checkout that shares the build cache.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    manifest_dir.join("../target")
 }
 
 pub fn binary(name: &str) -> Result<PathBuf> {
@@ -190,6 +194,10 @@ impl App {
             .context("starting tauri-driver (cargo install tauri-driver --locked)")?;
         let driver = Proc(child, "tauri-driver");
         wait_for_port(port, "tauri-driver", Duration::from_secs(20))?;
+        // tauri-driver spawns WebKitWebDriver and serves at once, without
+        // waiting for it: a session asked for too soon fails with a connect
+        // error (it did on a cold CI machine).
+        wait_for_port(native, "WebKitWebDriver", Duration::from_secs(20))?;
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
         caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
@@ -198,7 +206,10 @@ impl App {
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .context("opening a WebDriver session on the app")?;
+            .with_context(|| {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                format!("opening a WebDriver session on the app; tauri-driver's log:\n{log}")
+            })?;
         Ok(App { client, app_dir, export_dir, display, _driver: driver, _xvfb: xvfb })
     }
 

@@ -95,7 +95,10 @@ mod tests {
     /// `CREDITDESK_WRITE_TYPES=1` the test rewrites it instead.
     #[test]
     fn checked_in_openapi_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/gen/openapi.json");
+        // Read at run time: a test binary reused from another checkout
+        // sharing the target dir must check (and write) this checkout's file.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+        let path = std::path::Path::new(&manifest_dir).join("../ui/src/gen/openapi.json");
         let fresh = app_doc_json();
         if std::env::var_os("CREDITDESK_WRITE_TYPES").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

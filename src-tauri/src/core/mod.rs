@@ -282,6 +282,12 @@ impl AppCore {
     }
 
     async fn client(&self) -> Result<Client, CoreError> {
+        if let Some(a) = self.active.read().await.as_ref() {
+            return Ok(a.client.clone());
+        }
+        // Asked for while a sign-in runs (the UI asks for the customer it is
+        // about to reopen as soon as its script loads): wait for that sign-in.
+        let _signed_in = self.signing_in.lock().await;
         match self.active.read().await.as_ref() {
             Some(a) => Ok(a.client.clone()),
             None => Err(CoreError::NotConnected("no server yet (the embedded one may still be starting)".into())),
@@ -360,6 +366,22 @@ mod tests {
         assert_eq!(e.status, Some(401), "{e:?}");
         let session = app.remote_session().await.unwrap().unwrap();
         assert_eq!(session.user.name, "launch-viewer");
+    }
+
+    /// A view asked for while the launch sign-in runs waits for it, and is
+    /// answered with that session.
+    #[tokio::test]
+    async fn a_view_asked_for_during_the_launch_sign_in_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, url, token, app) = server_and_app(dir.path()).await;
+        app.profiles.save_remote(&Remote { server_url: url, token }).unwrap();
+        // A sign-in under way (as at launch), which ends after the view is asked for.
+        let signing_in = app.signing_in.lock().await;
+        let (customers, ()) = tokio::join!(app.customers(None, None), async {
+            app.connect_remote().await.unwrap();
+            drop(signing_in);
+        });
+        assert_eq!(customers.unwrap().items.len(), 1);
     }
 
     #[tokio::test]

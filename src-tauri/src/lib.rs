@@ -62,16 +62,26 @@ fn init_logging() {
 pub fn run() {
     choose_webkit_compositing();
     init_logging();
+    // The benchmark's marks from the Rust side (no-ops in normal use): where
+    // the time before the page goes, beside the empty window's same marks.
+    let timing = core::timing::Timing::from_env(|k| std::env::var(k).ok());
+    timing.mark_quietly("main");
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
-        .setup(|app| {
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Started {
+                webview.state::<core::timing::Timing>().mark_quietly("page_started");
+            }
+        })
+        .setup(move |app| {
+            timing.mark_quietly("setup");
+            app.manage(timing);
             let profiles = profiles(app)?;
             app.manage(core::AppCore::new(profiles));
             // Sign in while the window loads (about 300 ms here): the UI's
             // `app_start` then finds the session ready, or waits for it.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { handle.state::<core::AppCore>().sign_in_at_launch().await });
-            app.manage(core::timing::Timing::from_env(|k| std::env::var(k).ok()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

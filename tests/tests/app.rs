@@ -23,7 +23,39 @@ async fn console_end_to_end() -> Result<()> {
         let _ = app.screenshot("failure").await;
     }
     app.client.clone().close().await.ok();
+    drop(app);
+    result?;
+
+    // Launched again, the app reopens the customer this user had open last,
+    // drawn whole in its first render: its head and burn chart were asked
+    // for before the session reached the UI (ui/src/lib/launch.ts).
+    let app = App::launch(&server).await?;
+    let result = reopens_last_customer(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure-reopen").await;
+    }
+    app.client.clone().close().await.ok();
     result
+}
+
+async fn reopens_last_customer(app: &App) -> Result<()> {
+    app.find("[data-testid=view-customer][data-customer=cus_0002] [data-testid=burn-chart] svg[role=img]").await?;
+    app.screenshot("customer-reopened").await?;
+    let marks = app
+        .client
+        .execute(
+            "const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
+             return ['answered:burn_chart', 'render:customer', 'commit:burn-chart', 'commit:customer'].map(at);",
+            vec![],
+        )
+        .await?;
+    let at: Vec<Option<f64>> = serde_json::from_value(marks)?;
+    let [Some(chart_answered), Some(first_render), Some(chart_committed), Some(view_committed)] = at[..] else {
+        anyhow::bail!("marks missing: {at:?}");
+    };
+    assert!(chart_answered <= first_render, "the burn chart was drawn before the view's first render: {at:?}");
+    assert!(chart_committed <= view_committed, "the chart is in the view's first commit: {at:?}");
+    Ok(())
 }
 
 async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Result<()> {
@@ -253,5 +285,10 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
         .await?;
     assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
     app.screenshot("audit").await?;
+
+    // Back to the demo admin, on the customer: what the next launch reopens.
+    app.sign_in_as(&server.url, &server.token, "demo-admin").await?;
+    open_customer(app, CUSTOMER).await?;
+    app.find("[data-testid=burn-chart] svg[role=img]").await?;
     Ok(())
 }

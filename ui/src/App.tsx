@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { api, onSeedProgress, type AppError, type S } from "./api";
 import { runBenchmark } from "./bench";
 import { ErrorBox } from "./components/common";
+import { savedThemePref, start, type FirstStart, type ThemePref } from "./lib/launch";
 import { lastRoute, saveRoute, type Route } from "./lib/route";
 import { Approvals } from "./views/Approvals";
 import { Audit } from "./views/Audit";
@@ -11,25 +12,8 @@ import { Disputes } from "./views/Disputes";
 import { Finance } from "./views/Finance";
 import { Settings } from "./views/Settings";
 
-type ThemePref = "system" | "light" | "dark";
-
-// Signing in is asked for as this script loads, so it runs while React
-// renders and WebKit paints the first frame; the first start() takes that
-// answer, a retry asks again.
-let launch: Promise<S["Session"]> | null = api.appStart();
-launch.catch(() => undefined); // handled by the first start()'s caller
-// One start at a time (StrictMode runs effects twice in development).
-let starting: Promise<S["Session"]> | null = null;
-function start(): Promise<S["Session"]> {
-  starting ??= (launch ?? api.appStart()).finally(() => {
-    starting = null;
-  });
-  launch = null;
-  return starting;
-}
-
 function useTheme(): [ThemePref, (t: ThemePref) => void, "light" | "dark"] {
-  const [pref, setPref] = useState<ThemePref>(() => (localStorage.getItem("theme") as ThemePref | null) ?? "system");
+  const [pref, setPref] = useState<ThemePref>(savedThemePref);
   const media = window.matchMedia?.("(prefers-color-scheme: dark)");
   const [systemDark, setSystemDark] = useState(media?.matches ?? false);
   useEffect(() => {
@@ -48,11 +32,20 @@ function useTheme(): [ThemePref, (t: ThemePref) => void, "light" | "dark"] {
   return [pref, set, theme];
 }
 
-export function App() {
-  const [session, setSession] = useState<S["Session"] | null>(null);
-  const [startError, setStartError] = useState<AppError>();
+export function App({ first = null }: { first?: FirstStart }) {
+  const [session, setSession] = useState<S["Session"] | null>(first && "session" in first ? first.session : null);
+  const [startError, setStartError] = useState<AppError | undefined>(first && "error" in first ? first.error : undefined);
   const [progress, setProgress] = useState<S["SeedProgressEvent"]>();
-  const [route, setRoute] = useState<Route>({ name: "customers" });
+  // The view this user had open last on this server, reopened.
+  const [route, setRoute] = useState<Route>(
+    () => (first && "session" in first && lastRoute(localStorage, first.session)) || { name: "customers" },
+  );
+  // The reopened customer's data, fetched before the first render: given to
+  // its view once, and dropped as soon as another view opens.
+  const [reopened, setReopened] = useState(first && "session" in first ? first.reopened : undefined);
+  useEffect(() => {
+    if (route.name !== "customer" || route.id !== reopened?.id) setReopened(undefined);
+  }, [route, reopened]);
   const [themePref, setThemePref, theme] = useTheme();
   const search = useRef<HTMLInputElement>(null);
   const [attempt, setAttempt] = useState(0);
@@ -60,6 +53,11 @@ export function App() {
   useEffect(() => {
     let unlisten: (() => void) | undefined;
     onSeedProgress(setProgress).then((u) => (unlisten = u), () => undefined);
+    return () => unlisten?.();
+  }, []);
+
+  useEffect(() => {
+    if (attempt === 0 && first) return; // settled before the first render
     start().then(
       // "session": when the UI had it (the app benchmark's cold-start breakdown).
       (s) => {
@@ -72,7 +70,7 @@ export function App() {
       },
       (e: AppError) => setStartError(e),
     );
-    return () => unlisten?.();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `first` is the launch's, read once
   }, [attempt]);
 
   useEffect(() => {
@@ -149,6 +147,7 @@ export function App() {
           <Customer
             key={route.id}
             id={route.id}
+            reopened={reopened?.id === route.id ? reopened : undefined}
             theme={theme}
             role={session.user.role}
             onBack={() => setRoute({ name: "customers" })}

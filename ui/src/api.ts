@@ -4,6 +4,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { components } from "./gen/schema";
+import { markOnce } from "./lib/marks";
 
 export type S = components["schemas"];
 export type AppError = S["AppError"];
@@ -15,11 +16,16 @@ export function toAppError(e: unknown): AppError {
   return { code: "internal", message: String(e), hint: "Restart the app if it persists." };
 }
 
+// The first call of each command marks `sent:<cmd>` and `answered:<cmd>`
+// (the app benchmark's cold-start breakdown).
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  markOnce(`sent:${cmd}`);
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
     throw toAppError(e);
+  } finally {
+    markOnce(`answered:${cmd}`);
   }
 }
 

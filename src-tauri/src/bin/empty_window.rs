@@ -9,14 +9,17 @@ use tauri::webview::PageLoadEvent;
 fn main() {
     // The app's WebKit settings, so the floor is measured as the app runs.
     creditdesk_app::choose_webkit_compositing();
-    let timing = Timing::from_env(|k| std::env::var(k).ok());
+    let timing = std::sync::Arc::new(Timing::from_env(|k| std::env::var(k).ok()));
+    timing.mark_quietly("main");
+    let at_setup = timing.clone();
     tauri::Builder::default()
-        .on_page_load(move |_, payload| {
-            if payload.event() == PageLoadEvent::Finished {
-                if let Err(e) = timing.mark("page_loaded", "") {
-                    eprintln!("timing mark: {e}");
-                }
-            }
+        .setup(move |_| {
+            at_setup.mark_quietly("setup");
+            Ok(())
+        })
+        .on_page_load(move |_, payload| match payload.event() {
+            PageLoadEvent::Started => timing.mark_quietly("page_started"),
+            PageLoadEvent::Finished => timing.mark_quietly("page_loaded"),
         })
         .run(tauri::generate_context!("tauri.empty-window.conf.json"))
         .expect("the empty window");

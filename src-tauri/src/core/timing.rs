@@ -64,6 +64,16 @@ impl Timing {
     }
 }
 
+impl Timing {
+    /// [`Timing::mark`] for the Rust side's own marks, where a failed write
+    /// is reported on stderr and the app carries on.
+    pub fn mark_quietly(&self, name: &str) {
+        if let Err(e) = self.mark(name, "") {
+            eprintln!("timing mark {name}: {e}");
+        }
+    }
+}
+
 fn append_line(path: &Path, line: &str) -> Result<(), CoreError> {
     let mut file =
         std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| CoreError::io(path, e))?;

@@ -125,6 +125,9 @@ struct Memory {
     processes: usize,
     /// PSS by process name (`comm`): which process holds what.
     pss_by_process: BTreeMap<String, f64>,
+    /// PSS by process and mapping (a file's name, or `[anon]`, `[heap]`,
+    /// ...), from `smaps`: what inside a process holds it.
+    pss_by_mapping: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Memory {
@@ -148,10 +151,43 @@ impl Memory {
             m.pss += pss;
             m.processes += 1;
             let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            *m.pss_by_process.entry(name.trim().to_owned()).or_default() += pss;
+            let name = name.trim().to_owned();
+            *m.pss_by_process.entry(name.clone()).or_default() += pss;
+            let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+            let by_mapping = m.pss_by_mapping.entry(name).or_default();
+            for (mapping, kib) in pss_by_mapping(&smaps) {
+                *by_mapping.entry(mapping).or_default() += kib / 1024.0;
+            }
         }
         m
     }
+}
+
+/// (mapping, PSS in KiB) for each mapping of a `/proc/<pid>/smaps`: a
+/// mapping is named by its file's name, or `[anon]` when it has none.
+fn pss_by_mapping(smaps: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for line in smaps.lines() {
+        if let Some(kib) = line.strip_prefix("Pss:") {
+            if let (Some(last), Ok(kib)) = (out.last_mut(), kib.trim().trim_end_matches(" kB").parse::<f64>()) {
+                last.1 += kib;
+            }
+            continue;
+        }
+        // A mapping's header: "start-end perms offset dev inode [path]".
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let is_header =
+            fields.first().is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+        if is_header && fields.len() >= 5 {
+            let path = fields.get(5..).map(|p| p.join(" ")).unwrap_or_default();
+            let name = match path.rsplit('/').next() {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => "[anon]".to_owned(),
+            };
+            out.push((name, 0.0));
+        }
+    }
+    out
 }
 
 /// Nearest-rank percentile of `xs` (sorted here).
@@ -175,20 +211,57 @@ fn detail_ms(marks: &Marks, name: &str, field: usize) -> Vec<f64> {
     marks.iter().filter(|m| m.0 == name).filter_map(|m| m.2.split_whitespace().nth(field)?.parse().ok()).collect()
 }
 
-/// Where a cold start's time goes, from the app's `page` mark: its detail is
-/// the page's navigation start (unix ms, `performance.timeOrigin`), then the
-/// moments the UI's script began and the UI had its session (ms after it).
-fn cold_start_phases(run: &Run) -> Result<[(&'static str, f64); 4]> {
+/// The page's navigation start, from the app's `page` mark: its detail is
+/// that moment (unix ms, `performance.timeOrigin`), then the moments the
+/// UI's script began and the UI had its session (ms after it). Returns
+/// (navigation start in ms after the spawn, script, session).
+fn page_mark(run: &Run) -> Result<(f64, f64, f64)> {
     let page = &run.marks.iter().find(|m| m.0 == "page").context("no page mark")?.2;
     let f: Vec<f64> = page.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
     let [origin, script, session] = f[..] else { bail!("page mark {page:?}: expected 3 numbers") };
-    let page_start = origin - run.spawned as f64 / 1000.0;
+    Ok((origin - run.spawned as f64 / 1000.0, script, session))
+}
+
+/// Cold start: the spawn -> the reopened customer view's first paint (its
+/// burn chart's `painted:burn-chart` mark, in `customer_rendered`'s detail).
+fn cold_start_ms(run: &Run) -> Result<f64> {
+    let (page_start, _, _) = page_mark(run)?;
+    let painted = detail_ms(&run.marks, "customer_rendered", 4);
+    Ok(page_start + painted.first().context("no paint time in the customer_rendered mark")?)
+}
+
+/// Where a cold start's time goes.
+fn cold_start_phases(run: &Run) -> Result<[(&'static str, f64); 4]> {
+    let (page_start, script, session) = page_mark(run)?;
     Ok([
         ("spawn -> page navigation starts", page_start),
         ("page -> UI script runs", script),
         ("UI script -> session in the UI (app_start: sign-in, IPC)", session - script),
-        ("session -> customer view painted", run.since_spawn("customer_rendered")? - page_start - session),
+        ("session -> customer view painted", cold_start_ms(run)? - page_start - session),
     ])
+}
+
+/// The Rust side's start, from its `main`, `setup` and `page_started` marks
+/// (the app's and the empty window's alike): (phase, ms).
+fn rust_start_phases(run: &Run) -> Result<[(&'static str, f64); 3]> {
+    let (main, setup, page) = (run.since_spawn("main")?, run.since_spawn("setup")?, run.since_spawn("page_started")?);
+    Ok([
+        ("spawn -> Rust main", main),
+        ("Rust main -> Tauri setup", setup - main),
+        ("Tauri setup -> page load starts", page - setup),
+    ])
+}
+
+/// The page's marks at cold start (`cold_marks`: `name=ms` after navigation,
+/// the UI's first call and answer of each command among them).
+fn cold_ui_marks(run: &Run) -> Vec<(String, f64)> {
+    let Some(m) = run.marks.iter().find(|m| m.0 == "cold_marks") else { return Vec::new() };
+    m.2.split_whitespace()
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
 }
 
 fn main() -> Result<()> {
@@ -215,14 +288,28 @@ fn main() -> Result<()> {
     let mut figures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut phases: BTreeMap<usize, (&str, Vec<f64>)> = BTreeMap::new();
     let mut memory: BTreeMap<&str, Vec<Memory>> = BTreeMap::new();
+    let mut ui_marks: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut rust_phases: BTreeMap<(&str, usize, &str), Vec<f64>> = BTreeMap::new();
     // One warm-up start of each (page cache, server caches), then alternate.
     run_once(&app, &display, &app_env, "done", args.app_log.as_deref())?;
     run_once(&empty, &display, &[], "page_loaded", None)?;
     for i in 0..args.runs {
         let run = run_once(&app, &display, &app_env, "done", args.app_log.as_deref())?;
-        figures.entry("app: cold start to customer view").or_default().push(run.since_spawn("customer_rendered")?);
+        figures.entry("app: cold start to customer view").or_default().push(cold_start_ms(&run)?);
+        // The same start until the benchmark's own mark reached Rust: later
+        // by the benchmark's calls queued behind the first render.
+        figures
+            .entry("app: cold start, until the benchmark's mark reached the app")
+            .or_default()
+            .push(run.since_spawn("customer_rendered")?);
         for (n, (name, ms)) in cold_start_phases(&run)?.into_iter().enumerate() {
             phases.entry(n).or_insert((name, Vec::new())).1.push(ms);
+        }
+        for (name, ms) in cold_ui_marks(&run) {
+            ui_marks.entry(name).or_default().push(ms);
+        }
+        for (n, (phase, ms)) in rust_start_phases(&run)?.into_iter().enumerate() {
+            rust_phases.entry(("app", n, phase)).or_default().push(ms);
         }
         // Figures read from the marks' details: (figure, mark, field).
         const FROM_MARKS: [(&str, &str, usize); 7] = [
@@ -240,6 +327,9 @@ fn main() -> Result<()> {
         memory.entry("app").or_default().push(run.memory);
         let run = run_once(&empty, &display, &[], "page_loaded", None)?;
         figures.entry("baseline: cold start to empty window loaded").or_default().push(run.since_spawn("page_loaded")?);
+        for (n, (phase, ms)) in rust_start_phases(&run)?.into_iter().enumerate() {
+            rust_phases.entry(("baseline", n, phase)).or_default().push(ms);
+        }
         memory.entry("baseline: empty window").or_default().push(run.memory);
         eprintln!(
             "run {}/{}: app {:.0} ms, {:.0} MiB RSS",
@@ -256,6 +346,16 @@ fn main() -> Result<()> {
     }
     println!("\n| app cold start, by phase (ms) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
     for (name, xs) in phases.values() {
+        println!("{}", summary(name, xs));
+    }
+    println!("\n| Rust side's start (ms) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
+    for ((binary, _, phase), xs) in &rust_phases {
+        println!("{}", summary(&format!("{binary}: {phase}"), xs));
+    }
+    println!("\n| app cold start, the page's marks (ms after navigation) | p50 | p95 | min | max | samples |\n|---|---|---|---|---|---|");
+    let mut by_time: Vec<(&String, &Vec<f64>)> = ui_marks.iter().collect();
+    by_time.sort_by(|a, b| percentile(&mut a.1.clone(), 50.0).total_cmp(&percentile(&mut b.1.clone(), 50.0)));
+    for (name, xs) in by_time {
         println!("{}", summary(name, xs));
     }
     println!(
@@ -276,7 +376,40 @@ fn main() -> Result<()> {
         if let Some(last) = ms.last() {
             let parts: Vec<String> = last.pss_by_process.iter().map(|(p, mib)| format!("{p} {mib:.0}")).collect();
             println!("- {name}, PSS by process at the last run (MiB): {}", parts.join(", "));
+            for (process, mappings) in &last.pss_by_mapping {
+                let mut top: Vec<(&String, &f64)> = mappings.iter().collect();
+                top.sort_by(|a, b| b.1.total_cmp(a.1));
+                let top: Vec<String> = top.iter().take(8).map(|(m, mib)| format!("{m} {mib:.1}")).collect();
+                println!("  - {process}, largest mappings (MiB PSS): {}", top.join(", "));
+            }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pss_by_mapping;
+
+    #[test]
+    fn smaps_pss_is_summed_per_mapping() {
+        let smaps = "\
+55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
+Rss:                 132 kB
+Pss:                 100 kB
+7f1e2c000000-7f1e2c021000 rw-p 00000000 00:00 0 
+Pss:                  40 kB
+7f1e30000000-7f1e30100000 r-xp 00010000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libjavascriptcoregtk-4.1.so.0.5.8
+Pss:                2048 kB
+";
+        let got = pss_by_mapping(smaps);
+        assert_eq!(
+            got,
+            vec![
+                ("[heap]".to_owned(), 100.0),
+                ("[anon]".to_owned(), 40.0),
+                ("libjavascriptcoregtk-4.1.so.0.5.8".to_owned(), 2048.0)
+            ]
+        );
+    }
 }

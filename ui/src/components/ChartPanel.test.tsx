@@ -1,5 +1,5 @@
-import { act, fireEvent, render, screen } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ChartPanel } from "./ChartPanel";
 
 const chart = {
@@ -12,6 +12,8 @@ const chart = {
   rows: [["Mar 2, 2026", "13.5"]],
   age: { as_of: "2026-03-02T12:00:00Z" },
 };
+
+afterEach(cleanup);
 
 describe("ChartPanel", () => {
   it("asks Rust to draw at the container's width and theme, and toggles to the exact table", async () => {
@@ -49,5 +51,28 @@ describe("ChartPanel", () => {
     expect(screen.getByRole("alert").textContent).toContain("down");
     expect(screen.getByRole("alert").textContent).toContain("later");
     vi.useRealTimers();
+  });
+
+  it("shows a chart drawn at launch without drawing again, if drawn at the size and theme it measures", () => {
+    const draw = vi.fn().mockReturnValue(new Promise(() => undefined));
+    const early = { spec: { width: 320, height: 260, theme: "dark" as const }, chart, ms: 12 };
+    render(<ChartPanel title="Burn" draw={draw} theme="dark" deps={["c1", 30]} testId="burn" early={early} />);
+    expect(draw).not.toHaveBeenCalled();
+    expect(document.querySelector("svg title")?.textContent).toBe("Daily burn");
+    expect(screen.getByTestId("burn").dataset.drawnFor).toBe("c1 30");
+  });
+
+  it("draws anew when the chart drawn at launch has another width or theme", () => {
+    for (const spec of [
+      { width: 640, height: 260, theme: "dark" as const },
+      { width: 320, height: 260, theme: "light" as const },
+    ]) {
+      const draw = vi.fn().mockReturnValue(new Promise(() => undefined));
+      const { unmount } = render(
+        <ChartPanel title="Burn" draw={draw} theme="dark" deps={[]} testId="burn" early={{ spec, chart, ms: 12 }} />,
+      );
+      expect(draw).toHaveBeenCalledWith({ width: 320, height: 260, theme: "dark" });
+      unmount();
+    }
   });
 });

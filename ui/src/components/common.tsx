@@ -47,16 +47,22 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 /** State of one command call: data, error, loading, and a reload. */
-export function useCommand<T>(run: () => Promise<T>, deps: unknown[]) {
-  const [data, setData] = useState<T | undefined>(undefined);
+export function useCommand<T>(run: () => Promise<T>, deps: unknown[], initial?: T) {
+  const [data, setData] = useState<T | undefined>(initial);
   const [error, setError] = useState<AppError | undefined>(undefined);
-  const [busy, setBusy] = useState(true);
+  const [busy, setBusy] = useState(initial === undefined);
   const [tick, setTick] = useState(0);
   const runRef = useRef(run);
+  // An answer the caller already had (fetched at launch) stands for the first run.
+  const skipFirstRun = useRef(initial !== undefined);
   useEffect(() => {
     runRef.current = run;
   });
   useEffect(() => {
+    if (skipFirstRun.current) {
+      skipFirstRun.current = false;
+      return;
+    }
     let live = true;
     setBusy(true);
     runRef.current().then(

@@ -97,6 +97,17 @@ const instantFormat = formatter({
   timeZoneName: "short",
 });
 
+/**
+ * Makes the formatters (ICU loads its locale and time-zone data on the
+ * first one, tens of milliseconds in WebKit), for a moment when the UI
+ * waits anyway: at launch, while the session is on its way.
+ */
+export function warmFormatters(): void {
+  const now = new Date();
+  for (const f of [clockFormat, dayFormat, instantFormat]) f().format(now);
+  minorDigits("USD");
+}
+
 /** "12:03:55" in the user's locale and time zone, from an RFC 3339 instant. */
 export function clock(iso: string): string {
   return clockFormat().format(new Date(iso));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lastRoute, saveRoute } from "./route";
+import { lastRoute, launchHint, saveRoute } from "./route";
 
 function memory() {
   const m = new Map<string, string>();
@@ -30,12 +30,21 @@ describe("the last view", () => {
     const store = memory();
     saveRoute(store, agent, { name: "settings" });
     expect(lastRoute(store, agent)).toBeNull();
-    const [k] = [...store.m.keys()] as [string];
+    const k = [...store.m.keys()].find((k) => k !== "last-view") as string;
     for (const bad of ["{", "42", '{"name":"customer"}', '{"name":"customer","id":7}', '{"name":"nope"}']) {
       store.m.set(k, bad);
       expect(lastRoute(store, agent), bad).toBeNull();
     }
     store.m.set(k, '{"name":"disputes","id":5}');
     expect(lastRoute(store, agent)).toEqual({ name: "disputes", id: null });
+  });
+
+  it("leaves a launch hint: the last route saved, by any user", () => {
+    const store = memory();
+    expect(launchHint(store)).toBeNull();
+    saveRoute(store, agent, { name: "customer", id: "cus_0001" });
+    saveRoute(store, finance, { name: "finance" });
+    expect(launchHint(store)).toEqual({ name: "finance" });
+    expect(lastRoute(store, agent)).toEqual({ name: "customer", id: "cus_0001" });
   });
 });

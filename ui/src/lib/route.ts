@@ -22,11 +22,24 @@ function key(who: Who): string {
 
 const isId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 200;
 
+// The last route saved by anyone: read at launch, before the session says
+// who is signed in, to ask for what is about to be reopened (a hint only).
+const LAUNCH_HINT = "last-view";
+
 /** The route saved for this server and user, if it is one the app still has (Settings is never reopened). */
 export function lastRoute(store: Store, who: Who): Route | null {
+  return parseRoute(store.getItem(key(who)));
+}
+
+/** The last route saved, whoever saved it: what the next launch will probably reopen. */
+export function launchHint(store: Store): Route | null {
+  return parseRoute(store.getItem(LAUNCH_HINT));
+}
+
+function parseRoute(text: string | null): Route | null {
   let r: unknown;
   try {
-    r = JSON.parse(store.getItem(key(who)) ?? "null");
+    r = JSON.parse(text ?? "null");
   } catch {
     return null;
   }
@@ -51,6 +64,7 @@ export function lastRoute(store: Store, who: Who): Route | null {
 export function saveRoute(store: Store, who: Who, route: Route): void {
   try {
     store.setItem(key(who), JSON.stringify(route));
+    store.setItem(LAUNCH_HINT, JSON.stringify(route));
   } catch {
     // A full or disabled storage only loses the reopen-on-launch nicety.
   }

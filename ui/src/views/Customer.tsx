@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useLayoutEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
 import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
@@ -6,12 +6,15 @@ import { DisputeDialog } from "../components/DisputeDialog";
 import { GrantDialog } from "../components/GrantDialog";
 import { VoidDialog, voidRefusal } from "../components/VoidDialog";
 import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
+import { BURN_CHART_HEIGHT, FIRST_BURN_RANGE, type Reopened } from "../lib/launch";
+import { markOnce } from "../lib/marks";
 
 type Theme = "light" | "dark";
 
 /** One customer: balances, grants, burn and balance charts, ledger, balance at, explain. */
 export function Customer({
   id,
+  reopened,
   theme,
   role,
   onBack,
@@ -19,20 +22,26 @@ export function Customer({
   onOpenApprovals,
 }: {
   id: string;
+  /** This customer's head and burn chart, fetched at launch (lib/launch). */
+  reopened?: Reopened;
   theme: Theme;
   role: S["Role"];
   onBack: () => void;
   onOpenDispute: (id: string) => void;
   onOpenApprovals: () => void;
 }) {
-  const { data, error, busy, reload } = useCommand(() => api.customer(id), [id]);
+  const { data, error, busy, reload } = useCommand(() => api.customer(id), [id], reopened?.view);
   const [granting, setGranting] = useState(false);
   const [creditType, setCreditType] = useState<string | null>(null);
-  const [range, setRange] = useState(30);
+  const [range, setRange] = useState(FIRST_BURN_RANGE);
   const [panel, setPanel] = useState<"none" | "at" | "explain">("none");
   const balances = data?.balances.balances ?? [];
   const ct = creditType ?? balances[0]?.credit_type_id ?? null;
   const wallet = balances.find((b) => b.credit_type_id === ct);
+  if (data) markOnce("render:customer");
+  useLayoutEffect(() => {
+    if (data) markOnce("commit:customer");
+  }, [data]);
 
   return (
     <div className="view" data-testid="view-customer" data-customer={data?.customer.id}>
@@ -111,6 +120,10 @@ export function Customer({
                   title={`Daily burn by product: ${ct}, last ${range} days`}
                   testId="burn-chart"
                   theme={theme}
+                  height={BURN_CHART_HEIGHT}
+                  // Drawn at launch for the first credit type and range; the panel
+                  // uses it if it measures the width it was drawn at.
+                  early={ct === reopened?.view.balances.balances[0]?.credit_type_id ? reopened?.burn : undefined}
                   deps={[id, ct, range, data.age.as_of]}
                   draw={(spec) => api.burnChart(id, ct, range, spec)}
                 />

@@ -1,6 +1,8 @@
 //! `creditdesk-bench`: the performance targets of `service.md`, measured
 //! over real HTTP against a real `creditdesk-server` process on SQLite,
-//! each beside a baseline measured in the same run on the same rows:
+//! then the same load on PostgreSQL (a throwaway durable server started by
+//! `creditdesk-testkit`), the SQLite figures each beside a baseline
+//! measured in the same run on the same rows:
 //!
 //! - the raw SQLite insert rate of the same ledger rows with no logic (the
 //!   ceiling a ledger on SQLite can approach), and
@@ -49,6 +51,9 @@ pub struct Args {
     /// Write the markdown report here too.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Skip the PostgreSQL run.
+    #[arg(long)]
+    pub no_pg: bool,
 }
 
 /// A running server process, killed on drop.
@@ -82,10 +87,9 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-async fn start_server(args: &Args, db: &std::path::Path) -> anyhow::Result<Server> {
-    let db_url = format!("sqlite://{}", db.display());
+async fn start_server(args: &Args, db_url: &str) -> anyhow::Result<Server> {
     let out = Command::new(&args.server)
-        .args(["--db", &db_url, "users", "add", "--name", "bench", "--role", "admin"])
+        .args(["--db", db_url, "users", "add", "--name", "bench", "--role", "admin"])
         .output()
         .with_context(|| {
             format!("running {} (build it with `cargo build --release -p creditdesk-server`)", args.server.display())
@@ -96,7 +100,7 @@ async fn start_server(args: &Args, db: &std::path::Path) -> anyhow::Result<Serve
     let token = String::from_utf8(out.stdout)?.trim().to_string();
     let port = free_port()?;
     let child = Command::new(&args.server)
-        .args(["--db", &db_url, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .args(["--db", db_url, "serve", "--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
@@ -146,15 +150,29 @@ async fn main() -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     ));
     line(
-        "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss).\n"
+        "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss); \
+         PostgreSQL with its own defaults (`fsync`, `full_page_writes`, `synchronous_commit` on).\n"
             .into(),
     );
-    let server = start_server(&args, &dir.path().join("bench.db")).await?;
+    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let server = start_server(&args, &sqlite_url).await?;
     let figures = load::run(&args, &server, &mut line).await?;
     drop(server);
     let baselines = baseline::run(&args, dir.path(), &mut line)?;
     line(String::new());
     line(load::summary(&figures, &baselines));
+
+    if !args.no_pg {
+        // The same load on PostgreSQL: a durable throwaway server (fsync,
+        // full_page_writes and synchronous_commit on) on this machine.
+        line("\n## PostgreSQL\n".into());
+        let pg = creditdesk_testkit::PgServer::start()?;
+        let server = start_server(&args, &pg.create_database("bench")?).await?;
+        let figures = load::run(&args, &server, &mut line).await?;
+        drop(server);
+        line(String::new());
+        line(load::pg_summary(&figures));
+    }
     if let Some(out) = &args.out {
         std::fs::write(out, &report)?;
     }

@@ -4,6 +4,11 @@
 # One build cache for every checkout on this machine (a fresh clone, as CI
 # makes, reuses the compiled dependencies instead of rebuilding Tauri and
 # the rest from nothing). Set CARGO_TARGET_DIR to build elsewhere.
+# Checkouts sharing it share compiled units too (cargo names them by
+# workspace-relative path), so: read CARGO_MANIFEST_DIR at run time, never
+# with env!() (a reused binary would point at the other checkout); and a
+# file edited here before another checkout built the same unit looks up to
+# date to cargo (mtimes): touch it. A fresh clone is always newest.
 use_build_cache() {
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditdesk/target}"
   mkdir -p "$CARGO_TARGET_DIR"

@@ -2,7 +2,7 @@
 //! and maps errors to [`AppError`]. No logic lives here.
 
 use chrono::{DateTime, Utc};
-use creditdesk_api::common::{EntryKind, Role};
+use creditdesk_api::common::Role;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, State};
 use utoipa::ToSchema;
@@ -11,7 +11,8 @@ use crate::core::embedded::seed_options;
 use crate::core::export::{finance_csv, write_export};
 use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
-    BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerPage,
+    BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerFilter,
+    LedgerPage,
 };
 use crate::core::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
@@ -89,11 +90,10 @@ pub async fn balance_chart(
 pub async fn ledger_page(
     core: State<'_, AppCore>,
     customer: String,
-    credit_type: Option<String>,
-    kind: Option<EntryKind>,
+    filter: LedgerFilter,
     cursor: Option<String>,
 ) -> Res<LedgerPage> {
-    Ok(core.ledger(&customer, credit_type, kind, cursor).await?)
+    Ok(core.ledger(&customer, filter, cursor).await?)
 }
 
 #[tauri::command]

@@ -92,6 +92,7 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.click("[data-testid=ledger-row]").await?;
     let why = app.text_when("[data-testid=ledger-explanation]", |t| !t.is_empty()).await?;
     assert!(why.contains("by "), "explanation names the actor: {why}");
+    ledger_filters(app).await?;
     // The 90-day range redraws the burn chart.
     app.click_button("90 days").await?;
     app.text_when("[data-testid=burn-chart] h3", |t| t.contains("last 90 days")).await?;
@@ -148,6 +149,42 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.screenshot("settings").await?;
 
     workflows(app, server).await
+}
+
+/// The ledger's product and day filters: every row shown is of that
+/// product and booked that day (UTC), then the filters are cleared.
+async fn ledger_filters(app: &App) -> Result<()> {
+    let row = app.find("[data-testid=ledger-row][data-product]").await?;
+    let product = row.attr("data-product").await?.context("a usage row's product")?;
+    let day = row.attr("data-booked").await?.context("a row's day")?;
+    let product_input = app.find("[data-testid=ledger-product]").await?;
+    app.set_input("[data-testid=ledger-product]", &product).await?;
+    product_input.send_keys(&Key::Enter.to_string()).await?;
+    app.set_input("[data-testid=ledger-from]", &day).await?;
+    app.set_input("[data-testid=ledger-to]", &day).await?;
+    let start = std::time::Instant::now();
+    loop {
+        let shown = app
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-testid=ledger-row]')]
+                   .map((r) => [r.dataset.product ?? '', r.dataset.booked ?? '']);",
+                vec![],
+            )
+            .await?;
+        let shown: Vec<(String, String)> = serde_json::from_value(shown)?;
+        if !shown.is_empty() && shown.iter().all(|(p, d)| p == &product && d == &day) {
+            break;
+        }
+        anyhow::ensure!(start.elapsed().as_secs() < 30, "the ledger never showed only {product} on {day}: {shown:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.screenshot("customer-ledger-filtered").await?;
+    for input in ["[data-testid=ledger-product]", "[data-testid=ledger-from]", "[data-testid=ledger-to]"] {
+        app.set_input(input, "").await?;
+    }
+    product_input.send_keys(&Key::Enter.to_string()).await?;
+    Ok(())
 }
 
 /// The customer's available credits of `ct`, as the API says and as the card shows (grouped).

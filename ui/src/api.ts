@@ -39,8 +39,8 @@ export const api = {
     call<S["ChartView"]>("burn_chart", { customer, creditType, days, spec }),
   balanceChart: (customer: string, creditType: string, spec: ChartSpec) =>
     call<S["ChartView"]>("balance_chart", { customer, creditType, spec }),
-  ledger: (customer: string, creditType: string | null, kind: S["EntryKind"] | null, cursor: string | null) =>
-    call<S["LedgerPage"]>("ledger_page", { customer, creditType, kind, cursor }),
+  ledger: (customer: string, filter: S["LedgerFilter"], cursor: string | null) =>
+    call<S["LedgerPage"]>("ledger_page", { customer, filter, cursor }),
   balanceAt: (customer: string, at: string) => call<S["BalanceAtView"]>("balance_at", { customer, at }),
   explain: (customer: string) => call<S["ExplainView"]>("explain_balance", { customer }),
   finance: (days: number, spec: ChartSpec) => call<S["FinanceView"]>("finance", { days, spec }),

@@ -202,6 +202,42 @@ mod tests {
 
     /// The first start seeds, reports progress and signs in as the demo
     /// admin; a second app process reuses the file and the saved token.
+    /// The ledger's filters reach the API: a product's entries only, booked
+    /// within the days asked for (both included); a reversed range is an
+    /// input error naming `to`.
+    #[tokio::test]
+    async fn the_ledger_filters_by_product_and_days() {
+        use crate::core::views::LedgerFilter;
+        use chrono::Days;
+        let dir = tempfile::tempdir().unwrap();
+        let core = AppCore::new(Profiles::new(dir.path().join("c"), dir.path().join("d")));
+        core.start_embedded(small(), |_| {}).await.unwrap();
+        let customer = "cus_0001";
+        let all = core.ledger(customer, LedgerFilter::default(), None).await.unwrap();
+        let (product, day) = all
+            .items
+            .iter()
+            .find_map(|r| Some((r.entry.product_id.clone()?, r.entry.booked_at.date_naive())))
+            .expect("a usage entry in the seeded ledger");
+        let day_before = day.checked_sub_days(Days::new(1)).unwrap();
+        let filter = LedgerFilter {
+            product: Some(format!(" {product} ")),
+            from: Some(day_before),
+            to: Some(day),
+            ..Default::default()
+        };
+        let page = core.ledger(customer, filter, None).await.unwrap();
+        assert!(!page.items.is_empty(), "{product} on {day}");
+        for r in &page.items {
+            assert_eq!(r.entry.product_id.as_deref(), Some(product.as_str()));
+            let booked = r.entry.booked_at.date_naive();
+            assert!(booked >= day_before && booked <= day, "{booked} outside {day_before}..={day}");
+        }
+        let reversed = LedgerFilter { from: Some(day), to: Some(day_before), ..Default::default() };
+        let e = core.ledger(customer, reversed, None).await.unwrap_err();
+        assert!(matches!(&e, CoreError::Input { field, .. } if field == "to"), "{e}");
+    }
+
     #[tokio::test]
     async fn seeds_once_serves_and_signs_in() {
         let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use super::embedded::SeedProgressEvent;
 use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
-    LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
+    LedgerFilter, LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
 };
 use super::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
@@ -34,6 +34,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     CustomersPage,
     CustomerView,
     LedgerRow,
+    LedgerFilter,
     LedgerPage,
     BalanceAtView,
     WaterfallStep,

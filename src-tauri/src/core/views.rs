@@ -109,6 +109,50 @@ pub struct LedgerRow {
     pub explanation: String,
 }
 
+/// The customer view's ledger filters, all optional. Days are UTC days,
+/// both ends included.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerFilter {
+    #[serde(default)]
+    pub credit_type: Option<String>,
+    #[serde(default)]
+    pub kind: Option<EntryKind>,
+    /// Entries of usage of this product.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Entries booked on or after this day.
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    /// Entries booked on or before this day.
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+}
+
+impl LedgerFilter {
+    /// The API's query for this filter: the days become instants (`to`'s
+    /// day is included, so the API's exclusive end is the next midnight).
+    fn query(self, cursor: Option<String>) -> Result<LedgerQuery, CoreError> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if to < from {
+                return Err(CoreError::input("to", "must not be before from"));
+            }
+        }
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(LedgerQuery {
+            kind: self.kind.into_iter().collect(),
+            credit_type: text(self.credit_type),
+            product: text(self.product),
+            from: self.from.map(midnight),
+            to: self.to.and_then(|d| d.succ_opt()).map(midnight),
+            order: Some(SortOrder::Desc),
+            limit: Some(50),
+            cursor,
+            ..LedgerQuery::default()
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LedgerPage {
     pub items: Vec<LedgerRow>,
@@ -347,18 +391,10 @@ impl AppCore {
     pub async fn ledger(
         &self,
         customer: &str,
-        credit_type: Option<String>,
-        kind: Option<EntryKind>,
+        filter: LedgerFilter,
         cursor: Option<String>,
     ) -> Result<LedgerPage, CoreError> {
-        let query = LedgerQuery {
-            kind: kind.into_iter().collect(),
-            credit_type,
-            order: Some(SortOrder::Desc),
-            limit: Some(50),
-            cursor,
-            ..LedgerQuery::default()
-        };
+        let query = filter.query(cursor)?;
         let cid = customer.to_owned();
         let key = format!("ledger/{cid}?{}", serde_json::to_string(&query).unwrap_or_default());
         let (page, age) = self.fetch(&key, |c| async move { Ok(c.ledger(&cid, &query).await?) }).await?;

@@ -377,6 +377,7 @@ impl AppCore {
 mod tests {
     use super::*;
     use crate::core::profile::Profiles;
+    use crate::core::views::LedgerFilter;
     use crate::core::AppError;
     use creditdesk_api::admin::CreateUserRequest;
     use creditdesk_api::common::{EntryKind, Role};
@@ -464,7 +465,14 @@ mod tests {
         let approved = available(&admin.customer(&customer).await.unwrap());
         assert_eq!(approved - after, Decimal::from(1_000_000));
 
-        let burns = admin.ledger(&customer, Some(ct.clone()), Some(EntryKind::Burn), None).await.unwrap();
+        let burns = admin
+            .ledger(
+                &customer,
+                LedgerFilter { credit_type: Some(ct.clone()), kind: Some(EntryKind::Burn), ..LedgerFilter::default() },
+                None,
+            )
+            .await
+            .unwrap();
         let mut events: Vec<String> = Vec::new();
         for row in &burns.items {
             if let Some(e) = &row.entry.event_id {

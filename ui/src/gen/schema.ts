@@ -2065,6 +2065,26 @@ export interface components {
             seq: number;
             ticket_ref?: string | null;
         };
+        /**
+         * @description The customer view's ledger filters, all optional. Days are UTC days,
+         *     both ends included.
+         */
+        LedgerFilter: {
+            credit_type?: string | null;
+            /**
+             * Format: date
+             * @description Entries booked on or after this day.
+             */
+            from?: string | null;
+            kind?: components["schemas"]["EntryKind"] | null;
+            /** @description Entries of usage of this product. */
+            product?: string | null;
+            /**
+             * Format: date
+             * @description Entries booked on or before this day.
+             */
+            to?: string | null;
+        };
         LedgerPage: {
             age: components["schemas"]["DataAge"];
             items: components["schemas"]["LedgerRow"][];

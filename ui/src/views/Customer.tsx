@@ -268,6 +268,11 @@ function Ledger({
   onOpenDispute: (id: string) => void;
 }) {
   const [kind, setKind] = useState<S["EntryKind"] | "">("");
+  // The product filter applies on Enter or leaving the field (not per keystroke).
+  const [productDraft, setProductDraft] = useState("");
+  const [product, setProduct] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
   const [picked, setPicked] = useState<number[]>([]);
   const [disputing, setDisputing] = useState(false);
   const [rows, setRows] = useState<S["LedgerRow"][]>([]);
@@ -280,7 +285,14 @@ function Ledger({
 
   const load = (after: string | null, replace: boolean) => {
     setBusy(true);
-    api.ledger(customer, creditType, kind || null, after).then(
+    const filter = {
+      credit_type: creditType,
+      kind: kind || null,
+      product: product || null,
+      from: from || null,
+      to: to || null,
+    };
+    api.ledger(customer, filter, after).then(
       (p) => {
         setRows((r) => (replace ? p.items : [...r, ...p.items]));
         setCursor(p.next_cursor ?? null);
@@ -299,7 +311,8 @@ function Ledger({
     setPicked([]);
     load(null, true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [customer, creditType, kind, tick, outer]);
+  }, [customer, creditType, kind, product, from, to, tick, outer]);
+  const productsSeen = [...new Set(rows.map((r) => r.entry.product_id).filter((p): p is string => !!p))];
   const events = rows
     .filter((r) => picked.includes(r.entry.seq) && r.entry.event_id)
     .map((r) => r.entry.event_id as string);
@@ -317,6 +330,30 @@ function Ledger({
             </option>
           ))}
         </select>
+        <input
+          type="search"
+          className="narrow"
+          aria-label="Product"
+          placeholder="product"
+          list="ledger-products"
+          value={productDraft}
+          onChange={(e) => setProductDraft(e.target.value)}
+          onBlur={() => setProduct(productDraft.trim())}
+          onKeyDown={(e) => e.key === "Enter" && setProduct(productDraft.trim())}
+          data-testid="ledger-product"
+        />
+        <datalist id="ledger-products">
+          {productsSeen.map((p) => (
+            <option key={p} value={p} />
+          ))}
+        </datalist>
+        <label className="sub">
+          from{" "}
+          <input type="date" value={from} onChange={(e) => setFrom(e.target.value)} data-testid="ledger-from" />
+        </label>
+        <label className="sub">
+          to <input type="date" value={to} onChange={(e) => setTo(e.target.value)} data-testid="ledger-to" />
+        </label>
         <button
           type="button"
           onClick={() => setDisputing(true)}
@@ -340,7 +377,9 @@ function Ledger({
         />
       )}
       {error && <ErrorBox error={error} />}
-      {!error && rows.length === 0 && !busy && <Empty>No ledger entries.</Empty>}
+      {!error && rows.length === 0 && !busy && (
+        <Empty>{kind || product || from || to ? "No ledger entries match these filters." : "No ledger entries."}</Empty>
+      )}
       {rows.length > 0 && (
         <table className="data">
           <thead>
@@ -404,6 +443,8 @@ function LedgerLine({
         data-testid="ledger-row"
         data-kind={e.kind}
         data-event={e.event_id ?? undefined}
+        data-product={e.product_id ?? undefined}
+        data-booked={e.booked_at.slice(0, 10)}
       >
         <td className="num">{e.seq}</td>
         <td>{instant(e.booked_at)}</td>

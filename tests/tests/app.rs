@@ -301,6 +301,18 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     let evidence = app.text_when("[data-testid=evidence]", |t| events.iter().all(|e| t.contains(e.as_str()))).await?;
     assert!(!evidence.is_empty());
     app.screenshot("disputes").await?;
+    let label = app.find("[data-testid=dispute-detail]").await?.attr("aria-label").await?;
+    let dispute = label.as_deref().and_then(|l| l.strip_prefix("Dispute ")).context("the dispute's id")?.to_owned();
+
+    // The customer list counts it among the customer's open disputes, as the API does; back to it.
+    let open = admin.customer(CUSTOMER).await?.open_disputes;
+    assert!(open >= 1, "the API counts the new dispute: {open}");
+    app.click("[data-testid=nav-customers]").await?;
+    let cell = format!("tr[data-customer={CUSTOMER}] [data-testid=open-disputes]");
+    app.text_when(&cell, |t| t.trim() == open.to_string()).await?;
+    app.click("[data-testid=nav-disputes]").await?;
+    app.click(&format!("[data-testid=dispute-row][data-dispute={dispute}]")).await?;
+    app.find("[data-testid=dispute-detail] [data-testid=resolve-form]").await?;
 
     // Resolve with a reversal (within finance's limits: 201); the balance gives the burns back.
     app.set_input("[data-testid=resolve-reason]", "duplicate job").await?;

@@ -475,9 +475,11 @@ async fn support_day(s: Server) {
     // 09:00 the customer writes in: three burns look doubled.
     let open = json!({"id": "d1", "customer_id": "c1", "events": ["e1", "e2", "e3"], "ticket_ref": "ZD-42",
                       "description": "three uploads billed twice", "claimed_amount": "6000"});
+    assert_eq!(s.read("/v1/customers/c1").await["open_disputes"], 0);
     let d = s.post(Some(&ann), "/v1/disputes", &open).await;
     let d = d.ok(201);
     assert_eq!(d["status"], "open");
+    assert_eq!(s.read("/v1/customers/c1").await["open_disputes"], 1, "the customer's summary counts it");
     assert_eq!(d["sla_due_at"], "2026-03-13T14:00:00Z");
     assert_eq!(d["overdue"], false);
     let r = s
@@ -547,6 +549,7 @@ async fn support_day(s: Server) {
     let d = s.read("/v1/disputes/d1").await;
     let dd = &d["dispute"];
     assert_eq!((dd["status"].as_str(), dd["resolution"].as_str()), (Some("resolved"), Some("reverse_usage")));
+    assert_eq!(s.read("/v1/customers/c1").await["open_disputes"], 0, "resolved: no longer open");
     assert_eq!((dd["resolved_by"].as_str(), dd["approval_id"].as_str()), (Some("u_lea"), Some(id.as_str())));
     assert_eq!(d["comments"][0]["body"], "uploads e1-e3 are duplicates");
     let ap = s.read(&format!("/v1/approvals/{id}")).await;

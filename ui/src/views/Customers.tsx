@@ -111,7 +111,9 @@ function CustomerRow({
           <div key={i}>{w?.next_expiry ? `${groupDecimal(w.next_expiry.amount)} on ${day(w.next_expiry.expires_at)}` : "—"}</div>
         ))}
       </td>
-      <td className="num">{c.open_disputes}</td>
+      <td className="num" data-testid="open-disputes">
+        {c.open_disputes}
+      </td>
     </tr>
   );
 }

@@ -364,6 +364,12 @@ impl DisputeStatus {
     pub fn is_active(self) -> bool {
         matches!(self, DisputeStatus::Open | DisputeStatus::Investigating)
     }
+
+    /// Whether the dispute is settled (resolved or rejected); one awaiting
+    /// approval of its resolution is not.
+    pub fn is_closed(self) -> bool {
+        matches!(self, DisputeStatus::Resolved | DisputeStatus::Rejected)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

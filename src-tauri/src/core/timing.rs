@@ -62,9 +62,7 @@ impl Timing {
         let detail = detail.replace(['\n', '\r'], " ");
         append_line(path, &format!("{name} {micros} {detail}\n"))
     }
-}
 
-impl Timing {
     /// [`Timing::mark`] for the Rust side's own marks, where a failed write
     /// is reported on stderr and the app carries on.
     pub fn mark_quietly(&self, name: &str) {

@@ -24,7 +24,7 @@ use creditdesk_ledger::entry::Entry;
 use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, ProductId};
 use creditdesk_ledger::series::{slot_ceil, slot_floor};
 use creditdesk_ledger::Credits;
-use creditdesk_store::workflow::{DisputeFilter, DisputeStatus};
+use creditdesk_store::workflow::DisputeFilter;
 use creditdesk_store::{Customer, LedgerFilter};
 use rust_decimal::Decimal;
 
@@ -120,11 +120,7 @@ async fn open_disputes(state: &AppState, customer: &CustomerId) -> ApiResult<u32
     let (mut count, mut cursor) = (0u32, None);
     loop {
         let page = state.store.disputes(filter.clone(), cursor, 200).await?;
-        count += page
-            .items
-            .iter()
-            .filter(|d| !matches!(d.status, DisputeStatus::Resolved | DisputeStatus::Rejected))
-            .count() as u32;
+        count += page.items.iter().filter(|d| !d.status.is_closed()).count() as u32;
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return Ok(count),

@@ -296,6 +296,26 @@ impl App {
         Ok(path)
     }
 
+    /// Runs `script` in the page until its result satisfies `ok` (up to
+    /// 30 s), and returns that result.
+    pub async fn script_when(
+        &self,
+        script: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let value = self.client.execute(script, vec![]).await?;
+            if ok(&value) {
+                return Ok(value);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("the page never answered as expected; last answer: {value}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Signs the app in as `token` through Settings -> Connection ("Save and
     /// connect"), and waits until the sidebar names `user`.
     pub async fn sign_in_as(&self, url: &str, token: &str, user: &str) -> Result<()> {

@@ -162,23 +162,17 @@ async fn ledger_filters(app: &App) -> Result<()> {
     product_input.send_keys(&Key::Enter.to_string()).await?;
     app.set_input("[data-testid=ledger-from]", &day).await?;
     app.set_input("[data-testid=ledger-to]", &day).await?;
-    let start = std::time::Instant::now();
-    loop {
-        let shown = app
-            .client
-            .execute(
-                "return [...document.querySelectorAll('[data-testid=ledger-row]')]
-                   .map((r) => [r.dataset.product ?? '', r.dataset.booked ?? '']);",
-                vec![],
-            )
-            .await?;
-        let shown: Vec<(String, String)> = serde_json::from_value(shown)?;
-        if !shown.is_empty() && shown.iter().all(|(p, d)| p == &product && d == &day) {
-            break;
-        }
-        anyhow::ensure!(start.elapsed().as_secs() < 30, "the ledger never showed only {product} on {day}: {shown:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let only_that = |shown: &serde_json::Value| {
+        let rows: Vec<(String, String)> = serde_json::from_value(shown.clone()).unwrap_or_default();
+        !rows.is_empty() && rows.iter().all(|(p, d)| p == &product && d == &day)
+    };
+    app.script_when(
+        "return [...document.querySelectorAll('[data-testid=ledger-row]')]
+           .map((r) => [r.dataset.product ?? '', r.dataset.booked ?? '']);",
+        only_that,
+    )
+    .await
+    .with_context(|| format!("the ledger showing only {product} on {day}"))?;
     app.screenshot("customer-ledger-filtered").await?;
     for input in ["[data-testid=ledger-product]", "[data-testid=ledger-from]", "[data-testid=ledger-to]"] {
         app.set_input(input, "").await?;

@@ -2,8 +2,9 @@ import { useEffect, useRef, useState } from "react";
 import { api, onSeedProgress, type AppError, type S } from "./api";
 import { runBenchmark } from "./bench";
 import { ErrorBox } from "./components/common";
-import { savedThemePref, start, type FirstStart, type ThemePref } from "./lib/launch";
+import { start, type FirstStart } from "./lib/launch";
 import { lastRoute, saveRoute, type Route } from "./lib/route";
+import { useTheme } from "./lib/theme";
 import { Approvals } from "./views/Approvals";
 import { Audit } from "./views/Audit";
 import { Customer } from "./views/Customer";
@@ -11,26 +12,6 @@ import { Customers } from "./views/Customers";
 import { Disputes } from "./views/Disputes";
 import { Finance } from "./views/Finance";
 import { Settings } from "./views/Settings";
-
-function useTheme(): [ThemePref, (t: ThemePref) => void, "light" | "dark"] {
-  const [pref, setPref] = useState<ThemePref>(savedThemePref);
-  const media = window.matchMedia?.("(prefers-color-scheme: dark)");
-  const [systemDark, setSystemDark] = useState(media?.matches ?? false);
-  useEffect(() => {
-    const f = (e: MediaQueryListEvent) => setSystemDark(e.matches);
-    media?.addEventListener("change", f);
-    return () => media?.removeEventListener("change", f);
-  }, [media]);
-  const theme = pref === "system" ? (systemDark ? "dark" : "light") : pref;
-  useEffect(() => {
-    document.documentElement.dataset.theme = theme;
-  }, [theme]);
-  const set = (t: ThemePref) => {
-    localStorage.setItem("theme", t);
-    setPref(t);
-  };
-  return [pref, set, theme];
-}
 
 export function App({ first = null }: { first?: FirstStart }) {
   const [session, setSession] = useState<S["Session"] | null>(first && "session" in first ? first.session : null);

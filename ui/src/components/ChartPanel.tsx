@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { AppError, ChartSpec, S } from "../api";
 import { saveChartWidth, type EarlyChart } from "../lib/launch";
 import { markOnce, markPaintedOnce } from "../lib/marks";
+import type { Theme } from "../lib/theme";
 import { ErrorBox, Loading } from "./common";
 
 /** The exact values behind a chart: the accessible alternative. */
@@ -48,7 +49,7 @@ export function ChartPanel({
 }: {
   title: string;
   draw: (spec: ChartSpec) => Promise<S["ChartView"]>;
-  theme: "light" | "dark";
+  theme: Theme;
   height?: number;
   deps: unknown[];
   testId: string;

@@ -6,22 +6,7 @@
 // a render and a paint later (`BENCHMARKS.md`, cold start).
 import { api, type AppError, type ChartSpec, type S } from "../api";
 import { launchHint } from "./route";
-
-export type Theme = "light" | "dark";
-export type ThemePref = "system" | Theme;
-
-/** The theme preference saved in Settings ("system" when none). */
-export function savedThemePref(): ThemePref {
-  const t = localStorage.getItem("theme");
-  return t === "light" || t === "dark" ? t : "system";
-}
-
-/** The theme the app paints in: the saved preference, or the system's. */
-export function launchTheme(): Theme {
-  const pref = savedThemePref();
-  if (pref !== "system") return pref;
-  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
-}
+import { currentTheme } from "./theme";
 
 // A chart's last measured width, per panel: what it will measure at the
 // next launch if the window keeps its size.
@@ -55,7 +40,7 @@ async function reopenAhead(id: string): Promise<Reopened> {
   const creditType = view.balances.balances[0]?.credit_type_id;
   const width = savedChartWidth("burn-chart");
   if (!creditType || !width) return { id, view };
-  const spec = { width, height: BURN_CHART_HEIGHT, theme: launchTheme() };
+  const spec = { width, height: BURN_CHART_HEIGHT, theme: currentTheme() };
   const t0 = performance.now();
   const chart = await api.burnChart(id, creditType, FIRST_BURN_RANGE, spec);
   return { id, view, burn: { spec, chart, ms: performance.now() - t0 } };

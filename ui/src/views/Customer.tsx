@@ -8,8 +8,7 @@ import { VoidDialog, voidRefusal } from "../components/VoidDialog";
 import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 import { BURN_CHART_HEIGHT, FIRST_BURN_RANGE, type Reopened } from "../lib/launch";
 import { markOnce } from "../lib/marks";
-
-type Theme = "light" | "dark";
+import type { Theme } from "../lib/theme";
 
 /** One customer: balances, grants, burn and balance charts, ledger, balance at, explain. */
 export function Customer({

@@ -3,11 +3,12 @@ import { api, type AppError, type S } from "../api";
 import { ChartTable } from "../components/ChartPanel";
 import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
 import { day, groupDecimal } from "../lib/format";
+import type { Theme } from "../lib/theme";
 
 const SPEC_HEIGHT = 260;
 
 /** Finance: expiring liability (7/30/90 days), breakage by month, reconciliation, CSV export. */
-export function Finance({ theme }: { theme: "light" | "dark" }) {
+export function Finance({ theme }: { theme: Theme }) {
   const [days, setDays] = useState(30);
   const width = Math.max(480, Math.min(1400, window.innerWidth - 280));
   const spec = { width, height: SPEC_HEIGHT, theme };

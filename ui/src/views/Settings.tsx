@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ErrorBox } from "../components/common";
+import type { ThemePref } from "../lib/theme";
 
 /** Settings -> Connection: a remote server (URL + token), or the embedded demo. And the theme. */
 export function Settings({
@@ -11,8 +12,8 @@ export function Settings({
 }: {
   session: S["Session"] | null;
   onSession: (s: S["Session"]) => void;
-  themePref: string;
-  onTheme: (t: "system" | "light" | "dark") => void;
+  themePref: ThemePref;
+  onTheme: (t: ThemePref) => void;
 }) {
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");

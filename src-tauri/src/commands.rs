@@ -11,8 +11,8 @@ use crate::core::embedded::seed_options;
 use crate::core::export::{finance_csv, write_export};
 use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
-    BalanceAtView, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView, LedgerFilter,
-    LedgerPage,
+    BalanceAtView, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView, FinanceView,
+    LedgerFilter, LedgerPage,
 };
 use crate::core::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
@@ -56,8 +56,12 @@ pub async fn session(core: State<'_, AppCore>) -> Res<Option<Session>> {
 }
 
 #[tauri::command]
-pub async fn list_customers(core: State<'_, AppCore>, q: Option<String>, cursor: Option<String>) -> Res<CustomersPage> {
-    Ok(core.customers(q, cursor).await?)
+pub async fn list_customers(
+    core: State<'_, AppCore>,
+    filter: CustomerFilter,
+    cursor: Option<String>,
+) -> Res<CustomersPage> {
+    Ok(core.customers(filter, cursor).await?)
 }
 
 #[tauri::command]

@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use chrono::{Duration, SubsecRound, Utc};
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
+use creditdesk_api::customers::{CustomerListQuery, CustomerSort};
+use creditdesk_api::SortOrder;
 use creditdesk_e2e::{grouped, App, Server};
 use fantoccini::key::Key;
 use fantoccini::Locator;
@@ -62,6 +64,7 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     // Customers: the list loads from the server.
     app.find("[data-testid=view-customers] tr[data-customer]").await?;
     app.screenshot("customers").await?;
+    customer_filters(app, api).await?;
 
     // Search and open a customer from the keyboard: Ctrl+K focuses the
     // search, the arrow key reaches the row, Enter opens it.
@@ -149,6 +152,51 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.screenshot("settings").await?;
 
     workflows(app, server).await
+}
+
+/// The Customers view's filters and sorts show what the API lists for the
+/// same parameters, in its order; then the filters are cleared.
+async fn customer_filters(app: &App, api: &creditdesk_client::Client) -> Result<()> {
+    let listed = |query: CustomerListQuery| async move {
+        let page = api.customers(&CustomerListQuery { limit: Some(50), ..query }).await?;
+        anyhow::Ok(page.items.into_iter().map(|c| c.id).collect::<Vec<String>>())
+    };
+    let shows = |ids: Vec<String>, what: &'static str| async move {
+        app.script_when(
+            "return [...document.querySelectorAll('[data-testid=view-customers] tr[data-customer]')]
+               .map((r) => r.dataset.customer);",
+            |shown| {
+                shown.as_array().is_some_and(|a| a.iter().map(|v| v.as_str()).eq(ids.iter().map(|i| Some(i.as_str()))))
+            },
+        )
+        .await
+        .with_context(|| format!("the Customers view showing {what}: {ids:?}"))
+    };
+    app.click("[data-testid=filter-expiring]").await?;
+    let expiring = listed(CustomerListQuery { expiring_within_days: Some(30), ..Default::default() }).await?;
+    shows(expiring, "customers with credits expiring in 30 days").await?;
+    app.click("[data-testid=sort-next_expiry]").await?;
+    let by_expiry = CustomerListQuery {
+        expiring_within_days: Some(30),
+        sort: Some(CustomerSort::NextExpiry),
+        ..Default::default()
+    };
+    shows(listed(by_expiry.clone()).await?, "them by next expiry").await?;
+    app.click("[data-testid=sort-next_expiry]").await?;
+    let latest_first = CustomerListQuery { order: Some(SortOrder::Desc), ..by_expiry };
+    shows(listed(latest_first).await?, "them latest expiry first").await?;
+    app.screenshot("customers-filtered").await?;
+    app.click("[data-testid=filter-expiring]").await?;
+    app.click("[data-testid=filter-runway]").await?;
+    let runway = CustomerListQuery {
+        runway_under_days: Some(14),
+        sort: Some(CustomerSort::NextExpiry),
+        order: Some(SortOrder::Desc),
+        ..Default::default()
+    };
+    shows(listed(runway).await?, "customers with under 14 days of runway").await?;
+    app.click("[data-testid=filter-runway]").await?;
+    Ok(())
 }
 
 /// The ledger's product and day filters: every row shown is of that

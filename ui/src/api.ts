@@ -33,7 +33,8 @@ export const api = {
   appStart: () => call<S["Session"]>("app_start"),
   cancelSeed: () => call<boolean>("cancel_seed"),
   session: () => call<S["Session"] | null>("session"),
-  customers: (q: string | null, cursor: string | null) => call<S["CustomersPage"]>("list_customers", { q, cursor }),
+  customers: (filter: S["CustomerFilter"], cursor: string | null) =>
+    call<S["CustomersPage"]>("list_customers", { filter, cursor }),
   customer: (id: string) => call<S["CustomerView"]>("get_customer", { id }),
   burnChart: (customer: string, creditType: string, days: number, spec: ChartSpec) =>
     call<S["ChartView"]>("burn_chart", { customer, creditType, days, spec }),

@@ -68,6 +68,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 /// An exact amount of money in one currency. Approval limits, unit prices,
 /// cost bases and every finance figure are money; credits never are.
@@ -266,6 +267,7 @@ mod tests {
         check(OverageMode::ALL);
         check(Bucket::ALL);
         check(WriteMode::ALL);
+        check(crate::customers::CustomerSort::ALL);
         check(SortOrder::ALL);
         assert_eq!(EntryKind::ALL.len(), 9);
         assert_eq!(Role::AccountManager.as_str(), "account_manager");

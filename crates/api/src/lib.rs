@@ -97,6 +97,7 @@ pub use validate::Validate;
     ExpiringAmount,
     me::MeResponse,
     me::RoleLimits,
+    customers::CustomerSort,
     customers::CustomerSummary,
     customers::WalletSummary,
     Page<customers::CustomerSummary>,

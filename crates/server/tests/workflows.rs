@@ -7,6 +7,7 @@
 //! Balances and grants are read from the store (the same methods both
 //! backends share), the ledger and everything of the workflow over HTTP.
 
+#[macro_use]
 mod common;
 
 use common::Server;
@@ -14,21 +15,6 @@ use creditdesk_api::routes::{self, Method};
 use creditdesk_ledger::ids::{CreditTypeId, CustomerId};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-/// Runs a test body on SQLite and on PostgreSQL.
-macro_rules! both {
-    ($body:ident, $lite:ident, $pg:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $lite() {
-            $body(Server::start().await).await
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $pg() {
-            $body(Server::start_pg(stringify!($pg)).await).await
-        }
-    };
-}
 
 both!(limits_and_me, limits_and_me_sqlite, limits_and_me_postgres);
 both!(grants_through_limits, grants_through_limits_sqlite, grants_through_limits_postgres);

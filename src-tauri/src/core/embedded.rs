@@ -186,6 +186,9 @@ fn remove_db(db: &std::path::Path) {
 mod tests {
     use super::*;
     use crate::core::profile::Profiles;
+    use crate::core::views::CustomerFilter;
+    use creditdesk_api::common::SortOrder;
+    use creditdesk_api::customers::CustomerSort;
 
     fn small() -> SeedOptions {
         SeedOptions { customers: 3, days: 20, seed: 7 }
@@ -200,8 +203,6 @@ mod tests {
         assert!(bad.contains("CREDITDESK_DEMO_CUSTOMERS") && bad.contains("whole number"), "{bad}");
     }
 
-    /// The first start seeds, reports progress and signs in as the demo
-    /// admin; a second app process reuses the file and the saved token.
     /// The ledger's filters reach the API: a product's entries only, booked
     /// within the days asked for (both included); a reversed range is an
     /// input error naming `to`.
@@ -238,6 +239,9 @@ mod tests {
         assert!(matches!(&e, CoreError::Input { field, .. } if field == "to"), "{e}");
     }
 
+    /// The first start seeds, reports progress and signs in as the demo
+    /// admin; the Customers view's sort and filter reach the API; a second
+    /// app process reuses the file and the saved token.
     #[tokio::test]
     async fn seeds_once_serves_and_signs_in() {
         let dir = tempfile::tempdir().unwrap();
@@ -251,8 +255,25 @@ mod tests {
         assert_eq!(session.user.name, seed::ADMIN_USER);
         assert!(session.server_url.starts_with("http://127.0.0.1:"));
         assert_eq!(seen.lock().unwrap().last(), Some(&100));
-        let page = core.customers(None, None).await.unwrap();
+        let page = core.customers(Default::default(), None).await.unwrap();
         assert_eq!(page.items.len(), 3);
+        let by_name =
+            CustomerFilter { sort: Some(CustomerSort::Name), order: Some(SortOrder::Desc), ..Default::default() };
+        let names: Vec<String> =
+            core.customers(by_name, None).await.unwrap().items.into_iter().map(|c| c.name).collect();
+        let mut descending = names.clone();
+        descending.sort_by(|a, b| b.cmp(a));
+        assert_eq!((names.len(), &names), (3, &descending));
+        let soon = chrono::Utc::now() + chrono::Duration::days(30);
+        let expiring_soon: Vec<&str> = page
+            .items
+            .iter()
+            .filter(|c| c.wallets.iter().any(|w| w.next_expiry.as_ref().is_some_and(|e| e.expires_at <= soon)))
+            .map(|c| c.id.as_str())
+            .collect();
+        let filter = CustomerFilter { expiring_within_days: Some(30), ..Default::default() };
+        let filtered = core.customers(filter, None).await.unwrap().items;
+        assert_eq!(filtered.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), expiring_soon);
 
         let again = AppCore::new(profiles);
         let session = again.start_embedded(small(), |_| {}).await.unwrap();

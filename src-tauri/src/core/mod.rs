@@ -377,7 +377,7 @@ mod tests {
         app.profiles.save_remote(&Remote { server_url: url, token }).unwrap();
         // A sign-in under way (as at launch), which ends after the view is asked for.
         let signing_in = app.signing_in.lock().await;
-        let (customers, ()) = tokio::join!(app.customers(None, None), async {
+        let (customers, ()) = tokio::join!(app.customers(Default::default(), None), async {
             app.connect_remote().await.unwrap();
             drop(signing_in);
         });

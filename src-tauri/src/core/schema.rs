@@ -10,8 +10,8 @@ use utoipa::OpenApi;
 use super::embedded::SeedProgressEvent;
 use super::timing::TimingConfig;
 use super::views::{
-    BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerView, CustomersPage, ExplainView, FinanceView,
-    LedgerFilter, LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
+    BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView,
+    FinanceView, LedgerFilter, LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
 };
 use super::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
@@ -31,6 +31,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ChartSpec,
     TableColumn,
     ChartView,
+    CustomerFilter,
     CustomersPage,
     CustomerView,
     LedgerRow,

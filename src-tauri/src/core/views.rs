@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
 use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
-use creditdesk_api::customers::{CustomerListQuery, CustomerSummary};
+use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary};
 use creditdesk_api::ledger::{LedgerEntry, LedgerQuery};
 use creditdesk_api::reports::{
     BreakageQuery, BreakageReport, ExpirationGroupBy, ExpirationReport, ExpirationReportQuery, ReconciliationQuery,
@@ -107,6 +107,40 @@ pub struct CustomerView {
 pub struct LedgerRow {
     pub entry: LedgerEntry,
     pub explanation: String,
+}
+
+/// The Customers view's search, filters and order, all optional; the
+/// billing API filters and sorts (every page would have to be loaded to do
+/// it here).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerFilter {
+    /// Name, id or external reference.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Only customers with a wallet whose runway ends in fewer days.
+    #[serde(default)]
+    pub runway_under_days: Option<u32>,
+    /// Only customers with credits expiring within this many days.
+    #[serde(default)]
+    pub expiring_within_days: Option<u32>,
+    #[serde(default)]
+    pub sort: Option<CustomerSort>,
+    #[serde(default)]
+    pub order: Option<SortOrder>,
+}
+
+impl CustomerFilter {
+    fn query(self, cursor: Option<String>) -> CustomerListQuery {
+        CustomerListQuery {
+            q: self.q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            runway_under_days: self.runway_under_days,
+            expiring_within_days: self.expiring_within_days,
+            sort: self.sort,
+            order: self.order,
+            limit: Some(50),
+            cursor,
+        }
+    }
 }
 
 /// The customer view's ledger filters, all optional. Days are UTC days,
@@ -236,9 +270,8 @@ fn product_name(id: Option<&str>) -> String {
 }
 
 impl AppCore {
-    pub async fn customers(&self, q: Option<String>, cursor: Option<String>) -> Result<CustomersPage, CoreError> {
-        let q = q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let query = CustomerListQuery { q, limit: Some(50), cursor };
+    pub async fn customers(&self, filter: CustomerFilter, cursor: Option<String>) -> Result<CustomersPage, CoreError> {
+        let query = filter.query(cursor);
         let key = format!("customers?{}", serde_json::to_string(&query).unwrap_or_default());
         let (page, age) = self.fetch(&key, |c| async move { Ok(c.customers(&query).await?) }).await?;
         Ok(CustomersPage { items: page.items, next_cursor: page.next_cursor, age })

@@ -425,7 +425,7 @@ mod tests {
         let created = client.create_user(&agent_user).await.unwrap();
         let agent = signed_in(&dir.path().join("agent"), &url, &created.token).await;
 
-        let customer = admin.customers(None, None).await.unwrap().items[0].id.clone();
+        let customer = admin.customers(Default::default(), None).await.unwrap().items[0].id.clone();
         let view = admin.customer(&customer).await.unwrap();
         let ct = view.balances.balances[0].credit_type_id.clone();
         let available = |v: &crate::core::views::CustomerView| {

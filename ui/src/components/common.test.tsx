@@ -1,6 +1,6 @@
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { useCommand } from "./common";
+import { useCommand, usePaged } from "./common";
 
 function Probe({ run, initial }: { run: () => Promise<string>; initial?: string }) {
   const { data, busy, reload } = useCommand(run, [], initial);
@@ -32,5 +32,22 @@ describe("useCommand", () => {
     await act(async () => screen.getByRole("button").click());
     expect(run).toHaveBeenCalledTimes(1);
     expect(screen.getByRole("button").textContent).toBe("fresh");
+  });
+});
+
+function PagedProbe({ run, q }: { run: (q: string) => Promise<string[]>; q: string }) {
+  const { items } = usePaged(() => run(q).then((items) => ({ items, age: { as_of: "" } })), [q]);
+  return <output>{items.join(",")}</output>;
+}
+
+describe("usePaged", () => {
+  it("drops the late answer of a query typed over", async () => {
+    const answers: Record<string, (items: string[]) => void> = {};
+    const run = (q: string) => new Promise<string[]>((resolve) => (answers[q] = resolve));
+    const { rerender } = render(<PagedProbe run={run} q="a" />);
+    rerender(<PagedProbe run={run} q="ab" />);
+    await act(async () => answers["ab"]?.(["ab-1"]));
+    await act(async () => answers["a"]?.(["a-1", "a-2"]));
+    expect(screen.getByRole("status").textContent).toBe("ab-1");
   });
 });

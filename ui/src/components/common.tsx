@@ -103,10 +103,15 @@ export function usePaged<T>(
   useEffect(() => {
     runRef.current = run;
   });
+  // A first page starts a new generation; answers of an older one (a search
+  // typed over, a filter toggled back) arrive late and are dropped.
+  const generation = useRef(0);
   const load = (after: string | null) => {
+    const mine = after ? generation.current : ++generation.current;
     setBusy(true);
     runRef.current(after).then(
       (p) => {
+        if (mine !== generation.current) return;
         setItems((old) => (after ? [...old, ...p.items] : p.items));
         setCursor(p.next_cursor ?? null);
         setAge(p.age);
@@ -115,6 +120,7 @@ export function usePaged<T>(
         setLoaded(true);
       },
       (e: AppError) => {
+        if (mine !== generation.current) return;
         setError(e);
         setBusy(false);
         setLoaded(true);

@@ -402,7 +402,8 @@ export interface paths {
         /**
          * Search customers (prefix of id, substring of name, external ref), with a
          *     summary per wallet: balance now, 30-day burn (up to the current quarter
-         *     hour), runway by the forecast method, next expiry. Order: id ascending.
+         *     hour), runway by the forecast method, next expiry. Order: id ascending,
+         *     or by `sort`; filters by runway and by credits expiring soon.
          */
         get: operations["list_v1_customers"];
         put?: never;
@@ -1429,6 +1430,33 @@ export interface components {
             id: string;
             name: string;
         };
+        /**
+         * @description The Customers view's search, filters and order, all optional; the
+         *     billing API filters and sorts (every page would have to be loaded to do
+         *     it here).
+         */
+        CustomerFilter: {
+            /**
+             * Format: int32
+             * @description Only customers with credits expiring within this many days.
+             */
+            expiring_within_days?: number | null;
+            order?: components["schemas"]["SortOrder"] | null;
+            /** @description Name, id or external reference. */
+            q?: string | null;
+            /**
+             * Format: int32
+             * @description Only customers with a wallet whose runway ends in fewer days.
+             */
+            runway_under_days?: number | null;
+            sort?: components["schemas"]["CustomerSort"] | null;
+        };
+        /**
+         * @description What a customer list is ordered by. Per-wallet values (runway, next
+         *     expiry) use the customer's soonest wallet.
+         * @enum {string}
+         */
+        CustomerSort: "id" | "name" | "runway" | "next_expiry" | "open_disputes";
         CustomersPage: {
             age: components["schemas"]["DataAge"];
             items: components["schemas"]["CustomerSummary"][];
@@ -3637,12 +3665,30 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string;
+                /**
+                 * @description Only customers with credits that expire within this many days from
+                 *     now (a wallet's `next_expiry`), 1..=366.
+                 */
+                expiring_within_days?: number;
                 limit?: number;
+                /**
+                 * @description `asc` (the default) or `desc`. Customers without a value for the
+                 *     sort (no runway within the horizon, nothing expiring) come last
+                 *     either way.
+                 */
+                order?: components["schemas"]["SortOrder"];
                 /**
                  * @description Search: matches a prefix of the id, a case-insensitive substring of
                  *     the name, or the exact `external_ref`.
                  */
                 q?: string;
+                /**
+                 * @description Only customers with a wallet whose runway ends in fewer than this
+                 *     many whole days (`runway_days < runway_under_days`), 1..=365.
+                 */
+                runway_under_days?: number;
+                /** @description Order of the list; `id` when absent. */
+                sort?: components["schemas"]["CustomerSort"];
             };
             header?: never;
             path?: never;

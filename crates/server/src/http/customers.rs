@@ -10,14 +10,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use creditdesk_api::balances::{
     BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery, ExpirationsResponse, ScheduledExpiry,
 };
-use creditdesk_api::customers::{CustomerListQuery, CustomerSummary, WalletSummary};
+use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary, WalletSummary};
 use creditdesk_api::grants::{GrantBalance as ApiGrantBalance, GrantListQuery};
 use creditdesk_api::ledger::{LedgerEntry, LedgerQuery};
 use creditdesk_api::series::{
     BalanceHistory, BalancePoint, BurnQuery, BurnSeries as ApiBurnSeries, ForecastQuery, ForecastResponse,
     ProjectedExpiry, ProjectedPoint, SeriesGroupBy, DEFAULT_HORIZON_DAYS,
 };
-use creditdesk_api::{Page, Paged, Problem, SortOrder, Validate};
+use creditdesk_api::{Page, Paged, Problem, SortOrder, Validate, MAX_LIMIT};
 use creditdesk_ledger::balance::{Balance, GrantStatus};
 use creditdesk_ledger::catalog::CreditType;
 use creditdesk_ledger::entry::Entry;
@@ -133,7 +133,8 @@ const SUMMARY_CONCURRENCY: usize = 4;
 
 /// Search customers (prefix of id, substring of name, external ref), with a
 /// summary per wallet: balance now, 30-day burn (up to the current quarter
-/// hour), runway by the forecast method, next expiry. Order: id ascending.
+/// hour), runway by the forecast method, next expiry. Order: id ascending,
+/// or by `sort`; filters by runway and by credits expiring soon.
 #[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerListQuery),
     responses((status = 200, body = Page<CustomerSummary>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
@@ -142,13 +143,36 @@ pub async fn list(
     Query(q): Query<CustomerListQuery>,
 ) -> ApiResult<Json<Page<CustomerSummary>>> {
     caller.require(Action::Read)?;
-    let page = state.store.customers(q.q.clone(), q.cursor.clone(), q.effective_limit()).await?;
     let now = state.store.now();
-    // Summaries are independent reads: run a few side by side, about as
-    // many as the store has reader connections.
+    if q.is_plain() {
+        let page = state.store.customers(q.q.clone(), q.cursor.clone(), q.effective_limit()).await?;
+        let items = summaries(&state, page.items, now).await?;
+        return Ok(Json(Page::new(items, page.next_cursor)));
+    }
+    // Sorting or filtering by a summary's figures needs every match
+    // summarised first: the store keeps no per-customer figures to index.
+    let view = ListView::new(&q)?;
+    let mut matches = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state.store.customers(q.q.clone(), cursor, MAX_LIMIT).await?;
+        matches.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut items = summaries(&state, matches, now).await?;
+    items.retain(|c| view.keeps(c, now));
+    Ok(Json(view.page(items, q.effective_limit())))
+}
+
+/// Summaries of `customers`, in their order, a few computed side by side
+/// (about as many as the store has reader connections).
+async fn summaries(state: &AppState, customers: Vec<Customer>, now: DateTime<Utc>) -> ApiResult<Vec<CustomerSummary>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(SUMMARY_CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, c) in page.items.into_iter().enumerate() {
+    for (i, c) in customers.into_iter().enumerate() {
         let (state, permits) = (state.clone(), permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
@@ -161,7 +185,123 @@ pub async fn list(
         items.push((i, s?));
     }
     items.sort_by_key(|(i, _)| *i);
-    Ok(Json(Page::new(items.into_iter().map(|(_, s)| s).collect(), page.next_cursor)))
+    Ok(items.into_iter().map(|(_, s)| s).collect())
+}
+
+/// A customer's value for a sort. `None` (no runway within the horizon,
+/// nothing expiring) sorts last in either order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Text(String),
+    Time(Option<DateTime<Utc>>),
+    Count(u32),
+}
+
+/// The filters and order of a sorted or filtered customer list, and its
+/// keyset cursor: `<sort>.<order>~<value>~<customer id>` of the last row.
+struct ListView {
+    runway_under_days: Option<u32>,
+    expiring_within_days: Option<u32>,
+    sort: CustomerSort,
+    order: SortOrder,
+    after: Option<(SortValue, String)>,
+}
+
+impl ListView {
+    fn new(q: &CustomerListQuery) -> ApiResult<ListView> {
+        let mut view = ListView {
+            runway_under_days: q.runway_under_days,
+            expiring_within_days: q.expiring_within_days,
+            sort: q.sort.unwrap_or(CustomerSort::Id),
+            order: q.order.unwrap_or(SortOrder::Asc),
+            after: None,
+        };
+        view.after = q.cursor.as_deref().map(|c| view.parse_cursor(c)).transpose()?;
+        Ok(view)
+    }
+
+    fn keeps(&self, c: &CustomerSummary, now: DateTime<Utc>) -> bool {
+        let runway =
+            self.runway_under_days.is_none_or(|days| c.wallets.iter().any(|w| w.runway_days.is_some_and(|d| d < days)));
+        let expiring = self.expiring_within_days.is_none_or(|days| {
+            let until = now + TimeDelta::days(i64::from(days));
+            c.wallets.iter().any(|w| w.next_expiry.as_ref().is_some_and(|e| e.expires_at <= until))
+        });
+        runway && expiring
+    }
+
+    fn value(&self, c: &CustomerSummary) -> SortValue {
+        match self.sort {
+            CustomerSort::Id => SortValue::Text(c.id.clone()),
+            CustomerSort::Name => SortValue::Text(c.name.clone()),
+            CustomerSort::Runway => SortValue::Time(c.wallets.iter().filter_map(|w| w.runway_date).min()),
+            CustomerSort::NextExpiry => {
+                SortValue::Time(c.wallets.iter().filter_map(|w| w.next_expiry.as_ref().map(|e| e.expires_at)).min())
+            }
+            CustomerSort::OpenDisputes => SortValue::Count(c.open_disputes),
+        }
+    }
+
+    /// The list's order: by value (missing values last, whatever the
+    /// order), then by id ascending so that ties page stably.
+    fn cmp(&self, a: &(SortValue, String), b: &(SortValue, String)) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let by_value = match (&a.0, &b.0) {
+            (SortValue::Time(None), SortValue::Time(Some(_))) => Ordering::Greater,
+            (SortValue::Time(Some(_)), SortValue::Time(None)) => Ordering::Less,
+            (x, y) if self.order == SortOrder::Desc => y.cmp(x),
+            (x, y) => x.cmp(y),
+        };
+        by_value.then_with(|| a.1.cmp(&b.1))
+    }
+
+    fn page(&self, items: Vec<CustomerSummary>, limit: u32) -> Page<CustomerSummary> {
+        let mut keyed: Vec<((SortValue, String), CustomerSummary)> =
+            items.into_iter().map(|c| ((self.value(&c), c.id.clone()), c)).collect();
+        keyed.sort_by(|a, b| self.cmp(&a.0, &b.0));
+        if let Some(after) = &self.after {
+            keyed.retain(|(key, _)| self.cmp(key, after).is_gt());
+        }
+        let more = keyed.len() > limit as usize;
+        keyed.truncate(limit as usize);
+        let next = if more { keyed.last().map(|(key, _)| self.cursor(key)) } else { None };
+        Page::new(keyed.into_iter().map(|(_, c)| c).collect(), next)
+    }
+
+    fn tag(&self) -> String {
+        format!("{}.{}", self.sort, self.order)
+    }
+
+    fn cursor(&self, (value, id): &(SortValue, String)) -> String {
+        let value = match value {
+            SortValue::Text(t) => t.clone(),
+            SortValue::Time(Some(t)) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            SortValue::Time(None) => "-".to_owned(),
+            SortValue::Count(n) => n.to_string(),
+        };
+        format!("{}~{value}~{id}", self.tag())
+    }
+
+    fn parse_cursor(&self, cursor: &str) -> ApiResult<(SortValue, String)> {
+        let bad = |rule: &str| ApiError::field("cursor", rule);
+        let (tag, rest) = cursor.split_once('~').ok_or_else(|| bad("is not a cursor this API issued"))?;
+        if tag != self.tag() {
+            return Err(bad("was issued for another sort or order; start again without it"));
+        }
+        // Names may hold `~`; ids may not, so the id is after the last one.
+        let (value, id) = rest.rsplit_once('~').ok_or_else(|| bad("is not a cursor this API issued"))?;
+        let value = match self.sort {
+            CustomerSort::Id | CustomerSort::Name => SortValue::Text(value.to_owned()),
+            CustomerSort::Runway | CustomerSort::NextExpiry if value == "-" => SortValue::Time(None),
+            CustomerSort::Runway | CustomerSort::NextExpiry => SortValue::Time(Some(
+                DateTime::parse_from_rfc3339(value).map_err(|_| bad("is not a cursor this API issued"))?.to_utc(),
+            )),
+            CustomerSort::OpenDisputes => {
+                SortValue::Count(value.parse().map_err(|_| bad("is not a cursor this API issued"))?)
+            }
+        };
+        Ok((value, id.to_owned()))
+    }
 }
 
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",

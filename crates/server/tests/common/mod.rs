@@ -15,6 +15,23 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+/// Runs a test body on SQLite and on PostgreSQL: `both!(body, name_sqlite,
+/// name_postgres)` with `async fn body(s: Server)`.
+#[allow(unused_macros)] // each test crate includes this module; not all run both backends
+macro_rules! both {
+    ($body:ident, $lite:ident, $pg:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $lite() {
+            $body(Server::start().await).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $pg() {
+            $body(Server::start_pg(stringify!($pg)).await).await
+        }
+    };
+}
+
 /// The instant the tests' clock starts at.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()

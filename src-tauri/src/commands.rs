@@ -15,13 +15,14 @@ use crate::core::views::{
     LedgerFilter, LedgerPage,
 };
 use crate::core::workflows::{
-    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
-    GrantSubmitted, ResolveForm,
+    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
+    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm,
 };
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
 use creditdesk_api::approvals::{ApprovalDecided, ApprovalStatus, GrantPreview};
 use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus};
 use creditdesk_api::grants::GrantVoided;
+use creditdesk_api::limits::{RoleLimitsEntry, RoleLimitsList};
 use creditdesk_api::me::MeResponse;
 
 type Res<T> = Result<T, AppError>;
@@ -223,6 +224,21 @@ pub async fn void_grant(
     note: String,
 ) -> Res<GrantVoided> {
     Ok(core.void_grant(&grant, &reason_code, &ticket_ref, &note).await?)
+}
+
+#[tauri::command]
+pub async fn extend_grant(core: State<'_, AppCore>, grant: String, form: ExtendForm) -> Res<ExtendSubmitted> {
+    Ok(core.extend_grant(&grant, &form).await?)
+}
+
+#[tauri::command]
+pub async fn role_limits(core: State<'_, AppCore>) -> Res<RoleLimitsList> {
+    Ok(core.role_limits().await?)
+}
+
+#[tauri::command]
+pub async fn set_role_limits(core: State<'_, AppCore>, role: Role, form: RoleLimitsForm) -> Res<RoleLimitsEntry> {
+    Ok(core.set_role_limits(role, &form).await?)
 }
 
 #[tauri::command]

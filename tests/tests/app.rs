@@ -7,7 +7,7 @@ use chrono::{Duration, SubsecRound, Utc};
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort};
-use creditdesk_api::SortOrder;
+use creditdesk_api::{Role, SortOrder};
 use creditdesk_e2e::{grouped, App, Server};
 use fantoccini::key::Key;
 use fantoccini::Locator;
@@ -377,9 +377,71 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
     app.screenshot("audit").await?;
 
-    // Back to the demo admin, on the customer: what the next launch reopens.
+    // Back to the demo admin: role limits, then an expiry extension on the
+    // customer, whose view is what the next launch reopens.
     app.sign_in_as(&server.url, &server.token, "demo-admin").await?;
+    role_limits(app, &admin).await?;
     open_customer(app, CUSTOMER).await?;
+    extend_expiry(app, &admin, CUSTOMER).await?;
     app.find("[data-testid=burn-chart] svg[role=img]").await?;
+    Ok(())
+}
+
+/// Settings -> Role limits: an admin sets the support agent's limits; the
+/// API has them and the table shows them.
+async fn role_limits(app: &App, admin: &creditdesk_client::Client) -> Result<()> {
+    app.click("[data-testid=nav-settings]").await?;
+    app.click("[data-testid=edit-limits-support_agent]").await?;
+    app.set_input("[data-testid=limit-per_action]", "75").await?;
+    app.set_input("[data-testid=limit-monthly]", "").await?;
+    app.click("[data-testid=save-limits]").await?;
+    app.text_when("[data-testid=role-limits] tr[data-role=support_agent]", |t| {
+        t.contains("75.00 USD") && t.contains("unlimited")
+    })
+    .await?;
+    let limits = admin.role_limits().await?;
+    let agent = limits.roles.iter().find(|r| r.role == Role::SupportAgent).context("the agent's limits")?;
+    assert_eq!(agent.limits.per_action.as_ref().map(|m| m.amount), Some(Decimal::from(75)));
+    assert_eq!(agent.limits.monthly, None, "an emptied field is unlimited");
+    app.screenshot("settings-role-limits").await?;
+    Ok(())
+}
+
+/// "Extend..." on the customer's first extendable grant: its remainder
+/// moves to a new grant expiring 30 days later (the dialog's default), as
+/// the API shows, with the balance unchanged.
+async fn extend_expiry(app: &App, admin: &creditdesk_client::Client, customer: &str) -> Result<()> {
+    let button = app.find("[data-testid=grants] [data-testid=extend-grant]:not([disabled])").await?;
+    let grant = app
+        .client
+        .execute("return arguments[0].closest('tr').dataset.grant;", vec![serde_json::to_value(&button)?])
+        .await?
+        .as_str()
+        .context("the grant row's id")?
+        .to_owned();
+    let grant_of = |b: &creditdesk_api::balances::BalancesResponse, id: &str| {
+        b.balances.iter().flat_map(|w| &w.grants).find(|g| g.grant.id == id).cloned()
+    };
+    let before = admin.balances(customer, &BalanceQuery::default()).await?;
+    let old = grant_of(&before, &grant).context("the grant in the API")?;
+    button.click().await?;
+    app.set_input("[data-testid=extend-ticket]", "SUP-4").await?;
+    app.set_input("[data-testid=extend-note]", "e2e: more time to use the credits").await?;
+    app.screenshot("grant-extend").await?;
+    app.click("[data-testid=extend-submit]").await?;
+    let done = app.text_when("[data-testid=extend-done]", |t| t.contains("Extended (201)")).await?;
+    let new_id = done.split_whitespace().last().context("the new grant's id")?.trim_end_matches('.').to_owned();
+    app.click_button("Close").await?;
+    let after = admin.balances(customer, &BalanceQuery::default()).await?;
+    let new = grant_of(&after, &new_id).with_context(|| format!("the new grant {new_id} in the API"))?;
+    // The dialog's input has minutes: the default is the old expiry plus 30 days, to the minute.
+    let minute = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M").to_string());
+    let expected = minute(old.grant.expires_at.map(|t| t + Duration::days(30)));
+    assert_eq!((new.remaining, minute(new.grant.expires_at)), (old.remaining, expected));
+    let old_wallet = |b: &creditdesk_api::balances::BalancesResponse| {
+        b.balances.iter().find(|w| w.credit_type_id == old.grant.credit_type_id).map(|w| w.available)
+    };
+    assert_eq!(old_wallet(&after), old_wallet(&before), "an extension moves credits, adds none");
+    app.find(&format!("[data-testid=grants] tr[data-grant={new_id}]")).await?;
     Ok(())
 }

@@ -57,6 +57,10 @@ export const api = {
   me: () => call<S["MeResponse"]>("me"),
   previewGrant: (form: S["GrantForm"]) => call<S["GrantPreview"]>("preview_grant", { form }),
   submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
+  extendGrant: (grant: string, form: S["ExtendForm"]) => call<S["ExtendSubmitted"]>("extend_grant", { grant, form }),
+  roleLimits: () => call<S["RoleLimitsList"]>("role_limits"),
+  setRoleLimits: (role: S["Role"], form: S["RoleLimitsForm"]) =>
+    call<S["RoleLimitsEntry"]>("set_role_limits", { role, form }),
   voidGrant: (grant: string, reasonCode: string, ticketRef: string, note: string) =>
     call<S["GrantVoided"]>("void_grant", { grant, reasonCode, ticketRef, note }),
   approvals: (

@@ -16,6 +16,7 @@ use creditdesk_api::customers::{CustomerListQuery, CustomerSummary};
 use creditdesk_api::events::{
     AuthorizeRequest, AuthorizeResponse, IngestRequest, IngestResponse, RejectedEvent, RejectedEventsQuery,
 };
+use creditdesk_api::extend::{ExpiryExtended, ExtendExpiryRequest};
 use creditdesk_api::grants::{
     ApprovalPending, CreateGrantRequest, GrantBalance, GrantCreated, GrantListQuery, GrantVoided, VoidGrantRequest,
 };
@@ -68,14 +69,20 @@ impl<T> Deref for Idempotent<T> {
     }
 }
 
-/// What `POST /v1/grants` did.
+/// What a money-moving POST did: executed (`201`, the action's answer) or
+/// filed for approval (`202`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GrantOutcome {
-    /// `201`: booked. (Both variants are boxed: they are large and unequal.)
-    Created(Box<GrantCreated>),
+pub enum Outcome<T> {
+    /// `201`: executed. (Both variants are boxed: they are large and unequal.)
+    Executed(Box<T>),
     /// `202`: over the caller's limits; an approval request was filed, nothing booked.
     PendingApproval(Box<ApprovalPending>),
 }
+
+/// What `POST /v1/grants` did.
+pub type GrantOutcome = Outcome<GrantCreated>;
+/// What `POST /v1/grants/{id}/extend` did.
+pub type ExtendOutcome = Outcome<ExpiryExtended>;
 
 /// Configures a [`Client`].
 #[derive(Clone)]
@@ -626,10 +633,42 @@ impl Client {
         request: &CreateGrantRequest,
         key: Option<&str>,
     ) -> Result<Idempotent<GrantOutcome>, ClientError> {
-        let (path, raw, key) = self.post_raw(routes::GRANTS, &[], Some(request), key).await?;
+        self.post_outcome(routes::GRANTS, &[], request, key).await
+    }
+
+    /// `POST /v1/grants/{id}/extend` with a fresh `Idempotency-Key`: the
+    /// remainder moves to a new grant with the later expiry, or the request
+    /// waits for approval.
+    pub async fn extend_expiry(
+        &self,
+        grant: &str,
+        request: &ExtendExpiryRequest,
+    ) -> Result<Idempotent<ExtendOutcome>, ClientError> {
+        self.post_outcome(routes::GRANT_EXTEND, &[grant], request, None).await
+    }
+
+    /// `POST /v1/grants/{id}/extend` with the caller's key.
+    pub async fn extend_expiry_with_key(
+        &self,
+        grant: &str,
+        request: &ExtendExpiryRequest,
+        key: &str,
+    ) -> Result<Idempotent<ExtendOutcome>, ClientError> {
+        self.post_outcome(routes::GRANT_EXTEND, &[grant], request, Some(key)).await
+    }
+
+    /// A money-moving POST: `201` executed, `202` filed for approval.
+    async fn post_outcome<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        params: &[&str],
+        request: &impl Serialize,
+        key: Option<&str>,
+    ) -> Result<Idempotent<Outcome<T>>, ClientError> {
+        let (path, raw, key) = self.post_raw(route, params, Some(request), key).await?;
         let value = match raw.status {
-            201 => GrantOutcome::Created(Box::new(Self::decode(Method::Post, &path, &raw)?)),
-            202 => GrantOutcome::PendingApproval(Box::new(Self::decode(Method::Post, &path, &raw)?)),
+            201 => Outcome::Executed(Box::new(Self::decode(Method::Post, &path, &raw)?)),
+            202 => Outcome::PendingApproval(Box::new(Self::decode(Method::Post, &path, &raw)?)),
             status => return Err(ClientError::UnexpectedStatus { method: "POST", path, status }),
         };
         Ok(Idempotent { value, replayed: is_replayed(&raw.headers), idempotency_key: key.unwrap_or_default() })

@@ -65,6 +65,7 @@
 //! | POST | `/v1/authorize` | [`Client::authorize`] | yes (read-only) |
 //! | POST | `/v1/grants` | [`Client::create_grant`], [`Client::create_grant_with_key`] | with key |
 //! | POST | `/v1/grants/{id}/void` | [`Client::void_grant`], [`Client::void_grant_with_key`] | with key |
+//! | POST | `/v1/grants/{id}/extend` | [`Client::extend_expiry`], [`Client::extend_expiry_with_key`] | with key |
 //! | GET, POST | `/v1/admin/credit-types` | [`Client::credit_types`], [`Client::create_credit_type`] | yes, with key |
 //! | GET | `/v1/admin/credit-types/{id}` | [`Client::credit_type`] | yes |
 //! | GET, POST | `/v1/admin/products` | [`Client::products`], [`Client::create_product`] | yes, with key |
@@ -74,6 +75,15 @@
 //! | POST | `/v1/admin/customers` | [`Client::create_customer`] | with key |
 //! | GET, POST | `/v1/admin/users` | [`Client::users`], [`Client::create_user`] | yes, **never** |
 //! | POST | `/v1/admin/users/{id}/revoke` | [`Client::revoke_user`] | with key |
+//! | GET | `/v1/admin/roles` | [`Client::role_limits`] | yes |
+//! | POST | `/v1/admin/roles/{role}/limits` | [`Client::set_role_limits`] | with key |
+//! | POST | `/v1/grants/preview` | [`Client::preview_grant`] | yes (read-only) |
+//! | GET | `/v1/approvals`, `/v1/approvals/{id}` | [`Client::approvals`], [`Client::approval`] | yes |
+//! | POST | `/v1/approvals/{id}/approve`, `.../reject`, `.../cancel` | [`Client::approve`], [`Client::reject`], [`Client::cancel_approval`] | with key |
+//! | GET, POST | `/v1/disputes` | [`Client::disputes`], [`Client::open_dispute`] | yes, with key |
+//! | GET | `/v1/disputes/{id}`, `.../evidence` | [`Client::dispute`], [`Client::dispute_evidence`] | yes |
+//! | POST | `/v1/disputes/{id}/assign`, `.../comments`, `.../resolve` | [`Client::assign_dispute`], [`Client::comment_dispute`], [`Client::resolve_dispute`] | with key |
+//! | GET | `/v1/audit` | [`Client::audit`] | yes |
 //!
 //! ## Timeouts and retries
 //!
@@ -96,7 +106,7 @@
 //!
 //! ## Replays
 //!
-//! Ingest, grant and void return [`Idempotent`], whose `replayed` is the
+//! Ingest, grant, extend and void return [`Idempotent`], whose `replayed` is the
 //! server's `Idempotent-Replayed: true`: the answer is the stored one from
 //! an earlier call with the same key, and nothing new was written.
 
@@ -104,7 +114,9 @@ pub mod client;
 pub mod error;
 pub mod retry;
 
-pub use client::{Client, ClientBuilder, GrantOutcome, Idempotent, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use client::{
+    Client, ClientBuilder, ExtendOutcome, GrantOutcome, Idempotent, Outcome, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
 pub use creditdesk_api::{Problem, ProblemCode};
 pub use error::{ClientError, TransportKind};
 pub use retry::RetryPolicy;

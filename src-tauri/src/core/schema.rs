@@ -14,8 +14,8 @@ use super::views::{
     FinanceView, LedgerFilter, LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
 };
 use super::workflows::{
-    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, GrantForm,
-    GrantSubmitted, ResolveForm,
+    ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
+    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm,
 };
 use super::{AppError, ConnectionMode, DataAge, Session};
 use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
@@ -47,6 +47,9 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ExportDone,
     GrantForm,
     GrantSubmitted,
+    ExtendForm,
+    ExtendSubmitted,
+    RoleLimitsForm,
     ApprovalScope,
     ApprovalsPage,
     DisputesPage,

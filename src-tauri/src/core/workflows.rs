@@ -18,10 +18,12 @@ use creditdesk_api::disputes::{
     AssignDisputeRequest, CommentRequest, Dispute, DisputeComment, DisputeDetail, DisputeEvidence, DisputeListQuery,
     DisputeOutcome, DisputeResolved, DisputeStatus, OpenDisputeRequest, ResolveDisputeRequest,
 };
+use creditdesk_api::extend::{ExpiryExtended, ExtendExpiryRequest};
 use creditdesk_api::grants::{ApprovalPending, CreateGrantRequest, GrantCreated, GrantVoided, VoidGrantRequest};
+use creditdesk_api::limits::{RoleLimitsEntry, RoleLimitsList, SetRoleLimitsRequest};
 use creditdesk_api::me::MeResponse;
-use creditdesk_api::{GrantCategory, GrantSource};
-use creditdesk_client::GrantOutcome;
+use creditdesk_api::{GrantCategory, GrantSource, Role};
+use creditdesk_client::{ExtendOutcome, GrantOutcome};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -94,6 +96,74 @@ pub struct GrantSubmitted {
     pub created: Option<GrantCreated>,
     #[serde(default)]
     pub pending: Option<ApprovalPending>,
+}
+
+/// The extend-expiry dialog's fields. Ticket and note are required: an
+/// extension moves money and the audit log says why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExtendForm {
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub reason_code: String,
+    pub ticket_ref: String,
+    pub note: String,
+}
+
+impl ExtendForm {
+    pub fn request(&self) -> Result<ExtendExpiryRequest, CoreError> {
+        let expires_at = self.expires_at.ok_or_else(|| CoreError::input("expires_at", "is required"))?;
+        Ok(ExtendExpiryRequest {
+            expires_at,
+            reason_code: self.reason_code.trim().to_owned(),
+            ticket_ref: self.ticket_ref.trim().to_owned(),
+            note: self.note.trim().to_owned(),
+        })
+    }
+}
+
+/// What submitting the extend dialog did: `201` with the new grant that
+/// holds the remainder, or `202` with the approval request filed instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExtendSubmitted {
+    pub status: u16,
+    #[serde(default)]
+    pub extended: Option<ExpiryExtended>,
+    #[serde(default)]
+    pub pending: Option<ApprovalPending>,
+}
+
+/// The role-limits form's fields as typed, in the deployment's currency.
+/// Empty text means unlimited; `0` means never alone (for `approve_up_to`:
+/// may not approve).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoleLimitsForm {
+    pub per_action: String,
+    pub monthly: String,
+    pub approve_up_to: String,
+}
+
+impl RoleLimitsForm {
+    pub fn request(&self) -> Result<SetRoleLimitsRequest, CoreError> {
+        Ok(SetRoleLimitsRequest {
+            per_action: parse_limit("per_action", &self.per_action)?,
+            monthly: parse_limit("monthly", &self.monthly)?,
+            approve_up_to: parse_limit("approve_up_to", &self.approve_up_to)?,
+        })
+    }
+}
+
+/// A money limit as typed: empty is unlimited, else a plain decimal >= 0.
+fn parse_limit(field: &str, text: &str) -> Result<Option<Decimal>, CoreError> {
+    let t = text.trim().replace(',', "");
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let d: Decimal =
+        t.parse().map_err(|_| CoreError::input(field, "must be an amount, e.g. 500, or empty for unlimited"))?;
+    if d < Decimal::ZERO || d.scale() > 6 {
+        return Err(CoreError::input(field, "must not be negative, with at most 6 decimal places"));
+    }
+    Ok(Some(d.normalize()))
 }
 
 /// Which approval requests the Approvals view lists.
@@ -242,7 +312,7 @@ impl AppCore {
         let request = form.request()?;
         let out = self.client().await?.create_grant(&request).await?;
         Ok(match out.value {
-            GrantOutcome::Created(c) => GrantSubmitted { status: 201, created: Some(*c), pending: None },
+            GrantOutcome::Executed(c) => GrantSubmitted { status: 201, created: Some(*c), pending: None },
             GrantOutcome::PendingApproval(p) => GrantSubmitted { status: 202, created: None, pending: Some(*p) },
         })
     }
@@ -260,6 +330,27 @@ impl AppCore {
             note: opt_text(note),
         };
         Ok(self.client().await?.void_grant(grant, &request).await?.value)
+    }
+
+    /// Moves a live grant's remainder to a new grant with a later expiry,
+    /// or files the request for approval when it is over the caller's limits.
+    pub async fn extend_grant(&self, grant: &str, form: &ExtendForm) -> Result<ExtendSubmitted, CoreError> {
+        let request = form.request()?;
+        Ok(match self.client().await?.extend_expiry(grant, &request).await?.value {
+            ExtendOutcome::Executed(e) => ExtendSubmitted { status: 201, extended: Some(*e), pending: None },
+            ExtendOutcome::PendingApproval(p) => ExtendSubmitted { status: 202, extended: None, pending: Some(*p) },
+        })
+    }
+
+    /// Every role's limits (admin and finance may read them).
+    pub async fn role_limits(&self) -> Result<RoleLimitsList, CoreError> {
+        Ok(self.client().await?.role_limits().await?)
+    }
+
+    /// Replaces a role's limits (admin only; the server refuses others).
+    pub async fn set_role_limits(&self, role: Role, form: &RoleLimitsForm) -> Result<RoleLimitsEntry, CoreError> {
+        let request = form.request()?;
+        Ok(self.client().await?.set_role_limits(role, &request).await?.value)
     }
 
     pub async fn approvals(
@@ -513,5 +604,79 @@ mod tests {
         assert!(audit.items.iter().any(|r| r.outcome == "approval_requested"), "{:?}", audit.items);
         let denied = AppError::from(agent.audit(AuditFilter::default(), None).await.unwrap_err());
         assert_eq!(denied.status, Some(403));
+    }
+
+    /// Against a real embedded server: an admin sets the support agent's
+    /// limits (read back from the API); the admin extends a live grant's
+    /// expiry (its remainder moves to a new grant, the balance unchanged);
+    /// the agent's extension of that grant, now over its limit, is filed
+    /// for approval. Bad form text is refused naming the field; the agent
+    /// may not change limits.
+    #[tokio::test]
+    async fn extend_expiry_and_role_limits_through_the_client() {
+        use creditdesk_api::grants::LimitKind;
+        use creditdesk_api::GrantStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let admin = AppCore::new(Profiles::new(dir.path().join("ac"), dir.path().join("ad")));
+        let session = admin.start_embedded(SeedOptions { customers: 2, days: 20, seed: 12 }, |_| {}).await.unwrap();
+        let client = admin.client().await.unwrap();
+        let agent_user = CreateUserRequest { name: "limits-agent".into(), role: Role::SupportAgent };
+        let created = client.create_user(&agent_user).await.unwrap();
+        let agent = signed_in(&dir.path().join("agent"), &session.server_url, &created.token).await;
+
+        let never_alone = RoleLimitsForm { per_action: "0".into(), monthly: String::new(), approve_up_to: "0".into() };
+        let set = admin.set_role_limits(Role::SupportAgent, &never_alone).await.unwrap();
+        assert_eq!(set.limits.per_action.as_ref().map(|m| m.amount), Some(Decimal::ZERO));
+        assert_eq!(set.limits.monthly, None, "empty text is unlimited");
+        let listed = admin.role_limits().await.unwrap();
+        let row = listed.roles.iter().find(|r| r.role == Role::SupportAgent).unwrap();
+        assert_eq!((&row.limits, row.updated_by.as_str()), (&set.limits, session.user.user_id.as_str()));
+        let refused =
+            AppError::from(agent.set_role_limits(Role::SupportAgent, &RoleLimitsForm::default()).await.unwrap_err());
+        assert_eq!(refused.status, Some(403), "{refused:?}");
+        let bad = RoleLimitsForm { monthly: "-5".into(), ..RoleLimitsForm::default() };
+        let e = admin.set_role_limits(Role::Finance, &bad).await.unwrap_err();
+        assert!(matches!(&e, CoreError::Input { field, .. } if field == "monthly"), "{e}");
+
+        let customer = admin.customers(Default::default(), None).await.unwrap().items[0].id.clone();
+        let before = admin.customer(&customer).await.unwrap();
+        let (wallet, grant) = before
+            .balances
+            .balances
+            .iter()
+            .find_map(|b| {
+                let g = b.grants.iter().find(|g| {
+                    g.status == GrantStatus::Active && g.grant.expires_at.is_some() && g.remaining > Decimal::ZERO
+                })?;
+                Some((b.credit_type_id.clone(), g.clone()))
+            })
+            .expect("a live grant that expires");
+        let later = grant.grant.expires_at.unwrap() + chrono::Duration::days(30);
+        let form = |expires_at| ExtendForm {
+            expires_at,
+            reason_code: "goodwill".into(),
+            ticket_ref: "T-300".into(),
+            note: "customer asked for more time".into(),
+        };
+        let e = admin.extend_grant(&grant.grant.id, &form(None)).await.unwrap_err();
+        assert!(matches!(&e, CoreError::Input { field, .. } if field == "expires_at"), "{e}");
+        let done = admin.extend_grant(&grant.grant.id, &form(Some(later))).await.unwrap();
+        let extended = done.extended.expect("executed within the admin's limits");
+        assert_eq!((done.status, extended.credits, extended.expires_at), (201, grant.remaining, later));
+        let after = admin.customer(&customer).await.unwrap();
+        let balance = |v: &crate::core::views::CustomerView| {
+            v.balances.balances.iter().find(|b| b.credit_type_id == wallet).unwrap().clone()
+        };
+        assert_eq!(balance(&after).available, balance(&before).available, "an extension moves credits, adds none");
+        let moved = balance(&after).grants.into_iter().find(|g| g.grant.id == extended.new_grant_id).unwrap();
+        assert_eq!((moved.remaining, moved.grant.expires_at), (grant.remaining, Some(later)));
+
+        let even_later = later + chrono::Duration::days(30);
+        let filed = agent.extend_grant(&extended.new_grant_id, &form(Some(even_later))).await.unwrap();
+        let pending = filed.pending.expect("over the agent's per-action limit of 0");
+        assert_eq!(
+            (filed.status, pending.action.as_str(), pending.exceeded),
+            (202, "extend_expiry", LimitKind::PerAction)
+        );
     }
 }

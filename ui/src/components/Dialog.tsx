@@ -111,3 +111,32 @@ export function FormButtons({
     </div>
   );
 }
+
+/** A dialog's form: Enter or the submit button calls `onSubmit` (the page never reloads). */
+export function DialogForm({ onSubmit, children }: { onSubmit: () => void; children: ReactNode }) {
+  return (
+    <form
+      className="form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit();
+      }}
+    >
+      {children}
+    </form>
+  );
+}
+
+/** A dialog once its action is done: the outcome, and Close holding the focus (so Esc and Enter both close). */
+export function DialogDone({ onClose, testId, children }: { onClose: () => void; testId?: string; children: ReactNode }) {
+  return (
+    <div className="form" data-testid={testId}>
+      {children}
+      <div className="buttons">
+        <button type="button" onClick={onClose} autoFocus>
+          Close
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api, type AppError } from "../api";
 import { ErrorBox } from "./common";
-import { Dialog, Field, FormButtons } from "./Dialog";
+import { Dialog, DialogForm, Field, FormButtons } from "./Dialog";
 
 /** Opens a dispute on the usage events of the selected ledger rows. */
 export function DisputeDialog({
@@ -41,13 +41,7 @@ export function DisputeDialog({
   };
   return (
     <Dialog title={`Dispute ${unique.length} usage event${unique.length === 1 ? "" : "s"}`} onClose={onClose} testId="dispute-dialog">
-      <form
-        className="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          submit();
-        }}
-      >
+      <DialogForm onSubmit={submit}>
         <div className="sub">
           Events: <span className="mono">{unique.join(", ")}</span>
         </div>
@@ -72,7 +66,7 @@ export function DisputeDialog({
         </div>
         {error && <ErrorBox error={error} />}
         <FormButtons busy={busy} label="Open dispute" busyLabel="Opening..." onCancel={onClose} testId="dispute-submit" />
-      </form>
+      </DialogForm>
     </Dialog>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, localInputToUtc, money } from "../lib/format";
 import { ErrorBox } from "./common";
-import { Dialog, Field, FormButtons, ReasonSelect } from "./Dialog";
+import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
 /** Milliseconds of typing quiet before the preview is asked for. */
 export const PREVIEW_DELAY = 300;
@@ -125,13 +125,7 @@ export function GrantDialog({
       {result ? (
         <GrantResult r={result} onClose={onClose} />
       ) : (
-        <form
-          className="form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            submit();
-          }}
-        >
+        <DialogForm onSubmit={submit}>
           <div className="row2">
             <Field label="Credit type">
               <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type">
@@ -208,7 +202,7 @@ export function GrantDialog({
             onCancel={onClose}
             testId="grant-submit"
           />
-        </form>
+        </DialogForm>
       )}
     </Dialog>
   );
@@ -216,25 +210,24 @@ export function GrantDialog({
 
 function GrantResult({ r, onClose }: { r: S["GrantSubmitted"]; onClose: () => void }) {
   return (
-    <div className="form" data-testid="grant-result">
+    <DialogDone onClose={onClose} testId="grant-result">
       {r.created && (
         <p className="notice" data-testid="grant-granted">
           Granted (201): {groupDecimal(r.created.grant.grant.amount)} credits as grant{" "}
           <span className="mono">{r.created.grant.grant.id}</span>.
         </p>
       )}
-      {r.pending && (
-        <p className="notice pending" data-testid="grant-pending">
-          Approval pending (202): request <span className="mono" data-testid="approval-id">{r.pending.approval_id}</span>{" "}
-          worth {money(r.pending.value)} waits for {roleList(r.pending.approver_roles)}.
-        </p>
-      )}
-      <div className="buttons">
-        {/* The submit button is gone: focus the way out, so Esc and Enter both close. */}
-        <button type="button" onClick={onClose} autoFocus>
-          Close
-        </button>
-      </div>
-    </div>
+      {r.pending && <PendingNotice p={r.pending} testId="grant-pending" />}
+    </DialogDone>
+  );
+}
+
+/** A money-moving action over the caller's limits: the request filed, what it is worth, who may approve. */
+export function PendingNotice({ p, testId }: { p: S["ApprovalPending"]; testId: string }) {
+  return (
+    <p className="notice pending" data-testid={testId}>
+      Approval pending (202): request <span className="mono" data-testid="approval-id">{p.approval_id}</span> worth{" "}
+      {money(p.value)} waits for {roleList(p.approver_roles)}.
+    </p>
   );
 }

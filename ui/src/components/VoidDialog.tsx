@@ -2,7 +2,7 @@ import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, money } from "../lib/format";
 import { ErrorBox } from "./common";
-import { Dialog, Field, FormButtons, ReasonSelect } from "./Dialog";
+import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
 /** Roles the server lets void a grant (docs/workflows.md). */
 export const VOID_ROLES: S["Role"][] = ["finance", "admin"];
@@ -32,24 +32,13 @@ export function VoidDialog({ g, onClose, onDone }: { g: S["GrantBalance"]; onClo
   return (
     <Dialog title={`Void grant ${g.grant.id}`} onClose={onClose} testId="void-dialog">
       {done ? (
-        <div className="form">
+        <DialogDone onClose={onClose}>
           <p className="notice" data-testid="void-done">
             Voided: {groupDecimal(done.voided)} credits ({money(done.voided_value)}) forfeited.
           </p>
-          <div className="buttons">
-            <button type="button" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </div>
+        </DialogDone>
       ) : (
-        <form
-          className="form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            submit();
-          }}
-        >
+        <DialogForm onSubmit={submit}>
           <p>
             Forfeits the remaining {groupDecimal(g.remaining)} credits ({money(g.remaining_value)}) now. Earlier burns
             stand.
@@ -65,7 +54,7 @@ export function VoidDialog({ g, onClose, onDone }: { g: S["GrantBalance"]; onClo
           </Field>
           {error && <ErrorBox error={error} />}
           <FormButtons busy={busy} label="Void remainder" busyLabel="Voiding..." onCancel={onClose} kind="danger" />
-        </form>
+        </DialogForm>
       )}
     </Dialog>
   );

@@ -1796,6 +1796,27 @@ export interface components {
             reason_code: string;
             ticket_ref: string;
         };
+        /**
+         * @description The extend-expiry dialog's fields. Ticket and note are required: an
+         *     extension moves money and the audit log says why.
+         */
+        ExtendForm: {
+            /** Format: date-time */
+            expires_at?: string | null;
+            note: string;
+            reason_code: string;
+            ticket_ref: string;
+        };
+        /**
+         * @description What submitting the extend dialog did: `201` with the new grant that
+         *     holds the remainder, or `202` with the approval request filed instead.
+         */
+        ExtendSubmitted: {
+            extended?: components["schemas"]["ExpiryExtended"] | null;
+            pending?: components["schemas"]["ApprovalPending"] | null;
+            /** Format: int32 */
+            status: number;
+        };
         /** @description One field that broke one rule. */
         FieldError: {
             /**
@@ -2662,6 +2683,16 @@ export interface components {
             updated_at: string;
             /** @description A user id, or `system:default` for the defaults of the service spec. */
             updated_by: string;
+        };
+        /**
+         * @description The role-limits form's fields as typed, in the deployment's currency.
+         *     Empty text means unlimited; `0` means never alone (for `approve_up_to`:
+         *     may not approve).
+         */
+        RoleLimitsForm: {
+            approve_up_to: string;
+            monthly: string;
+            per_action: string;
         };
         /** @description `GET /v1/admin/roles`: every role, least to most trusted. */
         RoleLimitsList: {

@@ -12,6 +12,7 @@ import {
   moneyExact,
   roundDecimal,
   signed,
+  utcToLocalInput,
 } from "./format";
 
 describe("decimal display", () => {
@@ -75,5 +76,13 @@ describe("decimal display", () => {
       const at = "2026-03-05T14:02:09Z";
       expect(clock(at)).toBe(new Date(at).toLocaleTimeString(undefined, { hour12: false }));
     }
+  });
+});
+
+describe("utcToLocalInput", () => {
+  it("gives the instant in UTC, days later, as the input wants it, and round-trips", () => {
+    expect(utcToLocalInput("2026-12-29T00:00:00Z", 30)).toBe("2027-01-28T00:00");
+    expect(utcToLocalInput("2026-03-05T14:02:59.5Z")).toBe("2026-03-05T14:02");
+    expect(localInputToUtc(utcToLocalInput("2026-03-05T14:02:00Z"))).toBe("2026-03-05T14:02:00Z");
   });
 });

@@ -129,3 +129,9 @@ export function localInputToUtc(value: string): string | null {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) return null;
   return `${value.length === 16 ? `${value}:00` : value}Z`;
 }
+
+/** An RFC 3339 instant, `days` later, as a datetime-local input's value in UTC ("2026-03-05T14:02"). */
+export function utcToLocalInput(iso: string, days = 0): string {
+  const t = new Date(iso).getTime() + days * 86_400_000;
+  return new Date(t).toISOString().slice(0, 16);
+}

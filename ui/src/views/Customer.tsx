@@ -4,6 +4,7 @@ import { ChartPanel } from "../components/ChartPanel";
 import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
 import { DisputeDialog } from "../components/DisputeDialog";
 import { GrantDialog } from "../components/GrantDialog";
+import { ExtendDialog, extendRefusal } from "../components/ExtendDialog";
 import { VoidDialog, voidRefusal } from "../components/VoidDialog";
 import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 import { BURN_CHART_HEIGHT, FIRST_BURN_RANGE, type Reopened } from "../lib/launch";
@@ -183,6 +184,7 @@ function BalanceCard({
 
 function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role: S["Role"]; onChanged: () => void }) {
   const [voiding, setVoiding] = useState<S["GrantBalance"] | null>(null);
+  const [extending, setExtending] = useState<S["GrantBalance"] | null>(null);
   if (grants.length === 0) return <Empty>No grants in this credit type.</Empty>;
   return (
     <section className="panel">
@@ -207,8 +209,9 @@ function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role
         <tbody>
           {grants.map((g) => {
             const refusal = voidRefusal(role, g.status);
+            const noExtend = extendRefusal(role, g);
             return (
-            <tr key={g.grant.id}>
+            <tr key={g.grant.id} data-grant={g.grant.id}>
               <td className="mono">{g.grant.id}</td>
               <td>{g.status}</td>
               <td>
@@ -221,15 +224,27 @@ function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role
               <td>{g.grant.contract_id ?? "—"}</td>
               <td>{g.grant.expires_at ? day(g.grant.expires_at) : "never"}</td>
               <td>
-                <button
-                  type="button"
-                  onClick={() => setVoiding(g)}
-                  disabled={refusal !== null}
-                  title={refusal ?? "Forfeit this grant's remainder now"}
-                  aria-label={`Void ${g.grant.id}`}
-                >
-                  Void...
-                </button>
+                <div className="buttons nowrap">
+                  <button
+                    type="button"
+                    onClick={() => setExtending(g)}
+                    disabled={noExtend !== null}
+                    title={noExtend ?? "Move this grant's remainder to a later expiry"}
+                    aria-label={`Extend ${g.grant.id}`}
+                    data-testid="extend-grant"
+                  >
+                    Extend...
+                  </button>
+                  <button
+                    type="button"
+                    onClick={() => setVoiding(g)}
+                    disabled={refusal !== null}
+                    title={refusal ?? "Forfeit this grant's remainder now"}
+                    aria-label={`Void ${g.grant.id}`}
+                  >
+                    Void...
+                  </button>
+                </div>
               </td>
             </tr>
             );
@@ -237,6 +252,7 @@ function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role
         </tbody>
       </table>
       {voiding && <VoidDialog g={voiding} onClose={() => setVoiding(null)} onDone={onChanged} />}
+      {extending && <ExtendDialog g={extending} onClose={() => setExtending(null)} onDone={onChanged} />}
     </section>
   );
 }

@@ -2,8 +2,9 @@ import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ErrorBox } from "../components/common";
 import type { ThemePref } from "../lib/theme";
+import { RoleLimits } from "./RoleLimits";
 
-/** Settings -> Connection: a remote server (URL + token), or the embedded demo. And the theme. */
+/** Settings -> Connection: a remote server (URL + token), or the embedded demo. Role limits, and the theme. */
 export function Settings({
   session,
   onSession,
@@ -98,6 +99,7 @@ export function Settings({
         )}
         {error && <ErrorBox error={error} />}
       </section>
+      {session && <RoleLimits role={session.user.role} />}
       <section className="panel">
         <header>
           <h3>Theme</h3>

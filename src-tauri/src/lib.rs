@@ -38,6 +38,23 @@ pub fn choose_webkit_compositing() {
     }
 }
 
+/// JavaScriptCore's optimizing tiers (DFG, and FTL above it) compile the
+/// UI's hot React code again once it has run for a while; in this app they
+/// held about 55 MiB of the web process's memory and bought nothing
+/// measurable, because the heavy work (charts, money, paging) is in Rust.
+/// The interpreter and the baseline JIT stay on. `BENCHMARKS.md` has the
+/// measurements; `CREDITDESK_JS_OPTIMIZING_JIT=1`, or JavaScriptCore's own
+/// `JSC_useDFGJIT`, turns them back on. WebKit's processes inherit the
+/// environment, so this must run before the first webview (and any thread).
+fn choose_javascript_tiers() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("JSC_useDFGJIT").is_none()
+        && std::env::var("CREDITDESK_JS_OPTIMIZING_JIT").as_deref() != Ok("1")
+    {
+        std::env::set_var("JSC_useDFGJIT", "0");
+    }
+}
+
 /// Logs to stderr, filtered by `CREDITDESK_LOG` (default `info`). The app's
 /// own spans also log their duration when they end: with
 /// `CREDITDESK_LOG=creditdesk_app=debug`, each view command and chart draw
@@ -61,6 +78,7 @@ fn init_logging() {
 
 pub fn run() {
     choose_webkit_compositing();
+    choose_javascript_tiers();
     init_logging();
     // The benchmark's marks from the Rust side (no-ops in normal use): where
     // the time before the page goes, beside the empty window's same marks.

@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "submit_grant",
     "void_grant",
     "extend_grant",
+    "credit_types",
     "role_limits",
     "set_role_limits",
     "list_approvals",

@@ -19,6 +19,7 @@ use crate::core::workflows::{
     ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm,
 };
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
+use creditdesk_api::admin::CreditType;
 use creditdesk_api::approvals::{ApprovalDecided, ApprovalStatus, GrantPreview};
 use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus};
 use creditdesk_api::grants::GrantVoided;
@@ -224,6 +225,11 @@ pub async fn void_grant(
     note: String,
 ) -> Res<GrantVoided> {
     Ok(core.void_grant(&grant, &reason_code, &ticket_ref, &note).await?)
+}
+
+#[tauri::command]
+pub async fn credit_types(core: State<'_, AppCore>) -> Res<Vec<CreditType>> {
+    Ok(core.credit_types().await?)
 }
 
 #[tauri::command]

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{Duration, SubsecRound, Utc};
+use creditdesk_api::admin::CreateCustomerRequest;
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort};
@@ -274,6 +275,16 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     let (before, shown) = available(&admin, CUSTOMER, &ct).await?;
     card_shows(app, &ct, &shown).await?;
     app.click("[data-testid=open-grant]").await?;
+    // The dialog offers every credit type of the catalog, not only the customer's wallets.
+    let catalog: Vec<String> = admin.credit_types(&Default::default()).await?.items.into_iter().map(|c| c.id).collect();
+    app.script_when(
+        "return [...document.querySelectorAll('[data-testid=grant-credit-type] option')].map((o) => o.value);",
+        |shown| {
+            shown.as_array().is_some_and(|a| a.iter().map(|v| v.as_str()).eq(catalog.iter().map(|c| Some(c.as_str()))))
+        },
+    )
+    .await
+    .with_context(|| format!("the grant dialog offering the catalog's credit types {catalog:?}"))?;
     app.set_input("[data-testid=grant-ticket]", "SUP-1").await?;
     app.set_input("[data-testid=grant-note]", "e2e within the limit").await?;
     app.set_input("[data-testid=grant-amount]", "1").await?;
@@ -380,10 +391,43 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     // Back to the demo admin: role limits, then an expiry extension on the
     // customer, whose view is what the next launch reopens.
     app.sign_in_as(&server.url, &server.token, "demo-admin").await?;
+    first_grant(app, &admin).await?;
     role_limits(app, &admin).await?;
     open_customer(app, CUSTOMER).await?;
     extend_expiry(app, &admin, CUSTOMER).await?;
     app.find("[data-testid=burn-chart] svg[role=img]").await?;
+    Ok(())
+}
+
+/// A customer with no wallet yet gets its first grant from the app: the
+/// dialog offers the catalog, and the API then holds the credits.
+async fn first_grant(app: &App, admin: &creditdesk_client::Client) -> Result<()> {
+    const NEW: &str = "cus_e2e_new";
+    let request = CreateCustomerRequest { id: NEW.into(), name: "E2E New Co".into(), external_ref: None };
+    admin.create_customer(&request).await?;
+    let ct = admin.credit_types(&Default::default()).await?.items.last().context("a credit type")?.id.clone();
+    open_customer(app, NEW).await?;
+    app.click("[data-testid=open-grant]").await?;
+    app.find(&format!("[data-testid=grant-credit-type] option[value={ct}]")).await?;
+    // React hears a select through its change event.
+    app.client
+        .execute(
+            "const el = document.querySelector('[data-testid=grant-credit-type]');
+             const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+             set.call(el, arguments[0]);
+             el.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![ct.clone().into()],
+        )
+        .await?;
+    app.set_input("[data-testid=grant-amount]", "100").await?;
+    app.set_input("[data-testid=grant-ticket]", "SUP-5").await?;
+    app.set_input("[data-testid=grant-note]", "e2e first grant").await?;
+    app.click("[data-testid=grant-submit]").await?;
+    app.text_when("[data-testid=grant-granted]", |t| t.contains("Granted (201)")).await?;
+    app.click_button("Close").await?;
+    let (available, shown) = available(admin, NEW, &ct).await?;
+    assert_eq!(available, Decimal::from(100));
+    card_shows(app, &ct, &shown).await?;
     Ok(())
 }
 

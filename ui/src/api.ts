@@ -57,6 +57,7 @@ export const api = {
   me: () => call<S["MeResponse"]>("me"),
   previewGrant: (form: S["GrantForm"]) => call<S["GrantPreview"]>("preview_grant", { form }),
   submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
+  creditTypes: () => call<S["CreditType"][]>("credit_types"),
   extendGrant: (grant: string, form: S["ExtendForm"]) => call<S["ExtendSubmitted"]>("extend_grant", { grant, form }),
   roleLimits: () => call<S["RoleLimitsList"]>("role_limits"),
   setRoleLimits: (role: S["Role"], form: S["RoleLimitsForm"]) =>

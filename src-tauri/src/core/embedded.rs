@@ -240,7 +240,8 @@ mod tests {
     }
 
     /// The first start seeds, reports progress and signs in as the demo
-    /// admin; the Customers view's sort and filter reach the API; a second
+    /// admin; the Customers view's sort and filter reach the API, and the
+    /// grant dialog gets the whole catalog of credit types; a second
     /// app process reuses the file and the saved token.
     #[tokio::test]
     async fn seeds_once_serves_and_signs_in() {
@@ -271,6 +272,10 @@ mod tests {
             .filter(|c| c.wallets.iter().any(|w| w.next_expiry.as_ref().is_some_and(|e| e.expires_at <= soon)))
             .map(|c| c.id.as_str())
             .collect();
+        let catalog: Vec<String> = core.credit_types().await.unwrap().into_iter().map(|c| c.id).collect();
+        assert!(catalog.len() >= 3, "the demo's credit types: {catalog:?}");
+        let first_page = core.client().await.unwrap().credit_types(&Default::default()).await.unwrap();
+        assert_eq!(catalog, first_page.items.into_iter().map(|c| c.id).collect::<Vec<_>>());
         let filter = CustomerFilter { expiring_within_days: Some(30), ..Default::default() };
         let filtered = core.customers(filter, None).await.unwrap().items;
         assert_eq!(filtered.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), expiring_soon);

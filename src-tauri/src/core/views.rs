@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use creditdesk_api::admin::CreditType;
 use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
 use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary};
@@ -15,6 +16,7 @@ use creditdesk_api::reports::{
     ReconciliationReport,
 };
 use creditdesk_api::series::{BurnQuery, ForecastQuery, SeriesGroupBy};
+use creditdesk_api::{PageParams, MAX_LIMIT};
 use creditdesk_charts as charts;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -275,6 +277,27 @@ impl AppCore {
         let key = format!("customers?{}", serde_json::to_string(&query).unwrap_or_default());
         let (page, age) = self.fetch(&key, |c| async move { Ok(c.customers(&query).await?) }).await?;
         Ok(CustomersPage { items: page.items, next_cursor: page.next_cursor, age })
+    }
+
+    /// Every credit type of the catalog (any role may read it): what the
+    /// grant dialog offers, a customer's first grant included. Catalogs are
+    /// small; every page is read.
+    pub async fn credit_types(&self) -> Result<Vec<CreditType>, CoreError> {
+        let (types, _) = self
+            .fetch("credit-types", |c| async move {
+                let mut all = Vec::new();
+                let mut page = PageParams { limit: Some(MAX_LIMIT), cursor: None };
+                loop {
+                    let got = c.credit_types(&page).await?;
+                    all.extend(got.items);
+                    match got.next_cursor {
+                        Some(next) => page.cursor = Some(next),
+                        None => return Ok(all),
+                    }
+                }
+            })
+            .await?;
+        Ok(types)
     }
 
     #[tracing::instrument(level = "debug", skip(self))]

@@ -4,9 +4,19 @@ import type { S } from "../api";
 
 const previewGrant = vi.fn();
 const submitGrant = vi.fn();
-vi.mock("../api", () => ({ api: { previewGrant: (f: unknown) => previewGrant(f), submitGrant: (f: unknown) => submitGrant(f) } }));
+const catalog = [
+  { id: "api", name: "API credits", unit_label: "credits" },
+  { id: "rt", name: "Real-time minutes", unit_label: "minutes" },
+] as S["CreditType"][];
+vi.mock("../api", () => ({
+  api: {
+    previewGrant: (f: unknown) => previewGrant(f),
+    submitGrant: (f: unknown) => submitGrant(f),
+    creditTypes: () => Promise.resolve(catalog),
+  },
+}));
 
-const { GrantDialog, PREVIEW_DELAY, previewText } = await import("./GrantDialog");
+const { GrantDialog, PREVIEW_DELAY, creditTypeOptions, previewText } = await import("./GrantDialog");
 const { Dialog } = await import("./Dialog");
 const { voidRefusal } = await import("./VoidDialog");
 
@@ -39,6 +49,17 @@ describe("previewText", () => {
   });
 });
 
+describe("creditTypeOptions", () => {
+  it("offers the whole catalog, named, and the chosen type alone until it loads", () => {
+    expect(creditTypeOptions(catalog, "api").map((o) => o.label)).toEqual([
+      "API credits (api, credits)",
+      "Real-time minutes (rt, minutes)",
+    ]);
+    expect(creditTypeOptions(undefined, "api")).toEqual([{ id: "api", label: "api" }]);
+    expect(creditTypeOptions(undefined, "")).toEqual([]);
+  });
+});
+
 describe("GrantDialog", () => {
   it("previews once typing pauses (not per keystroke) and submits to a 202 with the request id", async () => {
     vi.useFakeTimers();
@@ -59,7 +80,7 @@ describe("GrantDialog", () => {
       },
     });
     const done = vi.fn();
-    render(<GrantDialog customer="c1" creditTypes={["api"]} initialCreditType="api" onClose={() => undefined} onDone={done} />);
+    render(<GrantDialog customer="c1" initialCreditType="api" onClose={() => undefined} onDone={done} />);
     const amount = screen.getByTestId("grant-amount");
     fireEvent.change(amount, { target: { value: "8" } });
     await act(async () => vi.advanceTimersByTimeAsync(PREVIEW_DELAY / 2));
@@ -80,7 +101,7 @@ describe("GrantDialog", () => {
   it("shows the server's refusal of a preview with its field", async () => {
     vi.useFakeTimers();
     previewGrant.mockRejectedValue({ code: "validation_failed", message: "ticket_ref is required", field: "ticket_ref", hint: "" });
-    render(<GrantDialog customer="c1" creditTypes={["api"]} initialCreditType="api" onClose={() => undefined} onDone={() => undefined} />);
+    render(<GrantDialog customer="c1" initialCreditType="api" onClose={() => undefined} onDone={() => undefined} />);
     fireEvent.change(screen.getByTestId("grant-amount"), { target: { value: "5" } });
     await act(async () => vi.advanceTimersByTimeAsync(PREVIEW_DELAY + 10));
     expect(screen.getByTestId("grant-preview").textContent).toContain("ticket_ref is required (field: ticket_ref)");

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, localInputToUtc, money } from "../lib/format";
-import { ErrorBox } from "./common";
+import { ErrorBox, useCommand } from "./common";
 import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
 /** Milliseconds of typing quiet before the preview is asked for. */
@@ -25,6 +25,12 @@ export function previewText(p: S["GrantPreview"]): string {
   return `Needs approval by ${roleList(p.approver_roles)}${over}.`;
 }
 
+/** The credit type select's options: the catalog's, or the chosen one alone while the catalog loads. */
+export function creditTypeOptions(catalog: S["CreditType"][] | undefined, chosen: string): { id: string; label: string }[] {
+  if (!catalog) return chosen ? [{ id: chosen, label: chosen }] : [];
+  return catalog.map((c) => ({ id: c.id, label: `${c.name} (${c.id}, ${c.unit_label})` }));
+}
+
 type Draft = {
   credit_type_id: string;
   amount: string;
@@ -43,19 +49,20 @@ type Draft = {
  */
 export function GrantDialog({
   customer,
-  creditTypes,
   initialCreditType,
   onClose,
   onDone,
 }: {
   customer: string;
-  creditTypes: string[];
-  initialCreditType: string;
+  /** The wallet on screen; none for a customer without one yet. */
+  initialCreditType: string | null;
   onClose: () => void;
   onDone: () => void;
 }) {
+  // Every credit type of the catalog, so a customer's first grant can be made here too.
+  const catalog = useCommand(() => api.creditTypes(), []);
   const [d, setD] = useState<Draft>({
-    credit_type_id: initialCreditType,
+    credit_type_id: initialCreditType ?? "",
     amount: "",
     category: "promotional",
     source: "goodwill",
@@ -128,10 +135,11 @@ export function GrantDialog({
         <DialogForm onSubmit={submit}>
           <div className="row2">
             <Field label="Credit type">
-              <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type">
-                {creditTypes.map((c) => (
-                  <option key={c} value={c}>
-                    {c}
+              <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type" required>
+                {d.credit_type_id === "" && <option value="">Choose...</option>}
+                {creditTypeOptions(catalog.data, d.credit_type_id).map((c) => (
+                  <option key={c.id} value={c.id}>
+                    {c.label}
                   </option>
                 ))}
               </select>

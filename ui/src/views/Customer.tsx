@@ -68,7 +68,7 @@ export function Customer({
           type="button"
           className="primary"
           onClick={() => setGranting(true)}
-          disabled={!ct || role === "viewer"}
+          disabled={!data || role === "viewer"}
           title={role === "viewer" ? "Viewers are read-only" : undefined}
           data-testid="open-grant"
         >
@@ -79,11 +79,10 @@ export function Customer({
         </button>
         <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
       </div>
-      {granting && ct && (
+      {granting && (
         <GrantDialog
           customer={id}
-          creditTypes={balances.map((b) => b.credit_type_id)}
-          initialCreditType={ct}
+          initialCreditType={ct ?? null}
           onClose={() => setGranting(false)}
           onDone={reload}
         />

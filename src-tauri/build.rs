@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "submit_grant",
     "void_grant",
     "extend_grant",
+    "preview_void",
     "credit_types",
     "role_limits",
     "set_role_limits",

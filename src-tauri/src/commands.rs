@@ -16,7 +16,7 @@ use crate::core::views::{
 };
 use crate::core::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
-    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm,
+    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm, VoidPreview,
 };
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
 use creditdesk_api::admin::CreditType;
@@ -225,6 +225,11 @@ pub async fn void_grant(
     note: String,
 ) -> Res<GrantVoided> {
     Ok(core.void_grant(&grant, &reason_code, &ticket_ref, &note).await?)
+}
+
+#[tauri::command]
+pub async fn preview_void(core: State<'_, AppCore>, customer: String, grant: String) -> Res<VoidPreview> {
+    Ok(core.preview_void(&customer, &grant).await?)
 }
 
 #[tauri::command]

@@ -125,6 +125,7 @@ pub fn run() {
             commands::submit_grant,
             commands::void_grant,
             commands::extend_grant,
+            commands::preview_void,
             commands::credit_types,
             commands::role_limits,
             commands::set_role_limits,

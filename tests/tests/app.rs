@@ -487,5 +487,13 @@ async fn extend_expiry(app: &App, admin: &creditdesk_client::Client, customer: &
     };
     assert_eq!(old_wallet(&after), old_wallet(&before), "an extension moves credits, adds none");
     app.find(&format!("[data-testid=grants] tr[data-grant={new_id}]")).await?;
+
+    // The void dialog previews what voiding the new grant would leave, as the API's figures say.
+    app.click(&format!("[data-testid=grants] tr[data-grant={new_id}] button[aria-label^=Void]")).await?;
+    let left = (old_wallet(&after).context("the wallet")? - new.remaining).normalize();
+    let preview = app.text_when("[data-testid=void-preview]", |t| t.contains("Executes now")).await?;
+    assert!(preview.contains(&format!("→ {}", grouped(&left.to_string()))), "{preview} vs {left}");
+    app.screenshot("grant-void-preview").await?;
+    app.click_button("Cancel").await?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::views::{
 };
 use super::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
-    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm,
+    ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm, VoidPreview,
 };
 use super::{AppError, ConnectionMode, DataAge, Session};
 use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
@@ -50,6 +50,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     ExtendForm,
     ExtendSubmitted,
     RoleLimitsForm,
+    VoidPreview,
     ApprovalScope,
     ApprovalsPage,
     DisputesPage,

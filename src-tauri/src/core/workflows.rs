@@ -14,6 +14,7 @@ use creditdesk_api::approvals::{
     RejectRequest,
 };
 use creditdesk_api::audit::{AuditQuery, AuditRecord};
+use creditdesk_api::balances::BalanceQuery;
 use creditdesk_api::disputes::{
     AssignDisputeRequest, CommentRequest, Dispute, DisputeComment, DisputeDetail, DisputeEvidence, DisputeListQuery,
     DisputeOutcome, DisputeResolved, DisputeStatus, OpenDisputeRequest, ResolveDisputeRequest,
@@ -22,7 +23,7 @@ use creditdesk_api::extend::{ExpiryExtended, ExtendExpiryRequest};
 use creditdesk_api::grants::{ApprovalPending, CreateGrantRequest, GrantCreated, GrantVoided, VoidGrantRequest};
 use creditdesk_api::limits::{RoleLimitsEntry, RoleLimitsList, SetRoleLimitsRequest};
 use creditdesk_api::me::MeResponse;
-use creditdesk_api::{GrantCategory, GrantSource, Role};
+use creditdesk_api::{GrantCategory, GrantSource, Money, Role};
 use creditdesk_client::{ExtendOutcome, GrantOutcome};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,28 @@ pub struct GrantSubmitted {
     pub created: Option<GrantCreated>,
     #[serde(default)]
     pub pending: Option<ApprovalPending>,
+}
+
+/// The void dialog's preview, from the balance now: what voiding the grant
+/// forfeits and what the wallet holds after. Voids need no approval; the
+/// server checks the role (finance, admin) when it is submitted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VoidPreview {
+    pub grant_id: String,
+    pub credit_type_id: String,
+    pub unit_label: String,
+    /// Credits forfeited (the grant's remainder now).
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub forfeited: Decimal,
+    pub forfeited_value: Money,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub available_before: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub available_after: Decimal,
+    pub available_after_value: Money,
 }
 
 /// The extend-expiry dialog's fields. Ticket and note are required: an
@@ -330,6 +353,28 @@ impl AppCore {
             note: opt_text(note),
         };
         Ok(self.client().await?.void_grant(grant, &request).await?.value)
+    }
+
+    /// What voiding `grant` would do now (reads the balance; writes nothing).
+    pub async fn preview_void(&self, customer: &str, grant: &str) -> Result<VoidPreview, CoreError> {
+        let balances = self.client().await?.balances(customer, &BalanceQuery::default()).await?;
+        let (wallet, g) = balances
+            .balances
+            .iter()
+            .find_map(|w| Some((w, w.grants.iter().find(|g| g.grant.id == grant)?)))
+            .ok_or_else(|| CoreError::input("grant", "is not one of this customer's grants"))?;
+        let after = (wallet.available - g.remaining).normalize();
+        let price = &wallet.unit_price;
+        Ok(VoidPreview {
+            grant_id: grant.to_owned(),
+            credit_type_id: wallet.credit_type_id.clone(),
+            unit_label: wallet.unit_label.clone(),
+            forfeited: g.remaining,
+            forfeited_value: g.remaining_value.clone(),
+            available_before: wallet.available,
+            available_after: after,
+            available_after_value: Money::new((after * price.amount).normalize(), price.currency.clone()),
+        })
     }
 
     /// Moves a live grant's remainder to a new grant with a later expiry,
@@ -609,6 +654,7 @@ mod tests {
     /// Against a real embedded server: an admin sets the support agent's
     /// limits (read back from the API); the admin extends a live grant's
     /// expiry (its remainder moves to a new grant, the balance unchanged);
+    /// the void preview of the new grant says what voiding it would leave;
     /// the agent's extension of that grant, now over its limit, is filed
     /// for approval. Bad form text is refused naming the field; the agent
     /// may not change limits.
@@ -670,6 +716,15 @@ mod tests {
         assert_eq!(balance(&after).available, balance(&before).available, "an extension moves credits, adds none");
         let moved = balance(&after).grants.into_iter().find(|g| g.grant.id == extended.new_grant_id).unwrap();
         assert_eq!((moved.remaining, moved.grant.expires_at), (grant.remaining, Some(later)));
+
+        let void = admin.preview_void(&customer, &extended.new_grant_id).await.unwrap();
+        let now = balance(&after).available;
+        assert_eq!(
+            (void.forfeited, void.available_before, void.available_after),
+            (grant.remaining, now, (now - grant.remaining).normalize())
+        );
+        let e = admin.preview_void(&customer, "no-such-grant").await.unwrap_err();
+        assert!(matches!(&e, CoreError::Input { field, .. } if field == "grant"), "{e}");
 
         let even_later = later + chrono::Duration::days(30);
         let filed = agent.extend_grant(&extended.new_grant_id, &form(Some(even_later))).await.unwrap();

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, money } from "../lib/format";
-import { ErrorBox } from "./common";
+import { ErrorBox, useCommand } from "./common";
 import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
 /** Roles the server lets void a grant (docs/workflows.md). */
@@ -15,7 +15,19 @@ export function voidRefusal(role: S["Role"], status: S["GrantStatus"]): string |
 }
 
 /** Voids a grant's remainder now (finance, admin): reason required. */
-export function VoidDialog({ g, onClose, onDone }: { g: S["GrantBalance"]; onClose: () => void; onDone: () => void }) {
+export function VoidDialog({
+  customer,
+  g,
+  onClose,
+  onDone,
+}: {
+  customer: string;
+  g: S["GrantBalance"];
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  // The balance after, computed in Rust from the balance now (no arithmetic here).
+  const preview = useCommand(() => api.previewVoid(customer, g.grant.id), []);
   const [reason, setReason] = useState("billing_error");
   const [ticket, setTicket] = useState("");
   const [note, setNote] = useState("");
@@ -43,6 +55,17 @@ export function VoidDialog({ g, onClose, onDone }: { g: S["GrantBalance"]; onClo
             Forfeits the remaining {groupDecimal(g.remaining)} credits ({money(g.remaining_value)}) now. Earlier burns
             stand.
           </p>
+          <div className="preview" data-testid="void-preview">
+            {preview.data && (
+              <div>
+                Executes now (voids need no approval). {preview.data.credit_type_id} available:{" "}
+                {groupDecimal(preview.data.available_before)} → <b>{groupDecimal(preview.data.available_after)}</b>{" "}
+                {preview.data.unit_label} ({money(preview.data.available_after_value)}).
+              </div>
+            )}
+            {preview.error && <ErrorBox error={preview.error} />}
+            {!preview.data && !preview.error && <span className="sub">Previewing...</span>}
+          </div>
           <Field label="Reason code">
             <ReasonSelect value={reason} onChange={setReason} />
           </Field>

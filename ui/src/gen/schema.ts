@@ -2845,6 +2845,22 @@ export interface components {
             reason_code: string;
             ticket_ref?: string | null;
         };
+        /**
+         * @description The void dialog's preview, from the balance now: what voiding the grant
+         *     forfeits and what the wallet holds after. Voids need no approval; the
+         *     server checks the role (finance, admin) when it is submitted.
+         */
+        VoidPreview: {
+            available_after: string;
+            available_after_value: components["schemas"]["Money"];
+            available_before: string;
+            credit_type_id: string;
+            /** @description Credits forfeited (the grant's remainder now). */
+            forfeited: string;
+            forfeited_value: components["schemas"]["Money"];
+            grant_id: string;
+            unit_label: string;
+        };
         /** @description A customer's position in one credit type, now. */
         WalletSummary: {
             /** @description What live grants hold (credits). */

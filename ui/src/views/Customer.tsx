@@ -134,7 +134,7 @@ export function Customer({
                   draw={(spec) => api.balanceChart(id, ct, spec)}
                 />
               </div>
-              {wallet && <Grants grants={wallet.grants} role={role} onChanged={reload} />}
+              {wallet && <Grants customer={id} grants={wallet.grants} role={role} onChanged={reload} />}
               <Ledger customer={id} creditType={ct} role={role} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
             </>
           )}
@@ -181,7 +181,17 @@ function BalanceCard({
   );
 }
 
-function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role: S["Role"]; onChanged: () => void }) {
+function Grants({
+  customer,
+  grants,
+  role,
+  onChanged,
+}: {
+  customer: string;
+  grants: S["GrantBalance"][];
+  role: S["Role"];
+  onChanged: () => void;
+}) {
   const [voiding, setVoiding] = useState<S["GrantBalance"] | null>(null);
   const [extending, setExtending] = useState<S["GrantBalance"] | null>(null);
   if (grants.length === 0) return <Empty>No grants in this credit type.</Empty>;
@@ -250,7 +260,7 @@ function Grants({ grants, role, onChanged }: { grants: S["GrantBalance"][]; role
           })}
         </tbody>
       </table>
-      {voiding && <VoidDialog g={voiding} onClose={() => setVoiding(null)} onDone={onChanged} />}
+      {voiding && <VoidDialog customer={customer} g={voiding} onClose={() => setVoiding(null)} onDone={onChanged} />}
       {extending && <ExtendDialog g={extending} onClose={() => setExtending(null)} onDone={onChanged} />}
     </section>
   );

@@ -198,7 +198,8 @@ enum SortValue {
 }
 
 /// The filters and order of a sorted or filtered customer list, and its
-/// keyset cursor: `<sort>.<order>~<value>~<customer id>` of the last row.
+/// keyset cursor, of the last row: `<sort>.<order>~<id length>~<id><value>`
+/// (ids and names may both hold `~`; the length says where the id ends).
 struct ListView {
     runway_under_days: Option<u32>,
     expiring_within_days: Option<u32>,
@@ -233,7 +234,8 @@ impl ListView {
     fn value(&self, c: &CustomerSummary) -> SortValue {
         match self.sort {
             CustomerSort::Id => SortValue::Text(c.id.clone()),
-            CustomerSort::Name => SortValue::Text(c.name.clone()),
+            // People expect "acme" beside "Acme", not after "Zeta".
+            CustomerSort::Name => SortValue::Text(c.name.to_lowercase()),
             CustomerSort::Runway => SortValue::Time(c.wallets.iter().filter_map(|w| w.runway_date).min()),
             CustomerSort::NextExpiry => {
                 SortValue::Time(c.wallets.iter().filter_map(|w| w.next_expiry.as_ref().map(|e| e.expires_at)).min())
@@ -279,26 +281,26 @@ impl ListView {
             SortValue::Time(None) => "-".to_owned(),
             SortValue::Count(n) => n.to_string(),
         };
-        format!("{}~{value}~{id}", self.tag())
+        format!("{}~{}~{id}{value}", self.tag(), id.len())
     }
 
     fn parse_cursor(&self, cursor: &str) -> ApiResult<(SortValue, String)> {
         let bad = |rule: &str| ApiError::field("cursor", rule);
-        let (tag, rest) = cursor.split_once('~').ok_or_else(|| bad("is not a cursor this API issued"))?;
+        let foreign = || bad("is not a cursor this API issued");
+        let (tag, rest) = cursor.split_once('~').ok_or_else(foreign)?;
         if tag != self.tag() {
             return Err(bad("was issued for another sort or order; start again without it"));
         }
-        // Names may hold `~`; ids may not, so the id is after the last one.
-        let (value, id) = rest.rsplit_once('~').ok_or_else(|| bad("is not a cursor this API issued"))?;
+        let (len, rest) = rest.split_once('~').ok_or_else(foreign)?;
+        let len: usize = len.parse().map_err(|_| foreign())?;
+        let (id, value) = (rest.get(..len).ok_or_else(foreign)?, rest.get(len..).ok_or_else(foreign)?);
         let value = match self.sort {
             CustomerSort::Id | CustomerSort::Name => SortValue::Text(value.to_owned()),
             CustomerSort::Runway | CustomerSort::NextExpiry if value == "-" => SortValue::Time(None),
-            CustomerSort::Runway | CustomerSort::NextExpiry => SortValue::Time(Some(
-                DateTime::parse_from_rfc3339(value).map_err(|_| bad("is not a cursor this API issued"))?.to_utc(),
-            )),
-            CustomerSort::OpenDisputes => {
-                SortValue::Count(value.parse().map_err(|_| bad("is not a cursor this API issued"))?)
+            CustomerSort::Runway | CustomerSort::NextExpiry => {
+                SortValue::Time(Some(DateTime::parse_from_rfc3339(value).map_err(|_| foreign())?.to_utc()))
             }
+            CustomerSort::OpenDisputes => SortValue::Count(value.parse().map_err(|_| foreign())?),
         };
         Ok((value, id.to_owned()))
     }

@@ -1,6 +1,6 @@
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { useCommand, usePaged } from "./common";
+import { useAfterFirstPaint, useCommand, usePaged } from "./common";
 
 function Probe({ run, initial }: { run: () => Promise<string>; initial?: string }) {
   const { data, busy, reload } = useCommand(run, [], initial);
@@ -49,5 +49,29 @@ describe("usePaged", () => {
     await act(async () => answers["ab"]?.(["ab-1"]));
     await act(async () => answers["a"]?.(["a-1", "a-2"]));
     expect(screen.getByRole("status").textContent).toBe("ab-1");
+  });
+});
+
+function FoldProbe({ ready }: { ready: boolean }) {
+  return <output>{useAfterFirstPaint(ready) ? "below" : "above only"}</output>;
+}
+
+describe("useAfterFirstPaint", () => {
+  it("holds back what is below the fold until two frames after the view has its data, then keeps it", async () => {
+    const frames: FrameRequestCallback[] = [];
+    vi.stubGlobal("requestAnimationFrame", (f: FrameRequestCallback) => frames.push(f));
+    vi.stubGlobal("cancelAnimationFrame", () => undefined);
+    const frame = () => act(async () => frames.splice(0).forEach((f) => f(0)));
+    const { rerender } = render(<FoldProbe ready={false} />);
+    await frame();
+    expect(screen.getByRole("status").textContent).toBe("above only");
+    rerender(<FoldProbe ready={true} />);
+    await frame();
+    expect(screen.getByRole("status").textContent).toBe("above only");
+    await frame();
+    expect(screen.getByRole("status").textContent).toBe("below");
+    rerender(<FoldProbe ready={false} />);
+    expect(screen.getByRole("status").textContent).toBe("below");
+    vi.unstubAllGlobals();
   });
 });

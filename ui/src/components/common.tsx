@@ -86,6 +86,27 @@ export function useCommand<T>(run: () => Promise<T>, deps: unknown[], initial?: 
   return { data, error, busy, reload: () => setTick((t) => t + 1) };
 }
 
+/**
+ * False until two animation frames after `ready` first holds, then true:
+ * a view renders what is above the fold first (WebKit's first layout of a
+ * page is its slowest) and the rest once that has been painted.
+ */
+export function useAfterFirstPaint(ready: boolean): boolean {
+  const [after, setAfter] = useState(false);
+  useEffect(() => {
+    if (!ready || after) return;
+    let inner = 0;
+    const outer = requestAnimationFrame(() => {
+      inner = requestAnimationFrame(() => setAfter(true));
+    });
+    return () => {
+      cancelAnimationFrame(outer);
+      cancelAnimationFrame(inner);
+    };
+  }, [ready, after]);
+  return after;
+}
+
 /** A cursor-paged list: the first page on every change of `deps`, "Load more" appends. */
 export function usePaged<T>(
   run: (cursor: string | null) => Promise<{ items: T[]; next_cursor?: string | null; age: S["DataAge"] }>,

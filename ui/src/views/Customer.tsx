@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
-import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { DataAgeBar, Money, Empty, ErrorBox, Loading, useAfterFirstPaint, useCommand } from "../components/common";
 import { DisputeDialog } from "../components/DisputeDialog";
 import { GrantDialog } from "../components/GrantDialog";
 import { ExtendDialog, extendRefusal } from "../components/ExtendDialog";
@@ -38,6 +38,8 @@ export function Customer({
   const balances = data?.balances.balances ?? [];
   const ct = creditType ?? balances[0]?.credit_type_id ?? null;
   const wallet = balances.find((b) => b.credit_type_id === ct);
+  // The cards and the burn chart first; the balance chart, grants and ledger once they are painted.
+  const below = useAfterFirstPaint(data !== undefined);
   if (data) markOnce("render:customer");
   useLayoutEffect(() => {
     if (data) markOnce("commit:customer");
@@ -126,16 +128,20 @@ export function Customer({
                   deps={[id, ct, range, data.age.as_of]}
                   draw={(spec) => api.burnChart(id, ct, range, spec)}
                 />
-                <ChartPanel
-                  title={`Balance history and runway: ${ct}`}
-                  testId="balance-chart"
-                  theme={theme}
-                  deps={[id, ct, data.age.as_of]}
-                  draw={(spec) => api.balanceChart(id, ct, spec)}
-                />
+                {below && (
+                  <ChartPanel
+                    title={`Balance history and runway: ${ct}`}
+                    testId="balance-chart"
+                    theme={theme}
+                    deps={[id, ct, data.age.as_of]}
+                    draw={(spec) => api.balanceChart(id, ct, spec)}
+                  />
+                )}
               </div>
-              {wallet && <Grants customer={id} grants={wallet.grants} role={role} onChanged={reload} />}
-              <Ledger customer={id} creditType={ct} role={role} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
+              {below && wallet && <Grants customer={id} grants={wallet.grants} role={role} onChanged={reload} />}
+              {below && (
+                <Ledger customer={id} creditType={ct} role={role} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
+              )}
             </>
           )}
         </>

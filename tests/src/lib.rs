@@ -214,13 +214,20 @@ impl App {
     }
 
     /// Waits for `css` to appear (up to 30 s: the first load compiles nothing but starts WebKit).
+    /// A view that redraws (a chart replaced by its next drawing) can swap
+    /// the element between WebKitWebDriver finding it and handing it over
+    /// ("stale element"): that is retried like "not there yet".
     pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("waiting for {css}"))
+        let start = Instant::now();
+        loop {
+            let found = self.client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await;
+            match found {
+                Err(e) if e.to_string().contains("Stale element") && start.elapsed() < Duration::from_secs(30) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other.with_context(|| format!("waiting for {css}")),
+            }
+        }
     }
 
     /// Waits for `css` and clicks it. A table row is clicked on its first

@@ -824,6 +824,20 @@ pub(crate) fn disputes<D: Db + ?Sized>(
     Ok(page(items, limit, |d| format!("{}:{}", ts(d.opened_at), d.id)))
 }
 
+/// How many of the customer's disputes are not closed
+/// ([`DisputeStatus::is_closed`]): one count, for the customer summary.
+pub(crate) fn open_disputes<D: Db + ?Sized>(db: &mut D, customer: &str) -> Result<u32> {
+    let open: Vec<String> =
+        DisputeStatus::ALL.into_iter().filter(|s| !s.is_closed()).map(|s| format!("'{}'", s.as_str())).collect();
+    let sql = format!("SELECT COUNT(*) FROM disputes WHERE customer_id = ?1 AND status IN ({})", open.join(", "));
+    let mut count = 0i64;
+    db.query_text(&sql, &params![customer], &mut |r| {
+        count = r.i64(0)?;
+        Ok(())
+    })?;
+    u32::try_from(count).map_err(|_| StoreError::corrupt(format!("{count} open disputes")))
+}
+
 const COMMENTS: Sql =
     Sql::same("SELECT id, dispute_id, at, author, body FROM dispute_comments WHERE dispute_id = ?1 ORDER BY id");
 
@@ -908,6 +922,10 @@ macro_rules! workflow_api {
                 .await
             }
 
+            pub async fn open_disputes(&self, customer: String) -> $crate::Result<u32> {
+                self.read(move |db| $crate::workflow::open_disputes(db, &customer)).await
+            }
+
             pub async fn disputes(
                 &self,
                 filter: $crate::workflow::DisputeFilter,
@@ -972,6 +990,11 @@ impl crate::Store {
 
     pub async fn dispute(&self, id: String) -> Result<Option<(Dispute, Vec<DisputeComment>)>> {
         each!(self, s => s.dispute(id).await)
+    }
+
+    /// The customer's disputes not closed (open, investigating, awaiting approval).
+    pub async fn open_disputes(&self, customer: String) -> Result<u32> {
+        each!(self, s => s.open_disputes(customer).await)
     }
 
     pub async fn disputes(&self, filter: DisputeFilter, cursor: Option<String>, limit: u32) -> Result<Page<Dispute>> {

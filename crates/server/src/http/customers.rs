@@ -24,7 +24,6 @@ use creditdesk_ledger::entry::Entry;
 use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId, ProductId};
 use creditdesk_ledger::series::{slot_ceil, slot_floor};
 use creditdesk_ledger::Credits;
-use creditdesk_store::workflow::DisputeFilter;
 use creditdesk_store::{Customer, LedgerFilter};
 use rust_decimal::Decimal;
 
@@ -108,24 +107,8 @@ pub async fn summary(state: &AppState, c: &Customer, now: DateTime<Utc>) -> ApiR
         external_ref: c.external_ref.clone(),
         created_at: c.created_at,
         wallets: wallets_out,
-        open_disputes: open_disputes(state, &c.id).await?,
+        open_disputes: state.store.open_disputes(c.id.to_string()).await?,
     })
-}
-
-/// The customer's disputes not yet resolved or rejected (open,
-/// investigating, awaiting approval). A customer has few disputes: their
-/// pages are read through.
-async fn open_disputes(state: &AppState, customer: &CustomerId) -> ApiResult<u32> {
-    let filter = DisputeFilter { customer: Some(customer.to_string()), ..DisputeFilter::default() };
-    let (mut count, mut cursor) = (0u32, None);
-    loop {
-        let page = state.store.disputes(filter.clone(), cursor, 200).await?;
-        count += page.items.iter().filter(|d| !d.status.is_closed()).count() as u32;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(count),
-        }
-    }
 }
 
 /// Customer summaries computed at once by a list request.

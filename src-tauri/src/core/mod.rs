@@ -321,6 +321,17 @@ impl AppCore {
     }
 }
 
+/// Typed text, trimmed; `None` when nothing is left (an empty optional
+/// field reaches the API as absent).
+pub(crate) fn opt_text(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// [`opt_text`] of an optional field.
+pub(crate) fn some_text(s: Option<String>) -> Option<String> {
+    s.as_deref().and_then(opt_text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

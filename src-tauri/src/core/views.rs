@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AppCore, CoreError, DataAge};
+use super::{some_text, AppCore, CoreError, DataAge};
 
 /// Light or dark: charts are drawn in the UI's theme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -134,7 +134,7 @@ pub struct CustomerFilter {
 impl CustomerFilter {
     fn query(self, cursor: Option<String>) -> CustomerListQuery {
         CustomerListQuery {
-            q: self.q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            q: some_text(self.q),
             runway_under_days: self.runway_under_days,
             expiring_within_days: self.expiring_within_days,
             sort: self.sort,
@@ -174,11 +174,10 @@ impl LedgerFilter {
             }
         }
         let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
-        let text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         Ok(LedgerQuery {
             kind: self.kind.into_iter().collect(),
-            credit_type: text(self.credit_type),
-            product: text(self.product),
+            credit_type: some_text(self.credit_type),
+            product: some_text(self.product),
             from: self.from.map(midnight),
             to: self.to.and_then(|d| d.succ_opt()).map(midnight),
             order: Some(SortOrder::Desc),

@@ -29,7 +29,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AppCore, CoreError, DataAge};
+use super::{opt_text, some_text, AppCore, CoreError, DataAge};
 
 /// The grant dialog's fields as typed. `amount` is the text of the input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -46,21 +46,20 @@ pub struct GrantForm {
     pub note: String,
 }
 
+/// A typed amount without its grouping commas, or `None` when empty.
+fn decimal_text(text: &str) -> Option<String> {
+    let t = text.trim().replace(',', "");
+    (!t.is_empty()).then_some(t)
+}
+
 /// `text` as credits: a plain decimal, > 0, at most 6 places.
 pub fn parse_credits(field: &str, text: &str) -> Result<Decimal, CoreError> {
-    let t = text.trim().replace(',', "");
-    if t.is_empty() {
-        return Err(CoreError::input(field, "is required"));
-    }
+    let t = decimal_text(text).ok_or_else(|| CoreError::input(field, "is required"))?;
     let d: Decimal = t.parse().map_err(|_| CoreError::input(field, "must be a decimal number, e.g. 250 or 12.5"))?;
     if d <= Decimal::ZERO || d.scale() > 6 {
         return Err(CoreError::input(field, "must be greater than 0 with at most 6 decimal places"));
     }
     Ok(d.normalize())
-}
-
-fn opt_text(s: &str) -> Option<String> {
-    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 impl GrantForm {
@@ -177,10 +176,7 @@ impl RoleLimitsForm {
 
 /// A money limit as typed: empty is unlimited, else a plain decimal >= 0.
 fn parse_limit(field: &str, text: &str) -> Result<Option<Decimal>, CoreError> {
-    let t = text.trim().replace(',', "");
-    if t.is_empty() {
-        return Ok(None);
-    }
+    let Some(t) = decimal_text(text) else { return Ok(None) };
     let d: Decimal =
         t.parse().map_err(|_| CoreError::input(field, "must be an amount, e.g. 500, or empty for unlimited"))?;
     if d < Decimal::ZERO || d.scale() > 6 {
@@ -315,10 +311,6 @@ pub struct AuditPage {
     pub age: DataAge,
 }
 
-fn some_text(s: Option<String>) -> Option<String> {
-    s.as_deref().and_then(opt_text)
-}
-
 impl AppCore {
     /// `GET /v1/me`: role, limits and the budget left this month.
     pub async fn me(&self) -> Result<MeResponse, CoreError> {
@@ -387,7 +379,7 @@ impl AppCore {
         })
     }
 
-    /// Every role's limits (admin and finance may read them).
+    /// Every role's limits (any role may read them).
     pub async fn role_limits(&self) -> Result<RoleLimitsList, CoreError> {
         Ok(self.client().await?.role_limits().await?)
     }

@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
 import { DataAgeBar, Money, Empty, ErrorBox, Loading, useAfterFirstPaint, useCommand } from "../components/common";
@@ -313,7 +313,11 @@ function Ledger({
   const [open, setOpen] = useState<number | null>(null);
   const [tick, setTick] = useState(0);
 
+  // A first page starts a new generation; the late answer of an older filter
+  // (a product typed, then days chosen before it came back) is dropped.
+  const generation = useRef(0);
   const load = (after: string | null, replace: boolean) => {
+    const mine = replace ? ++generation.current : generation.current;
     setBusy(true);
     const filter = {
       credit_type: creditType,
@@ -324,6 +328,7 @@ function Ledger({
     };
     api.ledger(customer, filter, after).then(
       (p) => {
+        if (mine !== generation.current) return;
         setRows((r) => (replace ? p.items : [...r, ...p.items]));
         setCursor(p.next_cursor ?? null);
         setAge(p.age);
@@ -331,6 +336,7 @@ function Ledger({
         setBusy(false);
       },
       (e: AppError) => {
+        if (mine !== generation.current) return;
         setError(e);
         setBusy(false);
       },

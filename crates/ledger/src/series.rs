@@ -303,10 +303,13 @@ impl BurnRollup {
         }
         let key = self.key_of(credit_type, product);
         for (track, amounts) in [(&mut self.burned[key], burned), (&mut self.reversed[key], reversed)] {
-            if amounts.iter().all(|&a| a == 0) {
+            let nonzero = amounts.iter().filter(|&&a| a != 0).count();
+            if nonzero == 0 {
                 continue;
             }
-            let mut chunk = Chunk::default();
+            // Sized once: a busy day has all 96 slots, and growing two
+            // vectors slot by slot was most of a year's series query.
+            let mut chunk = Chunk { slots: Vec::with_capacity(nonzero), cum: Vec::with_capacity(nonzero) };
             let mut running = 0i128;
             for (slot, &a) in amounts.iter().enumerate().filter(|(_, a)| **a != 0) {
                 running = running.saturating_add(i128::from(a));

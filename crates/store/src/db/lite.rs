@@ -101,8 +101,11 @@ impl Row for LiteRow<'_, '_> {
         Ok(self.0.get(i)?)
     }
 
-    fn blob(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(self.0.get(i)?)
+    fn blob(&self, i: usize) -> Result<&[u8]> {
+        match self.0.get_ref(i)? {
+            ValueRef::Blob(b) => Ok(b),
+            other => Err(bad_column(i, format!("{:?} is not a blob", other.data_type()))),
+        }
     }
 
     fn bool(&self, i: usize) -> Result<bool> {

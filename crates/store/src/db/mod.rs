@@ -124,7 +124,8 @@ pub(crate) trait Row {
     fn opt_i64(&self, i: usize) -> Result<Option<i64>>;
     fn text(&self, i: usize) -> Result<String>;
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
-    fn blob(&self, i: usize) -> Result<Vec<u8>>;
+    /// Borrowed from the row: a burn day is read per query, hundreds at a time.
+    fn blob(&self, i: usize) -> Result<&[u8]>;
     fn bool(&self, i: usize) -> Result<bool>;
 }
 

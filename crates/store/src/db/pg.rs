@@ -75,7 +75,7 @@ impl Row for postgres::Row {
         Ok(self.try_get(i)?)
     }
 
-    fn blob(&self, i: usize) -> Result<Vec<u8>> {
+    fn blob(&self, i: usize) -> Result<&[u8]> {
         Ok(self.try_get(i)?)
     }
 
@@ -407,7 +407,7 @@ impl Db for PgDb<'_> {
         let mut existing: HashMap<Key, ([i64; 96], [i64; 96])> = HashMap::new();
         for r in &old {
             let key = (r.text(0)?, r.text(1)?, r.text(2)?, r.i64(3)?);
-            existing.insert(key, (quarters_from_blob(&r.blob(4)?)?, quarters_from_blob(&r.blob(5)?)?));
+            existing.insert(key, (quarters_from_blob(r.blob(4)?)?, quarters_from_blob(r.blob(5)?)?));
         }
         let mut burned = Vec::with_capacity(days.len());
         let mut reversed = Vec::with_capacity(days.len());

@@ -259,8 +259,8 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
         let ct = CreditTypeId::new(r.text(0)?)?;
         let product = r.text(1)?;
         let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
-        let burned = quarters_from_blob(&r.blob(3)?)?;
-        let reversed = quarters_from_blob(&r.blob(4)?)?;
+        let burned = quarters_from_blob(r.blob(3)?)?;
+        let reversed = quarters_from_blob(r.blob(4)?)?;
         rollup.add_day(&ct, product.as_ref(), r.i64(2)?, &burned, &reversed)?;
         Ok(())
     })?;

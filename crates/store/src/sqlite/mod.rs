@@ -58,6 +58,7 @@ fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result
     std::thread::Builder::new()
         .name("creditdesk-checkpoint".into())
         .spawn(move || {
+            crate::shared::yield_to_readers();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(250));
                 // Busy or locked now: try again next time.
@@ -127,6 +128,7 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// while the previous commit ran go into the next transaction). Being the
 /// only writer, its wallet cache is always current.
 fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
+    crate::shared::yield_to_readers();
     let mut wal = WalCap::new(&conn, WAL_LIMIT_BYTES);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);

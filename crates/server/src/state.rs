@@ -14,11 +14,13 @@ pub struct AppState {
     /// Renders `/metrics`; `None` when no recorder is installed (tests
     /// running several servers in one process share the first one's).
     pub metrics: Option<Arc<PrometheusHandle>>,
+    /// Recent bearer-token lookups (`auth::TokenCache`).
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 impl AppState {
     pub fn new(store: impl Into<Store>, metrics: Option<PrometheusHandle>) -> AppState {
         let store = store.into();
-        AppState { started_at: store.now(), store, metrics: metrics.map(Arc::new) }
+        AppState { started_at: store.now(), store, metrics: metrics.map(Arc::new), tokens: Arc::default() }
     }
 }

@@ -411,6 +411,7 @@ pub async fn revoke_user(
     if user.revoked_at.is_none() {
         state.store.admin(AdminOp::RevokeUser { name: user.name.clone() }).await?;
     }
+    state.tokens.forget_user(&user.id);
     let users = state.store.users().await?;
     let after = users.iter().find(|u| u.id == user.id).ok_or_else(|| ApiError::not_found("user", &id))?;
     Ok(AxumJson(user_view(after)?))

@@ -55,7 +55,7 @@
 //! decimal places, so this is exact, and it keeps the query well inside its
 //! 10 ms budget. Results are returned as [`Credits`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -322,6 +322,50 @@ impl BurnRollup {
             }
         }
         Ok(())
+    }
+
+    /// Folds in one stored UTC day by its totals alone: exact for a query
+    /// none of whose bucket boundaries falls inside the day after its
+    /// start (every day but those [`BurnRollup::days_needing_quarters`]
+    /// lists). A year of daily buckets then reads two totals per day
+    /// instead of building 96 running totals per day.
+    pub fn add_day_totals(
+        &mut self,
+        credit_type: &CreditTypeId,
+        product: Option<&ProductId>,
+        day: i64,
+        burned: i128,
+        reversed: i128,
+    ) -> Result<()> {
+        let key = self.key_of(credit_type, product);
+        for (track, total) in [(&mut self.burned[key], burned), (&mut self.reversed[key], reversed)] {
+            if total == 0 {
+                continue;
+            }
+            // The whole day at its first quarter hour: `before(0)` is 0 and
+            // `total()` the day's, which is all such a query asks of it.
+            let chunk = Chunk { slots: vec![0], cum: vec![total] };
+            if track.0.insert(day, chunk).is_some() {
+                return Err(LedgerError::Invalid { field: "burn_day", rule: "was folded in twice".into() });
+            }
+        }
+        Ok(())
+    }
+
+    /// The UTC days (since the epoch) inside which one of the query's
+    /// bucket boundaries falls after the day's start: only these need
+    /// [`BurnRollup::add_day`]; any other day may come in by
+    /// [`BurnRollup::add_day_totals`]. Fails as [`BurnRollup::burn_series`]
+    /// would on the same arguments.
+    pub fn days_needing_quarters(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket: Bucket,
+        tz: Tz,
+    ) -> Result<BTreeSet<i64>> {
+        const DAY: i64 = 86_400;
+        let frame = Frame::new(from, to, bucket, tz)?;
+        Ok(frame.counted.iter().filter(|b| b.rem_euclid(DAY) != 0).map(|b| b.div_euclid(DAY)).collect())
     }
 
     fn key_index(&mut self, e: &Entry) -> usize {
@@ -1049,6 +1093,33 @@ mod tests {
             let a = from_entries.burn_series(from, to, Bucket::Day, tz).unwrap();
             let b = from_days.burn_series(from, to, Bucket::Day, tz).unwrap();
             assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::to_value(&b).unwrap(), "{tz}");
+        }
+        // Days without a boundary inside them folded in by their totals
+        // alone: the same series, for windows starting on and off midnight.
+        let windows = [(from, to), (utc(2026, 3, 10, 9, 15), utc(2026, 3, 11, 23, 45)), (utc(2026, 3, 11, 0, 0), to)];
+        for ((from, to), tz) in windows.into_iter().flat_map(|w| {
+            [Tz::UTC, chrono_tz::Asia::Kolkata, chrono_tz::America::New_York].into_iter().map(move |tz| (w, tz))
+        }) {
+            for bucket in [Bucket::Day, Bucket::Week, Bucket::Month] {
+                let need = BurnRollup::days_needing_quarters(from, to, bucket, tz).unwrap();
+                let mut by_totals = BurnRollup::new(cust());
+                for ((credit_type, product, day), (burned, reversed)) in &days {
+                    if need.contains(day) {
+                        by_totals.add_day(credit_type, product.as_ref(), *day, burned, reversed).unwrap();
+                    } else {
+                        let sum = |v: &[i64]| v.iter().map(|&a| i128::from(a)).sum::<i128>();
+                        by_totals.add_day_totals(credit_type, product.as_ref(), *day, sum(burned), sum(reversed)).unwrap();
+                    }
+                }
+                let a = from_entries.burn_series(from, to, bucket, tz).unwrap();
+                let b = by_totals.burn_series(from, to, bucket, tz).unwrap();
+                assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::to_value(&b).unwrap(), "{tz} {bucket:?}");
+            }
+            if tz == Tz::UTC && from == utc(2026, 3, 10, 9, 15) {
+                // Only the two partial days need their quarter hours.
+                let need = BurnRollup::days_needing_quarters(from, to, Bucket::Day, tz).unwrap();
+                assert_eq!(need.len(), 2);
+            }
         }
         let err = from_days.add_day(&ct(), Some(&pid("api")), 0, &[0; 95], &[0; 96]).unwrap_err();
         assert_eq!(err.to_string(), "burn_day: must have 96 quarter hours");

@@ -123,6 +123,14 @@ pub fn quarters_from_blob(b: &[u8]) -> Result<[i64; 96]> {
     Ok(out)
 }
 
+/// The sum of a burn day's 96 quarter hours, without decoding them into an array.
+pub fn quarters_total(b: &[u8]) -> Result<i128> {
+    if b.len() != 96 * 8 {
+        return Err(StoreError::corrupt(format!("burn day blob of {} bytes", b.len())));
+    }
+    Ok(b.chunks_exact(8).map(|c| i128::from(i64::from_le_bytes(c.try_into().unwrap_or_default()))).sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

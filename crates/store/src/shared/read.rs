@@ -254,14 +254,22 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
 ) -> Result<BurnSeries> {
     // Buckets reach at most a day past [from, to) in local time.
     let (first, last) = (day_of(ts(from)) - 1, day_of(ts(to)) + 1);
+    // Most days need only their totals (daily buckets in UTC: all but the
+    // window's first and last).
+    let quarters = BurnRollup::days_needing_quarters(from, to, bucket, tz)?;
     let mut rollup = BurnRollup::new(customer.clone());
     db.query(&BURN_DAYS, &params![customer.as_str(), first, last], &mut |r| {
         let ct = CreditTypeId::new(r.text(0)?)?;
         let product = r.text(1)?;
         let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
-        let burned = quarters_from_blob(r.blob(3)?)?;
-        let reversed = quarters_from_blob(r.blob(4)?)?;
-        rollup.add_day(&ct, product.as_ref(), r.i64(2)?, &burned, &reversed)?;
+        let day = r.i64(2)?;
+        if quarters.contains(&day) {
+            let burned = quarters_from_blob(r.blob(3)?)?;
+            let reversed = quarters_from_blob(r.blob(4)?)?;
+            rollup.add_day(&ct, product.as_ref(), day, &burned, &reversed)?;
+        } else {
+            rollup.add_day_totals(&ct, product.as_ref(), day, quarters_total(r.blob(3)?)?, quarters_total(r.blob(4)?)?)?;
+        }
         Ok(())
     })?;
     Ok(rollup.burn_series(from, to, bucket, tz)?)

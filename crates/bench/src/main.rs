@@ -54,6 +54,9 @@ pub struct Args {
     /// Skip the PostgreSQL run.
     #[arg(long)]
     pub no_pg: bool,
+    /// Skip the SQLite run and its baselines (PostgreSQL only).
+    #[arg(long, conflicts_with = "no_pg")]
+    pub no_sqlite: bool,
 }
 
 /// A running server process, killed on drop.
@@ -154,13 +157,15 @@ async fn main() -> anyhow::Result<()> {
          PostgreSQL with its own defaults (`fsync`, `full_page_writes`, `synchronous_commit` on).\n"
             .into(),
     );
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server = start_server(&args, &sqlite_url).await?;
-    let figures = load::run(&args, &server, &mut line).await?;
-    drop(server);
-    let baselines = baseline::run(&args, dir.path(), &mut line)?;
-    line(String::new());
-    line(load::summary(&figures, &baselines));
+    if !args.no_sqlite {
+        let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let server = start_server(&args, &sqlite_url).await?;
+        let figures = load::run(&args, &server, &mut line).await?;
+        drop(server);
+        let baselines = baseline::run(&args, dir.path(), &mut line)?;
+        line(String::new());
+        line(load::summary(&figures, &baselines));
+    }
 
     if !args.no_pg {
         // The same load on PostgreSQL: a durable throwaway server (fsync,

@@ -1108,7 +1108,9 @@ mod tests {
                         by_totals.add_day(credit_type, product.as_ref(), *day, burned, reversed).unwrap();
                     } else {
                         let sum = |v: &[i64]| v.iter().map(|&a| i128::from(a)).sum::<i128>();
-                        by_totals.add_day_totals(credit_type, product.as_ref(), *day, sum(burned), sum(reversed)).unwrap();
+                        by_totals
+                            .add_day_totals(credit_type, product.as_ref(), *day, sum(burned), sum(reversed))
+                            .unwrap();
                     }
                 }
                 let a = from_entries.burn_series(from, to, bucket, tz).unwrap();

@@ -268,7 +268,13 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
             let reversed = quarters_from_blob(r.blob(4)?)?;
             rollup.add_day(&ct, product.as_ref(), day, &burned, &reversed)?;
         } else {
-            rollup.add_day_totals(&ct, product.as_ref(), day, quarters_total(r.blob(3)?)?, quarters_total(r.blob(4)?)?)?;
+            rollup.add_day_totals(
+                &ct,
+                product.as_ref(),
+                day,
+                quarters_total(r.blob(3)?)?,
+                quarters_total(r.blob(4)?)?,
+            )?;
         }
         Ok(())
     })?;

@@ -314,7 +314,9 @@ const WRITE_BURN_DAY: Sql = Sql::same(
 
 pub(crate) fn add_burn_day<D: Db + ?Sized>(db: &mut D, d: &BurnDay) -> Result<()> {
     let key = params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day];
-    let old = query_opt(db, &READ_BURN_DAY, &key, |r| Ok((quarters_from_blob(r.blob(0)?)?, quarters_from_blob(r.blob(1)?)?)))?;
+    let old = query_opt(db, &READ_BURN_DAY, &key, |r| {
+        Ok((quarters_from_blob(r.blob(0)?)?, quarters_from_blob(r.blob(1)?)?))
+    })?;
     let (mut b, mut r) = old.unwrap_or(([0; 96], [0; 96]));
     for i in 0..96 {
         b[i] += d.burned[i];

@@ -13,10 +13,9 @@ use crate::model::Idempotent;
 ///
 /// Writers and the checkpointer batch their work (group commit), so a
 /// millisecond's wait costs them nothing; a reader's wait is the latency a
-/// user sees. On a busy machine the scheduler otherwise lets a woken read
-/// wait behind a writer's time slice, which was most of the balance
-/// query's p99 while ingest ran. At nice 10 a writer still gets about a
-/// tenth of a contended core and all of an idle one.
+/// user sees, and on a busy machine the scheduler would otherwise let a
+/// woken read wait behind a writer's time slice. At nice 10 a writer still
+/// gets about a tenth of a contended core and all of an idle one.
 pub(crate) fn yield_to_readers() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id (Linux

@@ -123,12 +123,9 @@ pub fn quarters_from_blob(b: &[u8]) -> Result<[i64; 96]> {
     Ok(out)
 }
 
-/// The sum of a burn day's 96 quarter hours, without decoding them into an array.
+/// The sum of a burn day's 96 quarter hours.
 pub fn quarters_total(b: &[u8]) -> Result<i128> {
-    if b.len() != 96 * 8 {
-        return Err(StoreError::corrupt(format!("burn day blob of {} bytes", b.len())));
-    }
-    Ok(b.chunks_exact(8).map(|c| i128::from(i64::from_le_bytes(c.try_into().unwrap_or_default()))).sum())
+    Ok(quarters_from_blob(b)?.iter().map(|&a| i128::from(a)).sum())
 }
 
 #[cfg(test)]

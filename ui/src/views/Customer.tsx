@@ -1,7 +1,17 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartPanel } from "../components/ChartPanel";
-import { DataAgeBar, Money, Empty, ErrorBox, Loading, useAfterFirstPaint, useCommand } from "../components/common";
+import {
+  DataAgeBar,
+  Money,
+  Empty,
+  ErrorBox,
+  Loading,
+  LoadMore,
+  useAfterFirstPaint,
+  useCommand,
+  usePaged,
+} from "../components/common";
 import { DisputeDialog } from "../components/DisputeDialog";
 import { GrantDialog } from "../components/GrantDialog";
 import { ExtendDialog, extendRefusal } from "../components/ExtendDialog";
@@ -305,49 +315,25 @@ function Ledger({
   const [to, setTo] = useState("");
   const [picked, setPicked] = useState<number[]>([]);
   const [disputing, setDisputing] = useState(false);
-  const [rows, setRows] = useState<S["LedgerRow"][]>([]);
-  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
-  const [age, setAge] = useState<S["DataAge"]>();
-  const [error, setError] = useState<AppError>();
-  const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<number | null>(null);
-  const [tick, setTick] = useState(0);
-
-  // A first page starts a new generation; the late answer of an older filter
-  // (a product typed, then days chosen before it came back) is dropped.
-  const generation = useRef(0);
-  const load = (after: string | null, replace: boolean) => {
-    const mine = replace ? ++generation.current : generation.current;
-    setBusy(true);
-    const filter = {
-      credit_type: creditType,
-      kind: kind || null,
-      product: product || null,
-      from: from || null,
-      to: to || null,
-    };
-    api.ledger(customer, filter, after).then(
-      (p) => {
-        if (mine !== generation.current) return;
-        setRows((r) => (replace ? p.items : [...r, ...p.items]));
-        setCursor(p.next_cursor ?? null);
-        setAge(p.age);
-        setError(undefined);
-        setBusy(false);
-      },
-      (e: AppError) => {
-        if (mine !== generation.current) return;
-        setError(e);
-        setBusy(false);
-      },
-    );
+  const filter = {
+    credit_type: creditType,
+    kind: kind || null,
+    product: product || null,
+    from: from || null,
+    to: to || null,
   };
-  useEffect(() => {
+  const paged = usePaged(
+    (after) => api.ledger(customer, filter, after),
+    [customer, creditType, kind, product, from, to, outer],
+  );
+  const { items: rows, cursor, age, error, busy } = paged;
+  // A new filter or a refresh closes the explanation and clears the picks.
+  const restart = () => {
     setOpen(null);
     setPicked([]);
-    load(null, true);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [customer, creditType, kind, product, from, to, tick, outer]);
+  };
+  useEffect(restart, [customer, creditType, kind, product, from, to, outer]);
   const productsSeen = [...new Set(rows.map((r) => r.entry.product_id).filter((p): p is string => !!p))];
   const events = rows
     .filter((r) => picked.includes(r.entry.seq) && r.entry.event_id)
@@ -399,7 +385,14 @@ function Ledger({
         >
           Dispute{picked.length > 0 ? ` ${picked.length} rows` : ""}...
         </button>
-        <DataAgeBar age={age} onRefresh={() => setTick((t) => t + 1)} busy={busy} />
+        <DataAgeBar
+          age={age}
+          onRefresh={() => {
+            restart();
+            paged.reload();
+          }}
+          busy={busy}
+        />
       </header>
       {disputing && (
         <DisputeDialog
@@ -444,11 +437,7 @@ function Ledger({
           </tbody>
         </table>
       )}
-      {cursor && (
-        <button type="button" onClick={() => load(cursor, false)} disabled={busy}>
-          {busy ? "Loading..." : "Load more"}
-        </button>
-      )}
+      <LoadMore cursor={cursor} busy={busy} onMore={paged.more} />
     </section>
   );
 }

@@ -36,6 +36,7 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     // Checkpoints run on their own thread (`checkpointer`), never inside
     // the writer's commit, where they would stall every queued batch.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES as i64)?;
     conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
@@ -48,10 +49,10 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Copies the WAL back into the database every quarter second with a
-/// PASSIVE checkpoint: it takes no lock the writer waits on, and once a
-/// checkpoint has copied everything, the next commit restarts the WAL from
-/// its beginning, so the file stays bounded.
+/// Copies the WAL back into the database with PASSIVE checkpoints: they
+/// take no lock the writer waits on. While the WAL keeps growing, every
+/// 10 ms (so that little is left for the writer's own checkpoint, see
+/// [`WalCap`]); when nothing new was written, every quarter second.
 fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "busy_timeout", 100)?;
@@ -59,56 +60,77 @@ fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result
         .name("creditdesk-checkpoint".into())
         .spawn(move || {
             crate::shared::yield_to_readers();
+            let mut last_log = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(250));
                 // Busy or locked now: try again next time.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let log =
+                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).unwrap_or(last_log);
+                let pause = if log > 0 && log != last_log { 10 } else { 250 };
+                last_log = log;
+                std::thread::sleep(std::time::Duration::from_millis(pause));
             }
         })
         .map_err(|e| StoreError::corrupt(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
 }
 
-/// Past this size the writer truncates the WAL itself (a rare, bounded
-/// stall): background PASSIVE checkpoints cannot reset a WAL that is
-/// written to without pause.
+/// The WAL's working size. SQLite starts the WAL again from its beginning
+/// only when a write begins with every frame copied back, which a
+/// background checkpoint never sees under a steady stream of groups; so
+/// past this size the writer checkpoints itself between groups, and the
+/// next commit writes over the file's first pages (already in the page
+/// cache) instead of growing it. `journal_size_limit` trims the file back
+/// to this size at that restart.
+const WAL_RESTART_BYTES: u64 = 64 << 20;
+
+/// Past this size (readers kept the restart from happening) the writer
+/// truncates the WAL, waiting for readers on older snapshots.
 const WAL_LIMIT_BYTES: u64 = 256 << 20;
 
 /// How long one truncation attempt waits for readers on older snapshots
 /// (the writer holds every queued batch meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Keeps the WAL under [`WAL_LIMIT_BYTES`]. Its size is looked at every 64
-/// groups; once over, a TRUNCATE checkpoint is tried after every group
-/// until one succeeds. A checkpoint that cannot finish (a reader still on
-/// an older snapshot) does not fail: it answers `busy = 1` in its result
-/// row, which is why an unchecked attempt could leave the WAL growing past
-/// the cap under a sustained load (seen with `demo-seed`).
+/// Keeps the WAL near [`WAL_RESTART_BYTES`] and under [`WAL_LIMIT_BYTES`].
+/// Its size is looked at after every group (one `stat`). Over the working
+/// size: a PASSIVE checkpoint, which copies what the checkpointer thread
+/// has not yet (a few milliseconds) and lets the next commit restart the
+/// WAL. Over the limit: a TRUNCATE checkpoint after every group until one
+/// succeeds. A checkpoint that cannot finish (a reader still on an older
+/// snapshot) does not fail: it answers `busy = 1` in its result row, which
+/// is why an unchecked attempt could leave the WAL growing past the cap
+/// under a sustained load (seen with `demo-seed`).
+///
+/// Before this (until 2026-12-03) the WAL grew to the limit and past it,
+/// and each truncation of a 300-800 MB WAL held the writer for 160-320 ms:
+/// the p99 of batch acks under ingest (BENCHMARKS.md).
 struct WalCap {
     path: PathBuf,
+    restart: u64,
     limit: u64,
-    groups: u64,
     over: bool,
 }
 
 impl WalCap {
-    fn new(conn: &Connection, limit: u64) -> WalCap {
+    fn new(conn: &Connection, restart: u64, limit: u64) -> WalCap {
         let path = conn.path().map(|p| PathBuf::from(format!("{p}-wal"))).unwrap_or_default();
-        WalCap { path, limit, groups: 0, over: false }
+        WalCap { path, restart, limit, over: false }
     }
 
     /// After each group commit.
     fn after_group(&mut self, conn: &Connection) {
-        self.groups += 1;
-        if !self.over && !self.groups.is_multiple_of(64) {
-            return;
-        }
-        self.over = std::fs::metadata(&self.path).is_ok_and(|m| m.len() > self.limit);
+        let size = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        self.over = self.over || size > self.limit;
         if self.over {
             match truncate_wal(conn, TRUNCATE_WAIT) {
                 Ok(true) => self.over = false,
                 Ok(false) => tracing::debug!("WAL truncation busy; retrying after the next group"),
                 Err(e) => tracing::warn!(error = %e, "WAL truncation failed; retrying after the next group"),
+            }
+        } else if size > self.restart {
+            // Busy (a reader's snapshot): the next group tries again.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying after the next group");
             }
         }
     }
@@ -129,7 +151,7 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// only writer, its wallet cache is always current.
 fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     crate::shared::yield_to_readers();
-    let mut wal = WalCap::new(&conn, WAL_LIMIT_BYTES);
+    let mut wal = WalCap::new(&conn, WAL_RESTART_BYTES, WAL_LIMIT_BYTES);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut carry = VecDeque::new();
@@ -227,6 +249,41 @@ mod tests {
         std::fs::metadata(dir.join("w.db-wal")).map_or(0, |m| m.len())
     }
 
+    /// Frames in the WAL (what a PASSIVE checkpoint on another connection
+    /// reports).
+    fn wal_frames(path: &Path) -> i64 {
+        let other = Connection::open(path).unwrap();
+        other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap()
+    }
+
+    /// Past the working size the cap checkpoints, and the next commit
+    /// writes the WAL from its beginning again instead of growing it.
+    #[test]
+    fn past_the_working_size_the_wal_starts_again_from_its_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Connection::open(&path).unwrap();
+        configure(&writer, false).unwrap();
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
+        let mut cap = WalCap::new(&writer, 256 << 10, 64 << 20);
+        for _ in 0..8 {
+            insert();
+            cap.after_group(&writer);
+        }
+        let grown = wal_len(dir.path());
+        assert!(grown > 256 << 10, "eight 64 KiB rows: {grown} bytes");
+        insert();
+        assert!(wal_frames(&path) <= 8, "one row's frames, from the start: {}", wal_frames(&path));
+        assert_eq!(wal_len(dir.path()), grown, "the file is reused, not grown");
+
+        // Without the cap, the same writes keep growing the WAL.
+        for _ in 0..8 {
+            insert();
+        }
+        assert!(wal_frames(&path) > 32);
+    }
+
     /// A reader on an old snapshot makes TRUNCATE answer busy (not an
     /// error); the cap keeps trying after every group and succeeds once
     /// the reader is gone.
@@ -249,7 +306,7 @@ mod tests {
         write(4);
         assert!(wal_len(dir.path()) > 256 << 10);
 
-        let mut cap = WalCap::new(&writer, 256 << 10);
+        let mut cap = WalCap::new(&writer, 128 << 10, 256 << 10);
         for _ in 0..64 {
             cap.after_group(&writer);
         }

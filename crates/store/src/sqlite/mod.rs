@@ -249,6 +249,16 @@ mod tests {
         std::fs::metadata(dir.join("w.db-wal")).map_or(0, |m| m.len())
     }
 
+    /// A configured write connection on a new database with one table.
+    fn writer_on_new_file() -> (tempfile::TempDir, PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Connection::open(&path).unwrap();
+        configure(&writer, false).unwrap();
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        (dir, path, writer)
+    }
+
     /// Frames in the WAL (what a PASSIVE checkpoint on another connection
     /// reports).
     fn wal_frames(path: &Path) -> i64 {
@@ -260,11 +270,7 @@ mod tests {
     /// writes the WAL from its beginning again instead of growing it.
     #[test]
     fn past_the_working_size_the_wal_starts_again_from_its_beginning() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let writer = Connection::open(&path).unwrap();
-        configure(&writer, false).unwrap();
-        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
         let mut cap = WalCap::new(&writer, 256 << 10, 64 << 20);
         for _ in 0..8 {
@@ -289,11 +295,7 @@ mod tests {
     /// the reader is gone.
     #[test]
     fn a_busy_truncation_is_retried_until_the_wal_is_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let writer = Connection::open(&path).unwrap();
-        configure(&writer, false).unwrap();
-        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let (dir, path, writer) = writer_on_new_file();
         let write = |n: usize| {
             for _ in 0..n {
                 writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();

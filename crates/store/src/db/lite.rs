@@ -22,9 +22,18 @@ use crate::shared::rows;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
-/// `head` and then [`CHUNK`] rows of `width` placeholders each:
-/// `(?1, ?2), (?3, ?4), ...`.
+/// `head` (an `INSERT INTO ...`, run as `INSERT OR FAIL INTO ...`) and
+/// then [`CHUNK`] rows of `width` placeholders each: `(?1, ?2), (?3, ?4), ...`.
+///
+/// Why OR FAIL: a multi-row statement that may ABORT on a constraint makes
+/// SQLite copy every page it touches into a statement journal first, so
+/// that it can undo its own earlier rows; on the ingest path that copy was
+/// a fifth of the writer's time (`perf`, 2026-12-03). FAIL stops at the
+/// failing row without undoing the statement's earlier rows, which is
+/// safe here: any error fails the whole group, and the writer rolls the
+/// transaction back (`Writer::run_group`).
 fn chunk_sql(head: &str, width: usize) -> String {
+    let head = head.replacen("INSERT INTO", "INSERT OR FAIL INTO", 1);
     let rows: Vec<String> = (0..CHUNK)
         .map(|r| {
             let cells: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();

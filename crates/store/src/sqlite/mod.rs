@@ -37,6 +37,9 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     // the writer's commit, where they would stall every queued batch.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES as i64)?;
+    // Statement journals (what a statement that may abort copies pages to)
+    // in memory, not in a temporary file written through the kernel.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;

@@ -234,3 +234,38 @@ async fn a_large_batch_is_written_and_looked_up_in_chunks_exactly_once() {
         assert_eq!(burns[&format!("e-{i}")], Decimal::from(want), "e-{i}");
     }
 }
+
+/// The writer's multi-row inserts stop at a failing row without undoing
+/// the statement's earlier rows (`INSERT OR FAIL`, no statement journal):
+/// the group's rollback is what removes them. A database failure injected
+/// in the middle of a 64-row chunk leaves nothing of the batch, and the
+/// same batch then goes through whole, burned once.
+#[tokio::test]
+async fn a_failure_inside_a_multi_row_insert_leaves_nothing_of_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.grant(grant("g1", 1_000_000)).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    // RAISE(FAIL) behaves as OR FAIL does: e-64..e-99 of the second chunk
+    // stay written when e-100 fails.
+    conn.execute_batch(
+        "CREATE TRIGGER inject BEFORE INSERT ON entries WHEN NEW.event_id = 'e-100' \
+         BEGIN SELECT RAISE(FAIL, 'injected failure'); END;",
+    )
+    .unwrap();
+    let batch: Vec<UsageEvent> = (0..150).map(|i| event(format!("e-{i}"), i + 1)).collect();
+    let actor = ActorId::new("i").unwrap();
+    let err = s.ingest(batch.clone(), IngestMode::Live, actor.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE event_id IS NOT NULL"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(count("SELECT burned FROM grant_state WHERE grant_id = 'g1'"), 0);
+
+    conn.execute_batch("DROP TRIGGER inject").unwrap();
+    let results = s.ingest(batch, IngestMode::Live, actor).await.unwrap();
+    assert!(results.iter().all(|r| matches!(r, IngestResult::Accepted { .. })));
+    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE event_id IS NOT NULL"), 150);
+    // 1 + 2 + ... + 150 credits, in micro-credits.
+    assert_eq!(count("SELECT ABS(burned) FROM grant_state WHERE grant_id = 'g1'"), 11_325_000_000);
+}

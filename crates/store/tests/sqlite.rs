@@ -269,3 +269,37 @@ async fn a_failure_inside_a_multi_row_insert_leaves_nothing_of_the_batch() {
     // 1 + 2 + ... + 150 credits, in micro-credits.
     assert_eq!(count("SELECT ABS(burned) FROM grant_state WHERE grant_id = 'g1'"), 11_325_000_000);
 }
+
+/// Another connection writing to the file (the CLI's `users add`, say)
+/// while the store's writer starts a group: the writer waits for it and
+/// the group goes through, instead of failing with "database is locked".
+#[tokio::test]
+async fn a_write_from_another_connection_is_waited_for_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.grant(grant("g1", 1_000)).await.unwrap();
+    let path = dir.path().join("t.db");
+    for round in 0..5 {
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let other = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                conn.execute(
+                    "INSERT INTO audit_log (at, actor, role, action, outcome) VALUES (0, 'cli', 'admin', 'x', 'allowed')",
+                    [],
+                )
+                .unwrap();
+                locked_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                conn.execute_batch("COMMIT").unwrap();
+            }
+        });
+        locked_rx.recv().unwrap();
+        let e = event(format!("e-{round}"), 1);
+        let results = s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+        assert!(matches!(results[0], IngestResult::Accepted { .. }), "round {round}: {:?}", results[0]);
+        other.join().unwrap();
+    }
+}

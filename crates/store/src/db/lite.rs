@@ -147,6 +147,15 @@ impl Db for LiteDb<'_> {
         Ok(self.conn.execute_batch(sql)?)
     }
 
+    /// Takes the write lock at once. A deferred BEGIN would read first and
+    /// ask for the lock at its first write: if another connection (the
+    /// CLI's `users add`, a migration) committed in between, SQLite refuses
+    /// that upgrade at once ("database is locked", no busy wait) and the
+    /// group fails. IMMEDIATE waits for the other writer (`busy_timeout`).
+    fn begin_write(&mut self) -> Result<()> {
+        self.batch("BEGIN IMMEDIATE")
+    }
+
     fn next_seq_block(&mut self) -> Result<u64> {
         let block: i64 = self.conn.query_row(
             "UPDATE seq_blocks SET next_block = next_block + 1 WHERE id = 1 RETURNING next_block - 1",

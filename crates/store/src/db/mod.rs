@@ -232,6 +232,11 @@ pub(crate) trait Db {
         self.batch("BEGIN")
     }
 
+    /// The transaction of a write group.
+    fn begin_write(&mut self) -> Result<()> {
+        self.begin()
+    }
+
     fn commit(&mut self) -> Result<()> {
         self.batch("COMMIT")
     }

@@ -630,7 +630,7 @@ impl Writer {
         locked: &mut dyn FnMut(),
     ) -> Result<(Group, Vec<Done>)> {
         self.ensure_seqs(db)?;
-        db.begin()?;
+        db.begin_write()?;
         let now = self.shared.options.clock.now();
         let catalog = self.shared.fresh_catalog(db)?;
         let mut g = Group::new(self.shared.clone(), now, catalog);

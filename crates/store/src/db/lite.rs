@@ -222,3 +222,19 @@ impl Db for LiteDb<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both bulk inserts run as OR FAIL (no statement journal): a head
+    /// that stopped starting with `INSERT INTO` would silently lose it.
+    #[test]
+    fn the_bulk_inserts_run_as_insert_or_fail() {
+        for (head, width) in [(rows::INSERT_EVENT_HEAD, 12), (rows::INSERT_ENTRY_HEAD, 15)] {
+            let sql = chunk_sql(head, width);
+            assert!(sql.starts_with("INSERT OR FAIL INTO "), "{}", &sql[..40]);
+            assert!(sql.ends_with(&format!("?{})", CHUNK * width)), "{}", &sql[sql.len() - 40..]);
+        }
+    }
+}

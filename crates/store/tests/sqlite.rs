@@ -23,7 +23,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
-    let options = StoreOptions { clock: Arc::new(ManualClock::new(t0())), ..StoreOptions::default() };
+    store_on(dir, Arc::new(ManualClock::new(t0()))).await
+}
+
+async fn store_on(dir: &tempfile::TempDir, clock: Arc<ManualClock>) -> SqliteStore {
+    let options = StoreOptions { clock, ..StoreOptions::default() };
     let s = SqliteStore::open(dir.path().join("t.db"), options).unwrap();
     if s.catalog().credit_types().next().is_none() {
         let usd = Money { amount: Decimal::new(1, 2), currency: Currency::USD };
@@ -247,9 +251,9 @@ async fn a_failure_inside_a_multi_row_insert_leaves_nothing_of_the_batch() {
     s.grant(grant("g1", 1_000_000)).await.unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
     // RAISE(FAIL) behaves as OR FAIL does: e-64..e-99 of the second chunk
-    // stay written when e-100 fails.
+    // stay written when e-100 fails. (Burns are written to `entries_recent`.)
     conn.execute_batch(
-        "CREATE TRIGGER inject BEFORE INSERT ON entries WHEN NEW.event_id = 'e-100' \
+        "CREATE TRIGGER inject BEFORE INSERT ON entries_recent WHEN NEW.event_id = 'e-100' \
          BEGIN SELECT RAISE(FAIL, 'injected failure'); END;",
     )
     .unwrap();
@@ -258,14 +262,14 @@ async fn a_failure_inside_a_multi_row_insert_leaves_nothing_of_the_batch() {
     let err = s.ingest(batch.clone(), IngestMode::Live, actor.clone()).await.unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE event_id IS NOT NULL"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE event_id IS NOT NULL"), 0);
     assert_eq!(count("SELECT COUNT(*) FROM events"), 0);
     assert_eq!(count("SELECT burned FROM grant_state WHERE grant_id = 'g1'"), 0);
 
     conn.execute_batch("DROP TRIGGER inject").unwrap();
     let results = s.ingest(batch, IngestMode::Live, actor).await.unwrap();
     assert!(results.iter().all(|r| matches!(r, IngestResult::Accepted { .. })));
-    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE event_id IS NOT NULL"), 150);
+    assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE event_id IS NOT NULL"), 150);
     // 1 + 2 + ... + 150 credits, in micro-credits.
     assert_eq!(count("SELECT ABS(burned) FROM grant_state WHERE grant_id = 'g1'"), 11_325_000_000);
 }
@@ -302,4 +306,93 @@ async fn a_write_from_another_connection_is_waited_for_not_failed() {
         assert!(matches!(results[0], IngestResult::Accepted { .. }), "round {round}: {:?}", results[0]);
         other.join().unwrap();
     }
+}
+
+/// Burns are written to `entries_recent` and moved into `entries` a slice
+/// of customers per write group. Wherever a burn is at the time, each read
+/// sees it exactly once: the ledger listing, balances now and at a past
+/// instant (summed from the entries of that day), an event's entries.
+#[tokio::test]
+async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let s = store_on(&dir, clock.clone()).await;
+    s.grant(grant("g1", 1_000_000)).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let (acme, api) = (CustomerId::new("acme").unwrap(), CreditTypeId::new("api").unwrap());
+    let second = |i: i64| t0() + TimeDelta::seconds(i);
+    let used_through = |i: i64| (1..=i + 1).sum::<i64>();
+    let (mut seen_recent, mut seen_moved) = (false, false);
+    // More rounds than slices: the customer's slice is moved at least once.
+    for i in 0..70i64 {
+        clock.set(second(i) + TimeDelta::milliseconds(1));
+        let e = UsageEvent { timestamp: second(i), ..event(format!("e-{i}"), i + 1) };
+        s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+
+        assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn'"), i + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM entries e JOIN entries_recent r ON r.seq = e.seq"), 0);
+        seen_recent |= count("SELECT COUNT(*) FROM entries_recent") > 0;
+        seen_moved |= count("SELECT COUNT(*) FROM entries WHERE kind = 'burn'") > 0;
+
+        let page = s.ledger(acme.clone(), LedgerFilter::default(), None, 1000).await.unwrap();
+        let burns: Vec<String> = page.items.iter().filter_map(|e| e.event.as_ref().map(|e| e.to_string())).collect();
+        let newest_first: Vec<String> = (0..=i).rev().map(|k| format!("e-{k}")).collect();
+        assert_eq!(burns, newest_first, "round {i}");
+
+        let now = s.balance(acme.clone(), api.clone(), None, None).await.unwrap();
+        assert_eq!(now.available.get(), Decimal::from(1_000_000 - used_through(i)), "round {i}");
+        // Mid-way through the rounds so far: booked after it exist, so the
+        // balance is summed from the day's entries, not the running totals.
+        let k = i / 2;
+        let then = s.balance(acme.clone(), api.clone(), Some(second(k)), None).await.unwrap();
+        assert_eq!(then.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, at second {k}");
+
+        let linked = s.entries_of_event(EventId::new(format!("e-{k}")).unwrap()).await.unwrap();
+        assert_eq!(linked.len(), 1, "round {i}: e-{k}'s burn");
+        assert_eq!(linked[0].amount.get(), Decimal::from(-(k + 1)));
+    }
+    assert!(seen_recent && seen_moved, "both places were read");
+    // At most one slice's burns per group wait: with one customer, its slice
+    // is moved once every 64 groups.
+    assert!(count("SELECT COUNT(*) FROM entries_recent") <= 64);
+}
+
+/// `entries_recent` is part of the ledger: its rows cannot be changed, and
+/// one leaves only when `entries` holds the very same row.
+#[tokio::test]
+async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.grant(grant("g1", 10)).await.unwrap();
+    drop(s);
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    conn.execute(
+        "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
+         recorded_at, actor) VALUES (0, 999, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i')",
+        [],
+    )
+    .unwrap();
+    let err = conn.execute("UPDATE entries_recent SET amount = 0", []).unwrap_err().to_string();
+    assert!(err.contains("append-only"), "{err}");
+    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
+    assert!(err.contains("leaves only as the same row in entries"), "{err}");
+    // Moved with an amount changed on the way: still refused.
+    conn.execute(
+        "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, actor) \
+         VALUES (999, 'acme', 'api', 'g1', 'burn', -2, 0, 0, 'i')",
+        [],
+    )
+    .unwrap();
+    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
+    assert!(err.contains("leaves only as the same row in entries"), "{err}");
+    let err = conn
+        .execute(
+            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, kind, amount, booked_at, \
+                  recorded_at, actor) VALUES (0, 1000, 'acme', 'api', 'grant', 5, 0, 0, 'i')",
+            [],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CHECK constraint failed"), "only burns are staged: {err}");
 }

@@ -262,6 +262,12 @@ pub(crate) trait Db {
     /// Records a catalog change for the other processes to notice.
     fn bump_catalog_version(&mut self) -> Result<()>;
 
+    /// The end of write group number `round`: where entries are staged
+    /// before their final place (SQLite's recent burns), moves some on.
+    fn move_recent_entries(&mut self, _round: u64) -> Result<()> {
+        Ok(())
+    }
+
     // ---- the write path's bulk operations: one statement per row here ----
 
     /// The stored events among `ids` (committed, or written by this transaction).

@@ -17,7 +17,7 @@ use creditdesk_ledger::wallet::{GrantState, GrantTotals, OverageItem, WalletStat
 use super::load::{grant_columns, grant_from_row, GRANT_COLUMN_COUNT};
 use super::rows::{entry_from_row, ENTRY_COLUMNS};
 use crate::codec::*;
-use crate::db::{params, query_all, query_opt, Db, Row, Sql, P};
+use crate::db::{params, query_all, query_opt, Db, Dialect, Row, Sql, P};
 use crate::error::{Result, StoreError};
 use crate::model::{
     CatalogTimes, Customer, GrantMeta, LedgerFilter, OverrideMeta, Page, RejectedRecord, SlotUsage, User,
@@ -29,13 +29,46 @@ const DAYS_BEFORE: Sql = Sql::same(
     "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM ledger_days WHERE customer_id = ?1 \
      AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 GROUP BY grant_id, kind",
 );
-const BOOKED_ON_AT_DAY: Sql = Sql::same(
-    "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE customer_id = ?1 \
-     AND credit_type_id = ?2 AND booked_at >= ?3 AND booked_at <= ?4 AND recorded_at <= ?5 GROUP BY grant_id, kind",
+/// SQLite: `cols` of the entries that match `cond` (which names the
+/// customer as `?1`), in `entries` and among the recent burns of the
+/// customer's slice (`migrations/sqlite/0004_recent_burns.sql`).
+macro_rules! lite_entries {
+    ($cols:expr, $cond:expr) => {
+        concat!(
+            "SELECT ",
+            $cols,
+            " FROM entries WHERE ",
+            $cond,
+            " UNION ALL SELECT ",
+            $cols,
+            " FROM entries_recent WHERE slice = entry_slice(?1) AND ",
+            $cond
+        )
+    };
+}
+
+/// Entries matching `cond` (the customer as `?1`) summed by grant and kind.
+macro_rules! sums_by_grant_and_kind {
+    ($cond:expr) => {
+        Sql::each(
+            concat!(
+                "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM (",
+                lite_entries!("grant_id, kind, amount", $cond),
+                ") GROUP BY grant_id, kind"
+            ),
+            concat!(
+                "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE ",
+                $cond,
+                " GROUP BY grant_id, kind"
+            ),
+        )
+    };
+}
+const BOOKED_ON_AT_DAY: Sql = sums_by_grant_and_kind!(
+    "customer_id = ?1 AND credit_type_id = ?2 AND booked_at >= ?3 AND booked_at <= ?4 AND recorded_at <= ?5"
 );
-const RECORDED_ON_AS_OF_DAY: Sql = Sql::same(
-    "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE customer_id = ?1 \
-     AND recorded_at >= ?3 AND recorded_at <= ?4 AND credit_type_id = ?2 AND booked_at < ?5 GROUP BY grant_id, kind",
+const RECORDED_ON_AS_OF_DAY: Sql = sums_by_grant_and_kind!(
+    "customer_id = ?1 AND recorded_at >= ?3 AND recorded_at <= ?4 AND credit_type_id = ?2 AND booked_at < ?5"
 );
 const GRANTS_KNOWN: Sql = Sql::same(concat!(
     "SELECT ",
@@ -174,7 +207,11 @@ pub(crate) fn snapshot<D: Db + ?Sized>(
 }
 
 const CAUGHT_UP_AT: Sql = Sql::same("SELECT caught_up_at FROM wallets WHERE customer_id = ?1 AND credit_type_id = ?2");
-const LAST_RECORDED: Sql = Sql::same(
+const LAST_RECORDED: Sql = Sql::each(
+    "SELECT recorded_at FROM (SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 \
+     AND credit_type_id = ?2 ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM entries_recent \
+     WHERE slice = entry_slice(?1) AND customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
+     ORDER BY 1 DESC LIMIT 1",
     "SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
      ORDER BY recorded_at DESC LIMIT 1",
 );
@@ -209,8 +246,10 @@ pub(crate) fn balance<D: Db + ?Sized>(
     Ok(balance_view(&state, at, as_of, |g| voided.contains(&g.id)))
 }
 
-const BOOKED_AFTER: Sql =
-    Sql::same("SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 LIMIT 1");
+pub(crate) const BOOKED_AFTER: Sql = Sql::each(
+    concat!(lite_entries!("1", "customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3"), " LIMIT 1"),
+    "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 LIMIT 1",
+);
 
 /// The common "balance now": when everything written to the wallet is
 /// known at `as_of` and booked by `at`, the running totals the writer
@@ -293,12 +332,11 @@ pub(crate) fn ledger<D: Db + ?Sized>(
         None => (i64::MAX, i64::MAX),
         Some(c) => parse_cursor(c)?,
     };
-    let mut sql =
-        format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE customer_id = ?1 AND (recorded_at, seq) < (?2, ?3)");
+    let mut cond = String::from("customer_id = ?1 AND (recorded_at, seq) < (?2, ?3)");
     let mut args: Vec<P<'_>> = vec![customer.as_str().into(), cur_recorded.into(), cur_seq.into()];
     let mut push = |clause: &str, v| {
         args.push(v);
-        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        cond.push_str(&format!(" AND {clause} ?{}", args.len()));
     };
     if let Some(ct) = &filter.credit_type {
         push("credit_type_id =", P::Text(ct.as_str()));
@@ -317,6 +355,12 @@ pub(crate) fn ledger<D: Db + ?Sized>(
     }
     if let Some(to) = filter.to {
         push("booked_at <", P::I64(ts(to)));
+    }
+    let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {cond}");
+    if db.dialect() == Dialect::Sqlite {
+        sql.push_str(&format!(
+            " UNION ALL SELECT {ENTRY_COLUMNS} FROM entries_recent WHERE slice = entry_slice(?1) AND {cond}"
+        ));
     }
     sql.push_str(&format!(" ORDER BY recorded_at DESC, seq DESC LIMIT {}", u64::from(limit) + 1));
     let mut items = Vec::new();
@@ -525,11 +569,27 @@ const EVENT_SLOTS: Sql = Sql::same(
      WHERE timestamp >= ?1 AND timestamp < ?2 AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) \
      AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5) GROUP BY 1, 2",
 );
-const USAGE_ENTRY_SLOTS: Sql = Sql::same(
-    "SELECT credit_type_id, booked_at / ?3, kind, CAST(SUM(amount) AS BIGINT) FROM entries \
-     WHERE kind IN ('burn', 'overage') AND event_id IS NOT NULL AND booked_at >= ?1 AND booked_at < ?2 \
-     AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5) \
-     GROUP BY 1, 2, 3",
+macro_rules! usage_entry_slots {
+    () => {
+        "kind IN ('burn', 'overage') AND event_id IS NOT NULL AND booked_at >= ?1 AND booked_at < ?2 \
+         AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5)"
+    };
+}
+/// Across customers: SQLite reads all recent burns (a few groups' worth).
+const USAGE_ENTRY_SLOTS: Sql = Sql::each(
+    concat!(
+        "SELECT credit_type_id, booked_at / ?3, kind, CAST(SUM(amount) AS BIGINT) FROM (\
+         SELECT credit_type_id, booked_at, kind, amount FROM entries WHERE ",
+        usage_entry_slots!(),
+        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM entries_recent WHERE ",
+        usage_entry_slots!(),
+        ") GROUP BY 1, 2, 3"
+    ),
+    concat!(
+        "SELECT credit_type_id, booked_at / ?3, kind, CAST(SUM(amount) AS BIGINT) FROM entries WHERE ",
+        usage_entry_slots!(),
+        " GROUP BY 1, 2, 3"
+    ),
 );
 
 /// Accepted events and their rated credits per credit type and 15-minute

@@ -91,16 +91,32 @@ pub(crate) fn entry_from_row(r: &dyn Row) -> Result<Entry> {
     })
 }
 
-const ENTRIES_OF_EVENT: Sql = Sql::same(concat!(
-    "SELECT ",
-    entry_columns!(),
-    " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at = ?3 AND event_id = ?4 \
-     AND kind IN ('burn', 'overage') \
-     UNION ALL SELECT ",
-    entry_columns!(),
-    " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND kind <> 'overage' \
-     AND event_id = ?4 ORDER BY 1"
-));
+macro_rules! entries_of_event {
+    ($recent:expr) => {
+        concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at = ?3 AND event_id = ?4 \
+             AND kind IN ('burn', 'overage') \
+             UNION ALL SELECT ",
+            entry_columns!(),
+            " FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND kind <> 'burn' AND kind <> 'overage' \
+             AND event_id = ?4",
+            $recent,
+            " ORDER BY 1"
+        )
+    };
+}
+/// SQLite adds the event's burns not yet moved out of `entries_recent`.
+const ENTRIES_OF_EVENT: Sql = Sql::each(
+    entries_of_event!(concat!(
+        " UNION ALL SELECT ",
+        entry_columns!(),
+        " FROM entries_recent WHERE slice = entry_slice(?1) AND customer_id = ?1 AND credit_type_id = ?2 \
+         AND booked_at = ?3 AND event_id = ?4"
+    )),
+    entries_of_event!(""),
+);
 
 /// Every entry linked to a usage event (what a reversal and dispute
 /// evidence need): its burns and overage, booked at the event's time, and

@@ -524,11 +524,13 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     next_seq: u64,
     seq_end: u64,
+    /// Groups attempted so far (which slice of recent burns moves next).
+    rounds: u64,
 }
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>) -> Writer {
-        Writer { shared, next_seq: 0, seq_end: 0 }
+        Writer { shared, next_seq: 0, seq_end: 0, rounds: 0 }
     }
 
     /// Applies a group of requests in one transaction and answers them.
@@ -648,6 +650,8 @@ impl Writer {
             dones.push(self.apply(db, &mut g, cmd)?);
         }
         self.flush(db, &mut g)?;
+        db.move_recent_entries(self.rounds)?;
+        self.rounds += 1;
         if g.catalog_changed {
             // Read under this transaction's own bump: the pair is consistent.
             let version = db.catalog_version()?;

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
     (2, include_str!("../../migrations/sqlite/0002_one_expiry.sql")),
     (3, include_str!("../../migrations/sqlite/0003_workflows.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_recent_burns.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -34,4 +35,53 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<u32>> {
         applied.push(version);
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Version 4 rebuilds `entries` (its row key no longer `seq`): every
+    /// row of a version-3 ledger comes through unchanged, still append-only.
+    #[test]
+    fn the_entries_of_a_version_3_ledger_survive_the_rebuild() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for &(version, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, \
+             event_id, product_id, related_seq, actor, reason_code, ticket_ref, note) VALUES \
+             (1, 'acme', 'api', 'g1', 'grant', 100, 10, 10, NULL, NULL, NULL, 'alice', 'purchase', 'T-1', 'n'), \
+             (7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', 'chat', NULL, 'ingest', NULL, NULL, NULL), \
+             (3, 'acme', 'api', 'g1', 'expire', -97, 30, 30, NULL, NULL, NULL, 'system', NULL, NULL, NULL)",
+        )
+        .unwrap();
+        let rows = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn.prepare("SELECT * FROM entries ORDER BY seq").unwrap();
+            let n = stmt.column_count();
+            stmt.query_map([], |r| {
+                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        let before = rows(&conn);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4]);
+        assert_eq!(rows(&conn), before);
+        let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{err}");
+        // The one-expiry rule came through too.
+        let err = conn
+            .execute(
+                "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, \
+                 actor) VALUES (9, 'acme', 'api', 'g1', 'expire', -1, 40, 40, 'system')",
+                [],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UNIQUE"), "{err}");
+    }
 }

@@ -21,6 +21,12 @@ pub use crate::shared::write::{AdminOp, Idem, Render};
 
 pub use migrate::latest as latest_schema_version;
 
+/// The schema, for tests of the SQL the store runs.
+#[cfg(test)]
+pub(crate) fn migrate_for_tests(conn: &mut Connection) {
+    migrate::migrate(conn).unwrap();
+}
+
 /// Page cache of the write connection (KiB).
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Page cache of each pooled read connection (KiB). Reads touch a few
@@ -49,7 +55,7 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     // The write path uses a few dozen statements; keep them all prepared.
     conn.set_prepared_statement_cache_capacity(128);
-    Ok(())
+    crate::db::lite::register_functions(conn)
 }
 
 /// Copies the WAL back into the database with PASSIVE checkpoints: they
@@ -205,7 +211,7 @@ impl SqliteStore {
                 c.pragma_update(None, "busy_timeout", 5000)?;
                 c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
                 c.set_prepared_statement_cache_capacity(64);
-                Ok(())
+                crate::db::lite::register_functions(c)
             });
         let readers = r2d2::Pool::builder().max_size(options.readers.max(1)).build(manager)?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

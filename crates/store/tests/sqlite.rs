@@ -325,7 +325,7 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
     let used_through = |i: i64| (1..=i + 1).sum::<i64>();
     let (mut seen_recent, mut seen_moved) = (false, false);
     // More rounds than slices: the customer's slice is moved at least once.
-    for i in 0..70i64 {
+    for i in 0..40i64 {
         clock.set(second(i) + TimeDelta::milliseconds(1));
         let e = UsageEvent { timestamp: second(i), ..event(format!("e-{i}"), i + 1) };
         s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
@@ -354,8 +354,8 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
     }
     assert!(seen_recent && seen_moved, "both places were read");
     // At most one slice's burns per group wait: with one customer, its slice
-    // is moved once every 64 groups.
-    assert!(count("SELECT COUNT(*) FROM entries_recent") <= 64);
+    // is moved once every 16 groups.
+    assert!(count("SELECT COUNT(*) FROM entries_recent") <= 16);
 }
 
 /// `entries_recent` is part of the ledger: its rows cannot be changed, and

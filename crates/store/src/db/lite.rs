@@ -33,7 +33,8 @@ const CHUNK: usize = 64;
 pub(crate) const SLICES: u64 = 16;
 
 /// A customer's slice: FNV-1a of the id's bytes, modulo [`SLICES`]. Stored
-/// in every recent row, so it must never change.
+/// in every recent row: it must not change while a store is open (the
+/// store moves every recent burn when it opens).
 pub(crate) fn slice_of(customer: &str) -> i64 {
     let mut h: u32 = 0x811c_9dc5;
     for b in customer.bytes() {
@@ -68,6 +69,15 @@ const MOVE_SLICE: &str = concat!(
     " FROM entries_recent WHERE slice = ?1"
 );
 const DROP_MOVED: &str = "DELETE FROM entries_recent WHERE slice = ?1";
+
+/// Moves every recent burn into `entries`, when the store opens: then no
+/// burn outlives the build that filed it, and [`SLICES`] or [`slice_of`]
+/// may change from one version to the next.
+pub(crate) fn move_all_recent_entries(conn: &Connection) -> Result<()> {
+    let all = MOVE_SLICE.replace(" WHERE slice = ?1", "");
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {all}; DELETE FROM entries_recent; COMMIT;"))?;
+    Ok(())
+}
 
 /// `head` (an `INSERT INTO ...`, run as `INSERT OR FAIL INTO ...`) and
 /// then [`CHUNK`] rows of `width` placeholders each: `(?1, ?2), (?3, ?4), ...`.

@@ -198,6 +198,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         configure(&conn, options.sync_full)?;
         migrate::migrate(&mut conn)?;
+        crate::db::lite::move_all_recent_entries(&conn)?;
         let shared = Arc::new(Shared::load(&mut LiteDb::new(&conn), options.clone())?);
         let (tx, rx) = mpsc::channel(4096);
         let for_writer = shared.clone();

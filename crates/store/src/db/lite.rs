@@ -58,25 +58,33 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// `INSERT INTO entries_recent` up to its `VALUES`: the slice, then an entry's columns.
 const INSERT_RECENT_HEAD: &str = concat!("INSERT INTO entries_recent (slice, ", entry_columns!(), ") VALUES ");
 
-/// Moves a slice's recent burns into `entries`. In key order: sorting them
-/// by customer first cost more than it saved the index inserts. OR FAIL
-/// for the reason [`chunk_sql`] gives.
-const MOVE_SLICE: &str = concat!(
-    "INSERT OR FAIL INTO entries (",
-    entry_columns!(),
-    ") SELECT ",
-    entry_columns!(),
-    " FROM entries_recent WHERE slice = ?1"
-);
+/// Moves recent burns into `entries` (all of them; a slice with `WHERE`).
+/// OR FAIL for the reason [`chunk_sql`] gives.
+macro_rules! move_recent {
+    () => {
+        concat!(
+            "INSERT OR FAIL INTO entries (",
+            entry_columns!(),
+            ") SELECT ",
+            entry_columns!(),
+            " FROM entries_recent"
+        )
+    };
+}
+
+/// One slice, in key order: sorting them by customer first cost more than
+/// it saved the index inserts.
+const MOVE_SLICE: &str = concat!(move_recent!(), " WHERE slice = ?1");
 const DROP_MOVED: &str = "DELETE FROM entries_recent WHERE slice = ?1";
 
 /// Moves every recent burn into `entries`, when the store opens: then no
 /// burn outlives the build that filed it, and [`SLICES`] or [`slice_of`]
 /// may change from one version to the next.
 pub(crate) fn move_all_recent_entries(conn: &Connection) -> Result<()> {
-    let all = MOVE_SLICE.replace(" WHERE slice = ?1", "");
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {all}; DELETE FROM entries_recent; COMMIT;"))?;
-    Ok(())
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(move_recent!(), [])?;
+    tx.execute("DELETE FROM entries_recent", [])?;
+    Ok(tx.commit()?)
 }
 
 /// `head` (an `INSERT INTO ...`, run as `INSERT OR FAIL INTO ...`) and

@@ -29,7 +29,7 @@ pub struct Baselines {
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.pragma_update(None, "page_size", 16384)?;
+    conn.pragma_update(None, "page_size", creditdesk_store::sqlite::PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65536)?;

@@ -30,7 +30,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
-use crate::shared::write::{take_group, Command, Shared, Writer};
+use crate::shared::write::{take_group, Command, Linger, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
@@ -154,7 +154,7 @@ fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: A
     let mut conn = Some(conn);
     loop {
         let Ok(mut queue) = rx.lock() else { break };
-        let Some(batch) = take_group(&mut queue, &mut carry, limit) else { break };
+        let Some(batch) = take_group(&mut queue, &mut carry, limit, Linger::default()) else { break };
         let mut queue = Some(queue);
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             conn = match PgConn::connect(&config) {

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use creditdesk_ledger::catalog::{Catalog, CreditType, Product, RateVersion};
@@ -58,6 +58,8 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 const SEQ_BLOCK: u64 = 1_000_000;
 /// Take a new block when fewer than this remain (no group writes more).
 const SEQ_HEADROOM: u64 = 200_000;
+/// How often a lingering group looks at the queue again.
+const LINGER_POLL: Duration = Duration::from_micros(100);
 /// Attempts of a group that keeps losing races before it fails.
 const ATTEMPTS: usize = 8;
 
@@ -124,6 +126,10 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    pub(crate) fn is_ingest(&self) -> bool {
+        matches!(self, Command::Ingest { .. })
+    }
+
     fn weight(&self) -> usize {
         match self {
             Command::Ingest { events, .. } => events.len().max(1),
@@ -157,19 +163,70 @@ impl Command {
     }
 }
 
+/// How long a group may wait for the ingest batches its predecessor's
+/// clients are about to send (the SQLite writer's group commit).
+///
+/// A group costs about 4 ms whatever its size (on the machine of
+/// BENCHMARKS.md): the running totals and day rollups of every customer it
+/// touches are rewritten and committed once per group. Closed-loop clients
+/// fall into cohorts: those acked together send again together, and a
+/// batch that arrived during a group starts the next one alone while the
+/// others are still on their way, so 8 clients settled into alternating
+/// groups of 7 batches and 1, each paying the fixed cost. So a group waits
+/// until it holds as many ingest requests as the previous group did plus
+/// those already queued when it began (the clients just acked, and the
+/// others), for at most a quarter of the previous group's time and 2 ms:
+/// the cohorts merge, as PostgreSQL's `commit_delay` waits only while
+/// `commit_siblings` are active. A lone client is not delayed when its
+/// next request finds the writer idle: its previous group held one batch,
+/// which that request already is. (Had the request been queued before the
+/// writer looked, it would count as another client's, and the group would
+/// wait out the bound.)
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Linger {
+    /// Ingest requests in the previous group.
+    pub expected: usize,
+    /// The longest wait: a quarter of the previous group's time, at most
+    /// [`Linger::MAX`].
+    pub wait: Duration,
+}
+
+impl Linger {
+    pub const MAX: Duration = Duration::from_millis(2);
+
+    /// What the next group should wait for, after one that held `ingests`
+    /// ingest requests and took `took`.
+    pub fn after(ingests: usize, took: Duration) -> Linger {
+        Linger { expected: ingests, wait: (took / 4).min(Linger::MAX) }
+    }
+}
+
 /// The next group off the queue: every request waiting, up to `limit`
 /// events, with at most one request per idempotency key (a second one waits
 /// for the next group, where it sees the first one's recorded response).
-/// `None` once the queue is closed and nothing is carried over.
+/// With a [`Linger`], the queue is polled for up to its wait until the
+/// group holds as many ingest requests as expected. `None` once the queue
+/// is closed and nothing is carried over.
 pub(crate) fn take_group(
     rx: &mut mpsc::Receiver<Command>,
     carry: &mut VecDeque<Command>,
     limit: usize,
+    linger: Linger,
 ) -> Option<Vec<Command>> {
-    let first = match carry.pop_front() {
-        Some(c) => c,
-        None => rx.blocking_recv()?,
+    // Requests already waiting when the previous group ended belong to
+    // clients other than the ones it acked: both sets are expected now.
+    let (first, waiting) = match carry.pop_front() {
+        Some(c) => (c, true),
+        None => match rx.try_recv() {
+            Ok(c) => (c, true),
+            Err(_) => (rx.blocking_recv()?, false),
+        },
     };
+    let until = Instant::now() + linger.wait;
+    let mut ingests = usize::from(first.is_ingest());
+    // Set once what was waiting has been taken.
+    let mut expected = linger.expected;
+    let mut drained = !waiting;
     let mut keys: HashSet<(String, String)> = HashSet::new();
     if let Some(k) = first.idem_key() {
         keys.insert((k.actor.clone(), k.key.clone()));
@@ -182,6 +239,15 @@ pub(crate) fn take_group(
             Some(c) => c,
             None => match rx.try_recv() {
                 Ok(c) => c,
+                Err(mpsc::error::TryRecvError::Empty) if !drained => {
+                    drained = true;
+                    expected += ingests;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) if ingests < expected && Instant::now() < until => {
+                    std::thread::sleep(LINGER_POLL);
+                    continue;
+                }
                 Err(_) => break,
             },
         };
@@ -191,6 +257,7 @@ pub(crate) fn take_group(
                 continue;
             }
         }
+        ingests += usize::from(next.is_ingest());
         weight += next.weight();
         batch.push(next);
     }
@@ -649,9 +716,16 @@ impl Writer {
         for cmd in batch {
             dones.push(self.apply(db, &mut g, cmd)?);
         }
+        // A group that burned nothing (an audit row, an admin change) moves
+        // nothing either: a move costs about as much as a whole group of
+        // burns, and under live ingest each batch's audit row used to form a
+        // group of its own between batches.
+        let burned = g.entries.iter().any(|e| e.kind == EntryKind::Burn);
         self.flush(db, &mut g)?;
-        db.move_recent_entries(self.rounds)?;
-        self.rounds += 1;
+        if burned {
+            db.move_recent_entries(self.rounds)?;
+            self.rounds += 1;
+        }
         if g.catalog_changed {
             // Read under this transaction's own bump: the pair is consistent.
             let version = db.catalog_version()?;
@@ -1316,4 +1390,91 @@ fn insert_rate<D: Db + ?Sized>(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ingest request with no events (the group only counts requests).
+    fn ingest() -> Command {
+        let (reply, _) = oneshot::channel();
+        Command::Ingest { events: vec![], mode: IngestMode::Live, actor: ActorId::new("t").unwrap(), idem: None, reply }
+    }
+
+    fn queue() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {
+        mpsc::channel(16)
+    }
+
+    /// Sends `n` ingest requests from another thread, each `after` the last.
+    fn later(tx: &mpsc::Sender<Command>, n: usize, after: Duration) -> std::thread::JoinHandle<()> {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                std::thread::sleep(after);
+                tx.blocking_send(ingest()).unwrap();
+            }
+        })
+    }
+
+    #[test]
+    fn a_lone_client_is_not_kept_waiting() {
+        let (tx, mut rx) = queue();
+        // Its next request comes once the writer is idle again.
+        let sender = later(&tx, 1, Duration::from_millis(50));
+        let linger = Linger { expected: 1, wait: Duration::from_secs(5) };
+        let t = Instant::now();
+        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        sender.join().unwrap();
+        assert_eq!(group.len(), 1);
+        assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_group_waits_for_the_clients_the_previous_one_acked() {
+        let (tx, mut rx) = queue();
+        let sender = later(&tx, 2, Duration::from_millis(50));
+        let linger = Linger { expected: 2, wait: Duration::from_secs(5) };
+        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        sender.join().unwrap();
+        assert_eq!(group.len(), 2, "the first request alone would have started the group");
+    }
+
+    #[test]
+    fn requests_already_waiting_add_to_the_clients_expected() {
+        let (tx, mut rx) = queue();
+        tx.blocking_send(ingest()).unwrap();
+        tx.blocking_send(ingest()).unwrap();
+        let sender = later(&tx, 1, Duration::from_millis(50));
+        // One client acked by the previous group, two others already queued.
+        let linger = Linger { expected: 1, wait: Duration::from_secs(5) };
+        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        sender.join().unwrap();
+        assert_eq!(group.len(), 3);
+    }
+
+    #[test]
+    fn the_wait_ends_at_its_bound_and_never_without_a_linger() {
+        let (tx, mut rx) = queue();
+        tx.blocking_send(ingest()).unwrap();
+        let linger = Linger { expected: 3, wait: Duration::from_millis(100) };
+        let t = Instant::now();
+        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        assert_eq!(group.len(), 1);
+        assert!(t.elapsed() >= Duration::from_millis(100));
+
+        // PostgreSQL's writers take what is queued and go.
+        tx.blocking_send(ingest()).unwrap();
+        let sender = later(&tx, 1, Duration::from_millis(200));
+        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, Linger::default()).unwrap();
+        assert_eq!(group.len(), 1);
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn the_linger_follows_the_previous_group() {
+        let l = Linger::after(8, Duration::from_millis(4));
+        assert_eq!((l.expected, l.wait), (8, Duration::from_millis(1)));
+        assert_eq!(Linger::after(8, Duration::from_millis(40)).wait, Linger::MAX);
+    }
 }

@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
-use crate::shared::write::{take_group, Command, Shared, Writer};
+use crate::shared::write::{take_group, Command, Linger, Shared, Writer};
 pub use crate::shared::write::{AdminOp, Idem, Render};
 
 pub use migrate::latest as latest_schema_version;
@@ -193,8 +193,12 @@ fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Comm
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut carry = VecDeque::new();
-    while let Some(batch) = take_group(&mut rx, &mut carry, limit) {
+    let mut linger = Linger::default();
+    while let Some(batch) = take_group(&mut rx, &mut carry, limit, linger) {
+        let started = std::time::Instant::now();
+        let ingests = batch.iter().filter(|c| c.is_ingest()).count();
         writer.run_group(&mut LiteDb::new(&conn), batch, &mut || {});
+        linger = Linger::after(ingests, started.elapsed());
         wal.after_group(&conn);
     }
 }

@@ -23,6 +23,7 @@ both!(concurrent_approvals, concurrent_approvals_sqlite, concurrent_approvals_po
 both!(voids_and_double_reversal, voids_and_double_reversal_sqlite, voids_and_double_reversal_postgres);
 both!(viewer_writes_nothing, viewer_writes_nothing_sqlite, viewer_writes_nothing_postgres);
 both!(support_day, support_day_sqlite, support_day_postgres);
+both!(ingest_audited_with_its_batch, ingest_audited_with_its_batch_sqlite, ingest_audited_with_its_batch_postgres);
 
 fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap_or_else(|| panic!("not a decimal string: {v}")).parse().unwrap()
@@ -820,4 +821,32 @@ where
     })
     .await;
     out
+}
+
+/// An accepted batch's audit row commits with the batch: it is there as
+/// soon as the call answers (it used to be written behind the response),
+/// with the call's request id. A replay under the same key is a call of
+/// its own; a refused batch is recorded by the HTTP layer as before.
+async fn ingest_audited_with_its_batch(s: Server) {
+    setup(&s).await;
+    let admin = Some(s.admin.as_str());
+    let body = json!({"events": [s.event("e1", "c1", "10", 5)]});
+    let first = s.post_keyed(admin, "/v1/events", &body, Some("k-ingest")).await;
+    first.ok(200);
+    let rows = audit(&s, "action=POST%20/v1/events").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!((row["actor"].as_str(), row["outcome"].as_str()), (Some("u_root"), Some("ok")), "{row}");
+    assert_eq!(row["request_id"].as_str(), first.header("x-request-id"));
+    assert_eq!(row["target"], "/v1/events");
+
+    let replay = s.post_keyed(admin, "/v1/events", &body, Some("k-ingest")).await;
+    assert_eq!(replay.ok(200), &first.body, "the recorded response");
+    assert_eq!(audit(&s, "action=POST%20/v1/events").await.len(), 2);
+
+    let refused = s.post(admin, "/v1/events", &json!({"events": [{"id": "e2"}]})).await;
+    refused.problem(422, "validation_failed");
+    let rows = audit(&s, "action=POST%20/v1/events").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(has(&rows, "POST /v1/events", "refused", "validation_failed"), "{rows:?}");
 }

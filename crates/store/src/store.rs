@@ -79,6 +79,17 @@ impl Store {
         each!(self, s => s.ingest_idempotent(events, mode, actor, idem).await)
     }
 
+    pub async fn ingest_audited(
+        &self,
+        events: Vec<UsageEvent>,
+        mode: IngestMode,
+        actor: ActorId,
+        idem: Option<Idem<Vec<IngestResult>>>,
+        audit: Option<crate::workflow::AuditEntry>,
+    ) -> Result<Idempotent<Vec<IngestResult>>> {
+        each!(self, s => s.ingest_audited(events, mode, actor, idem, audit).await)
+    }
+
     pub async fn grant(&self, grant: NewGrant) -> Result<Vec<Entry>> {
         each!(self, s => s.grant(grant).await)
     }

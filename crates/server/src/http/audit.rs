@@ -1,12 +1,12 @@
 //! The audit log: the layer that records every mutating call and every
 //! refusal, and `GET /v1/audit`.
 //!
-//! Money-moving actions, approvals, disputes and limit changes write their
-//! audit row in the store, in the transaction of their effect (and mark the
-//! response [`Audited`]). Everything else that changes state or is refused
-//! (catalog and user administration, ingest, voids, a viewer's POST, a
-//! validation error) is recorded here once the handler has answered, with
-//! the problem's code as the rule. Calls without a valid token have no
+//! Money-moving actions, approvals, disputes, limit changes and accepted
+//! usage batches write their audit row in the store, in the transaction of
+//! their effect (and mark the response [`Audited`]). Everything else that
+//! changes state or is refused (catalog and user administration, voids, a
+//! viewer's POST, a validation error, a refused batch) is recorded here
+//! once the handler has answered, with the problem's code as the rule. Calls without a valid token have no
 //! actor and are not recorded (they are logged with their request id).
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -90,7 +90,35 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         return response;
     }
     let problem = response.extensions().get::<ProblemExt>().map(|p| &p.problem);
-    let row = AuditEntry {
+    let outcome = if status.is_success() {
+        "ok"
+    } else if status.is_server_error() {
+        "failed"
+    } else {
+        "refused"
+    };
+    let mut row = call_row(&state, &caller, &method, &route, path, request_id, outcome);
+    row.rule = problem.map(|p| p.code.as_str().to_owned());
+    row.detail = problem.map(|p| p.detail.clone());
+    if let Err(e) = state.store.workflow(WorkflowOp::Audit(vec![row]), None).await {
+        tracing::error!(error = %e, "audit row not written");
+    }
+    response
+}
+
+/// The audit row of a call this layer records: who called which route on
+/// which path, and how it ended. Accepted usage batches hand theirs to the
+/// store, which writes it in the batch's transaction (`usage::ingest`).
+pub fn call_row(
+    state: &AppState,
+    caller: &Caller,
+    method: &Method,
+    route: &str,
+    path: String,
+    request_id: Option<String>,
+    outcome: &str,
+) -> AuditEntry {
+    AuditEntry {
         id: 0,
         at: state.store.now(),
         actor: caller.user.id.clone(),
@@ -99,33 +127,11 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         target: Some(path),
         customer_id: None,
         value: None,
-        outcome: if status.is_success() {
-            "ok"
-        } else if status.is_server_error() {
-            "failed"
-        } else {
-            "refused"
-        }
-        .to_owned(),
-        rule: problem.map(|p| p.code.as_str().to_owned()),
+        outcome: outcome.to_owned(),
+        rule: None,
         request_id,
-        detail: problem.map(|p| p.detail.clone()),
-    };
-    let store = state.store.clone();
-    let write = async move {
-        if let Err(e) = store.workflow(WorkflowOp::Audit(vec![row]), None).await {
-            tracing::error!(error = %e, "audit row not written");
-        }
-    };
-    // Accepted usage batches are the metering pipeline's hot path: their
-    // row is written behind the response (the events themselves are in the
-    // ledger). Everything else answers once its row is durable.
-    if route == routes::EVENTS && status.is_success() {
-        tokio::spawn(write);
-    } else {
-        write.await;
+        detail: None,
     }
-    response
 }
 
 fn money(text: &str) -> Option<Money> {

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json as AxumJson;
 use chrono::{DateTime, Utc};
 use creditdesk_api::events::{
@@ -20,9 +21,10 @@ use creditdesk_store::RejectedRecord;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::audit::{self, RequestId};
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdempotencyKey, Json, Query};
-use super::idempotency::{self, Recorded, Render};
+use super::idempotency::{self, Render};
 use super::map;
 use super::policy::{Action, Caller};
 use crate::state::AppState;
@@ -49,9 +51,10 @@ fn to_event(e: &EventIn) -> ApiResult<UsageEvent> {
 pub async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     IdempotencyKey(key): IdempotencyKey,
     Json(req): Json<IngestRequest>,
-) -> ApiResult<Recorded> {
+) -> ApiResult<Response> {
     caller.require(Action::Ingest)?;
     let mode = match req.mode.unwrap_or(WriteMode::Live) {
         WriteMode::Live => IngestMode::Live,
@@ -82,9 +85,13 @@ pub async fn ingest(
     });
     let actor = ActorId::new(caller.actor())?;
     let store = state.store.clone();
-    let (recorded, results) =
-        idempotency::run(key, render, |idem| async move { store.ingest_idempotent(events, mode, actor, idem).await })
-            .await?;
+    // The call's audit row commits with the batch (replays included).
+    let row =
+        audit::call_row(&state, &caller, &Method::POST, routes::EVENTS, routes::EVENTS.to_owned(), request_id, "ok");
+    let (recorded, results) = idempotency::run(key, render, |idem| async move {
+        store.ingest_audited(events, mode, actor, idem, Some(row)).await
+    })
+    .await?;
     if let Some(results) = results {
         let mut counts = [0u64; 3];
         for r in &results {
@@ -101,7 +108,7 @@ pub async fn ingest(
         }
         metrics::counter!("creditdesk_ingest_batches_total").increment(1);
     }
-    Ok(recorded)
+    Ok(audit::audited(recorded.into_response()))
 }
 
 /// Rebuilds the stored reason (the store keeps it as JSON tagged by `code`).

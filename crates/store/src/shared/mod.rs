@@ -74,6 +74,21 @@ macro_rules! ledger_api {
                 actor: creditdesk_ledger::ids::ActorId,
                 idem: Option<$crate::Idem<Vec<creditdesk_ledger::engine::IngestResult>>>,
             ) -> $crate::Result<$crate::Idempotent<Vec<creditdesk_ledger::engine::IngestResult>>> {
+                self.ingest_audited(events, mode, actor, idem, None).await
+            }
+
+            /// [`Self::ingest_idempotent`] with the call's audit row, written in
+            /// the batch's transaction (its `at` becomes the commit group's
+            /// time): an acknowledged batch is never without its row, and the
+            /// row costs the writer no request of its own.
+            pub async fn ingest_audited(
+                &self,
+                events: Vec<creditdesk_ledger::event::UsageEvent>,
+                mode: creditdesk_ledger::engine::IngestMode,
+                actor: creditdesk_ledger::ids::ActorId,
+                idem: Option<$crate::Idem<Vec<creditdesk_ledger::engine::IngestResult>>>,
+                audit: Option<$crate::workflow::AuditEntry>,
+            ) -> $crate::Result<$crate::Idempotent<Vec<creditdesk_ledger::engine::IngestResult>>> {
                 // Times are stored to the microsecond: finer digits go now, so
                 // an event sent again compares equal to the stored one
                 // (a duplicate, not a conflict).
@@ -81,7 +96,9 @@ macro_rules! ledger_api {
                 for e in &mut events {
                     e.timestamp = chrono::SubsecRound::trunc_subsecs(e.timestamp, 6);
                 }
-                self.send(|reply| $crate::shared::write::Command::Ingest { events, mode, actor, idem, reply }).await
+                let audit = audit.map(Box::new);
+                self.send(|reply| $crate::shared::write::Command::Ingest { events, mode, actor, idem, audit, reply })
+                    .await
             }
 
             pub async fn grant(

@@ -48,7 +48,7 @@ use crate::db::{
 };
 use crate::error::{Result, StoreError};
 use crate::model::{Customer, IdempotencyKey, Idempotent, StoreOptions, StoredEvent, User};
-use crate::workflow::{WorkflowOp, WorkflowOut};
+use crate::workflow::{insert_audit, AuditEntry, WorkflowOp, WorkflowOut};
 
 mod workflow;
 
@@ -92,6 +92,9 @@ pub(crate) enum Command {
         mode: IngestMode,
         actor: ActorId,
         idem: Option<Idem<Vec<IngestResult>>>,
+        /// The call's audit row, written in the same transaction (stamped
+        /// with the group's time), replays included.
+        audit: Option<Box<AuditEntry>>,
         reply: Reply<Idempotent<Vec<IngestResult>>>,
     },
     Grant {
@@ -716,10 +719,10 @@ impl Writer {
         for cmd in batch {
             dones.push(self.apply(db, &mut g, cmd)?);
         }
-        // A group that burned nothing (an audit row, an admin change) moves
-        // nothing either: a move costs about as much as a whole group of
-        // burns, and under live ingest each batch's audit row used to form a
-        // group of its own between batches.
+        // A group that burned nothing (an admin change, a workflow step)
+        // moves nothing either: a move costs about as much as a whole group
+        // of burns (under live ingest, each batch's audit row, then written
+        // as a request of its own, formed such groups between batches).
         let burned = g.entries.iter().any(|e| e.kind == EntryKind::Burn);
         self.flush(db, &mut g)?;
         if burned {
@@ -800,9 +803,13 @@ impl Writer {
     fn apply<D: Db + ?Sized>(&mut self, db: &mut D, g: &mut Group, cmd: &Command) -> Result<Done> {
         let now = g.now;
         Ok(match cmd {
-            Command::Ingest { events, mode, actor, idem, .. } => {
+            Command::Ingest { events, mode, actor, idem, audit, .. } => {
                 let claim = claim(db, idem.as_ref().map(|i| &i.key), now)?;
-                Done::Ingest(Ran::new(claim, || self.ingest(db, g, events, *mode, actor))?)
+                let ran = Ran::new(claim, || self.ingest(db, g, events, *mode, actor))?;
+                if let Some(row) = audit {
+                    insert_audit(db, &AuditEntry { at: now, ..(**row).clone() })?;
+                }
+                Done::Ingest(ran)
             }
             Command::Grant { grant, idem, .. } => {
                 let claim = claim(db, idem.as_ref().map(|i| &i.key), now)?;
@@ -1399,7 +1406,8 @@ mod tests {
     /// An ingest request with no events (the group only counts requests).
     fn ingest() -> Command {
         let (reply, _) = oneshot::channel();
-        Command::Ingest { events: vec![], mode: IngestMode::Live, actor: ActorId::new("t").unwrap(), idem: None, reply }
+        let actor = ActorId::new("t").unwrap();
+        Command::Ingest { events: vec![], mode: IngestMode::Live, actor, idem: None, audit: None, reply }
     }
 
     fn queue() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {

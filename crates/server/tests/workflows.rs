@@ -826,7 +826,8 @@ where
 /// An accepted batch's audit row commits with the batch: it is there as
 /// soon as the call answers (it used to be written behind the response),
 /// with the call's request id. A replay under the same key is a call of
-/// its own; a refused batch is recorded by the HTTP layer as before.
+/// its own; a refused batch (a reused key, invalid input) is recorded by
+/// the HTTP layer as before, and only as refused.
 async fn ingest_audited_with_its_batch(s: Server) {
     setup(&s).await;
     let admin = Some(s.admin.as_str());
@@ -844,9 +845,17 @@ async fn ingest_audited_with_its_batch(s: Server) {
     assert_eq!(replay.ok(200), &first.body, "the recorded response");
     assert_eq!(audit(&s, "action=POST%20/v1/events").await.len(), 2);
 
+    // The key reused for another batch: one row, refused, none `ok`.
+    let other = json!({"events": [s.event("e3", "c1", "10", 5)]});
+    s.post_keyed(admin, "/v1/events", &other, Some("k-ingest")).await.problem(409, "idempotency_conflict");
+    let rows = audit(&s, "action=POST%20/v1/events").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(has(&rows, "POST /v1/events", "refused", "idempotency_conflict"), "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r["outcome"] == "ok").count(), 2, "{rows:?}");
+
     let refused = s.post(admin, "/v1/events", &json!({"events": [{"id": "e2"}]})).await;
     refused.problem(422, "validation_failed");
     let rows = audit(&s, "action=POST%20/v1/events").await;
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert!(has(&rows, "POST /v1/events", "refused", "validation_failed"), "{rows:?}");
 }

@@ -93,7 +93,8 @@ pub(crate) enum Command {
         actor: ActorId,
         idem: Option<Idem<Vec<IngestResult>>>,
         /// The call's audit row, written in the same transaction (stamped
-        /// with the group's time), replays included.
+        /// with the group's time) when the call is answered, replays
+        /// included, and not when it is refused.
         audit: Option<Box<AuditEntry>>,
         reply: Reply<Idempotent<Vec<IngestResult>>>,
     },
@@ -806,7 +807,9 @@ impl Writer {
             Command::Ingest { events, mode, actor, idem, audit, .. } => {
                 let claim = claim(db, idem.as_ref().map(|i| &i.key), now)?;
                 let ran = Ran::new(claim, || self.ingest(db, g, events, *mode, actor))?;
-                if let Some(row) = audit {
+                // A refusal (a key reused for another request) is not an
+                // accepted call: the HTTP layer records it as refused.
+                if let (Some(row), Ok(_)) = (audit, &ran.result) {
                     insert_audit(db, &AuditEntry { at: now, ..(**row).clone() })?;
                 }
                 Done::Ingest(ran)

@@ -6,8 +6,9 @@
 //! their effect (and mark the response [`Audited`]). Everything else that
 //! changes state or is refused (catalog and user administration, voids, a
 //! viewer's POST, a validation error, a refused batch) is recorded here
-//! once the handler has answered, with the problem's code as the rule. Calls without a valid token have no
-//! actor and are not recorded (they are logged with their request id).
+//! once the handler has answered, with the problem's code as the rule.
+//! Calls without a valid token have no actor and are not recorded (they
+//! are logged with their request id).
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;

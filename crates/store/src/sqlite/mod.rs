@@ -46,9 +46,10 @@ const READER_CACHE_KIB: i64 = 8 * 1024;
 /// Turns off SQLite's memory statistics, process-wide, before the first
 /// connection. They are kept under a global mutex that every allocation
 /// takes (`pthread_mutex_lock` fell from 2.7 % to 1.8 % of the writer
-/// thread's time under live ingest), for figures nothing reads. Once SQLite is initialised (another connection
-/// came first, as in some tests) the setting is refused and the default
-/// stays, which changes speed only.
+/// thread's time under live ingest), for figures nothing reads. Once
+/// SQLite is initialised (another connection came first, as in some
+/// tests) the setting is refused and the default stays, which changes
+/// speed only.
 fn skip_memory_statistics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -105,27 +105,65 @@ text_enum!(burn_key_str, burn_key_from, BurnOrderKey, {
     BurnOrderKey::EffectiveAt => "effective_at",
 });
 
-/// A day's 96 quarter-hour amounts as a blob of little-endian i64s.
+/// Bytes per quarter in a burn-day blob: its index, then its amount.
+const QUARTER_BYTES: usize = 9;
+
+/// A dense burn-day blob (written before the sparse form): 96
+/// little-endian i64s. No sparse blob has this length (768 is not a
+/// multiple of [`QUARTER_BYTES`]), so the two forms need no marker.
+const DENSE_BYTES: usize = 96 * 8;
+
+/// A day's 96 quarter-hour amounts as a blob: each quarter that is not
+/// zero, in order, as its index (one byte) and its amount (a little-endian
+/// i64). Why sparse: the writer rewrites today's row of every customer it
+/// burns for in every write group, and live usage fills a day's quarters
+/// only as the day goes (reversals hardly ever), so the dense form's
+/// 1,536 bytes a row (both blobs) were a fifth of all the pages each group
+/// wrote (2026-12-03). An empty blob is a day of zeros.
 pub fn quarters_to_blob(q: &[i64; 96]) -> Vec<u8> {
-    q.iter().flat_map(|v| v.to_le_bytes()).collect()
+    let mut out = Vec::with_capacity(q.iter().filter(|&&a| a != 0).count() * QUARTER_BYTES);
+    for (i, &amount) in q.iter().enumerate().filter(|(_, &a)| a != 0) {
+        out.push(i as u8);
+        out.extend_from_slice(&amount.to_le_bytes());
+    }
+    out
+}
+
+/// The quarters of a blob in either form, as (index, amount).
+fn quarters_in(b: &[u8]) -> Result<Box<dyn Iterator<Item = (usize, i64)> + '_>> {
+    let i64_at = |c: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(c);
+        i64::from_le_bytes(bytes)
+    };
+    if b.len() == DENSE_BYTES {
+        return Ok(Box::new(b.chunks_exact(8).map(i64_at).enumerate()));
+    }
+    if !b.len().is_multiple_of(QUARTER_BYTES) {
+        return Err(StoreError::corrupt(format!("burn day blob of {} bytes", b.len())));
+    }
+    let mut last = None;
+    for c in b.chunks_exact(QUARTER_BYTES) {
+        let q = usize::from(c[0]);
+        if q >= 96 || last.is_some_and(|l| q <= l) {
+            return Err(StoreError::corrupt(format!("burn day blob: quarter {q} out of order or range")));
+        }
+        last = Some(q);
+    }
+    Ok(Box::new(b.chunks_exact(QUARTER_BYTES).map(move |c| (usize::from(c[0]), i64_at(&c[1..])))))
 }
 
 pub fn quarters_from_blob(b: &[u8]) -> Result<[i64; 96]> {
-    if b.len() != 96 * 8 {
-        return Err(StoreError::corrupt(format!("burn day blob of {} bytes", b.len())));
-    }
     let mut out = [0i64; 96];
-    for (slot, chunk) in out.iter_mut().zip(b.chunks_exact(8)) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        *slot = i64::from_le_bytes(bytes);
+    for (q, amount) in quarters_in(b)? {
+        out[q] = amount;
     }
     Ok(out)
 }
 
 /// The sum of a burn day's 96 quarter hours.
 pub fn quarters_total(b: &[u8]) -> Result<i128> {
-    Ok(quarters_from_blob(b)?.iter().map(|&a| i128::from(a)).sum())
+    Ok(quarters_in(b)?.map(|(_, a)| i128::from(a)).sum())
 }
 
 #[cfg(test)]
@@ -148,8 +186,51 @@ mod tests {
         assert_eq!(day_of(ts(t)), 20522);
         let before_epoch = ts(t) - 100 * 86_400_000_000 * 365;
         assert!(quarter_of(before_epoch) < 96);
+    }
+
+    #[test]
+    fn a_burn_day_blob_holds_only_the_quarters_used() {
+        let zeros = [0i64; 96];
+        assert!(quarters_to_blob(&zeros).is_empty());
+        assert_eq!(quarters_from_blob(&[]).unwrap(), zeros);
+        let mut q = zeros;
+        q[0] = 1;
+        q[5] = -7;
+        q[95] = i64::MAX;
+        let blob = quarters_to_blob(&q);
+        assert_eq!(blob.len(), 3 * QUARTER_BYTES);
+        assert_eq!(quarters_from_blob(&blob).unwrap(), q);
+        assert_eq!(quarters_total(&blob).unwrap(), 1 - 7 + i128::from(i64::MAX));
+        // Every quarter used: longer than the dense form, still read back.
+        let full: [i64; 96] = std::array::from_fn(|i| i as i64 + 1);
+        assert_eq!(quarters_to_blob(&full).len(), 96 * QUARTER_BYTES);
+        assert_eq!(quarters_from_blob(&quarters_to_blob(&full)).unwrap(), full);
+    }
+
+    /// Rows written before the sparse form keep their dense blobs until
+    /// the writer next adds to them.
+    #[test]
+    fn a_dense_burn_day_blob_still_reads() {
         let mut q = [0i64; 96];
         q[5] = -7;
-        assert_eq!(quarters_from_blob(&quarters_to_blob(&q)).unwrap(), q);
+        q[80] = 12;
+        let dense: Vec<u8> = q.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(quarters_from_blob(&dense).unwrap(), q);
+        assert_eq!(quarters_total(&dense).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_damaged_burn_day_blob_is_refused() {
+        let mut q = [0i64; 96];
+        q[3] = 1;
+        q[7] = 2;
+        let blob = quarters_to_blob(&q);
+        assert!(quarters_from_blob(&blob[..10]).is_err(), "a cut blob");
+        let mut swapped = blob[9..].to_vec();
+        swapped.extend_from_slice(&blob[..9]);
+        assert!(quarters_from_blob(&swapped).is_err(), "quarters out of order");
+        let mut past = blob.clone();
+        past[9] = 96;
+        assert!(quarters_total(&past).is_err(), "a quarter past the day");
     }
 }

@@ -406,3 +406,47 @@ async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
         .to_string();
     assert!(err.contains("CHECK constraint failed"), "only burns are staged: {err}");
 }
+
+/// Burn-day rows written by earlier builds hold dense blobs (96
+/// little-endian i64s each): they still count in the burn series, and the
+/// writer adds to them and writes them back in the sparse form.
+#[tokio::test]
+async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage() {
+    use creditdesk_ledger::series::Bucket;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(t0() + TimeDelta::minutes(1)));
+    let s = store_on(&dir, clock.clone()).await;
+    s.grant(grant("g1", 1_000)).await.unwrap();
+    let acme = CustomerId::new("acme").unwrap();
+    let used = |s: &SqliteStore| {
+        let s = s.clone();
+        let acme = acme.clone();
+        async move {
+            let series = s.burn_series(acme, t0(), t0() + TimeDelta::days(1), Bucket::Day, chrono_tz::Tz::UTC).await;
+            series.unwrap().total_burned.get()
+        }
+    };
+    s.ingest(vec![event("e-1".into(), 3)], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+    assert_eq!(used(&s).await, Decimal::from(3));
+    drop(s);
+
+    // As an earlier build left it: the same amounts, dense.
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let dense = |quarter: usize, micros: i64| -> Vec<u8> {
+        (0..96).flat_map(|q| if q == quarter { micros } else { 0 }.to_le_bytes()).collect()
+    };
+    let rows = conn
+        .execute("UPDATE burn_days SET burned = ?1, reversed = ?2", rusqlite::params![dense(0, 3_000_000), dense(0, 0)])
+        .unwrap();
+    assert_eq!(rows, 1);
+
+    let s = store_on(&dir, clock.clone()).await;
+    assert_eq!(used(&s).await, Decimal::from(3));
+    clock.set(t0() + TimeDelta::minutes(2));
+    let later = UsageEvent { timestamp: t0() + TimeDelta::minutes(1), ..event("e-2".into(), 4) };
+    s.ingest(vec![later], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+    assert_eq!(used(&s).await, Decimal::from(7));
+    let (burned, reversed): (Vec<u8>, Vec<u8>) =
+        conn.query_row("SELECT burned, reversed FROM burn_days", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((burned.len(), reversed.len()), (9, 0), "rewritten sparse: one quarter used, none reversed");
+}

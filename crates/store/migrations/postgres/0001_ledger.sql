@@ -192,8 +192,8 @@ CREATE TABLE ledger_days (
     PRIMARY KEY (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind)
 );
 
--- Usage (burn + overage) and reversals per product and UTC day, as running
--- totals through each of the day's 96 quarter hours (little-endian i64s).
+-- Usage (burn + overage) and reversals per product and UTC day, by each of
+-- the day's 96 quarter hours (the blobs' form: `codec::quarters_to_blob`).
 CREATE TABLE burn_days (
     customer_id    TEXT NOT NULL,
     credit_type_id TEXT NOT NULL,

@@ -369,7 +369,8 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
 }
 
 /// `entries_recent` is part of the ledger: its rows cannot be changed, and
-/// one leaves only when `entries` holds the very same row.
+/// one leaves only once `entries` holds an entry with its number (entries
+/// are append-only and their numbers unique: that entry is the burn).
 #[tokio::test]
 async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,29 +378,37 @@ async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
     s.grant(grant("g1", 10)).await.unwrap();
     drop(s);
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let recent = || -> Vec<i64> {
+        let mut stmt = conn.prepare("SELECT seq FROM entries_recent ORDER BY seq").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
     conn.execute(
         "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
-         recorded_at, actor) VALUES (0, 999, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i')",
+         recorded_at, actor) VALUES (0, 999, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i'), \
+         (0, 1000, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i')",
         [],
     )
     .unwrap();
     let err = conn.execute("UPDATE entries_recent SET amount = 0", []).unwrap_err().to_string();
     assert!(err.contains("append-only"), "{err}");
     let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
-    assert!(err.contains("leaves only as the same row in entries"), "{err}");
-    // Moved with an amount changed on the way: still refused.
+    assert!(err.contains("leaves only once moved into entries"), "{err}");
+    assert_eq!(recent(), [999, 1000]);
+    // 999 moved, 1000 not: 999 may leave, 1000 stays.
     conn.execute(
         "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, actor) \
-         VALUES (999, 'acme', 'api', 'g1', 'burn', -2, 0, 0, 'i')",
+         SELECT seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, actor \
+         FROM entries_recent WHERE seq = 999",
         [],
     )
     .unwrap();
     let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
-    assert!(err.contains("leaves only as the same row in entries"), "{err}");
+    assert!(err.contains("leaves only once moved into entries"), "{err}");
+    assert_eq!(recent(), [1000]);
     let err = conn
         .execute(
             "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, kind, amount, booked_at, \
-                  recorded_at, actor) VALUES (0, 1000, 'acme', 'api', 'grant', 5, 0, 0, 'i')",
+                  recorded_at, actor) VALUES (0, 1001, 'acme', 'api', 'grant', 5, 0, 0, 'i')",
             [],
         )
         .unwrap_err()

@@ -64,7 +64,8 @@ CREATE TABLE entries_recent (
 ) WITHOUT ROWID;
 CREATE TRIGGER entries_recent_no_update BEFORE UPDATE ON entries_recent
 BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
--- A recent burn leaves only once `entries` holds the same row. FAIL, not
+-- A recent burn leaves only once `entries` holds the same row (by its
+-- number alone since migration 5). FAIL, not
 -- ABORT: a refused row keeps the rows deleted before it (each of them
 -- moved, so nothing is lost), and a DELETE that cannot abort needs no
 -- statement journal (the writer's group rolls back on any error).

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_one_expiry.sql")),
     (3, include_str!("../../migrations/sqlite/0003_workflows.sql")),
     (4, include_str!("../../migrations/sqlite/0004_recent_burns.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_move_guard_by_seq.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -42,6 +42,10 @@ pub struct Args {
     /// Events per HTTP batch during live ingest.
     #[arg(long, default_value_t = 200)]
     pub batch: usize,
+    /// Seconds of the fixed-schedule phase, offered at the database's
+    /// ingest target (SQLite 100,000, PostgreSQL 20,000 events/s).
+    #[arg(long, default_value_t = 5.0)]
+    pub paced_seconds: f64,
     /// Concurrent HTTP clients during live ingest.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -137,6 +141,10 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem}")
 }
 
+/// The ingest targets (service.md), offered in the fixed-schedule phase.
+const SQLITE_TARGET_EVENTS_PER_SEC: f64 = 100_000.0;
+const PG_TARGET_EVENTS_PER_SEC: f64 = 20_000.0;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -160,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
     if !args.no_sqlite {
         let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let server = start_server(&args, &sqlite_url).await?;
-        let figures = load::run(&args, &server, &mut line).await?;
+        let figures = load::run(&args, &server, SQLITE_TARGET_EVENTS_PER_SEC, &mut line).await?;
         drop(server);
         let baselines = baseline::run(&args, dir.path(), &mut line)?;
         line(String::new());
@@ -173,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
         line("\n## PostgreSQL\n".into());
         let pg = creditdesk_testkit::PgServer::start()?;
         let server = start_server(&args, &pg.create_database("bench")?).await?;
-        let figures = load::run(&args, &server, &mut line).await?;
+        let figures = load::run(&args, &server, PG_TARGET_EVENTS_PER_SEC, &mut line).await?;
         drop(server);
         line(String::new());
         line(load::pg_summary(&figures));

@@ -167,7 +167,7 @@ fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: A
             };
         }
         if let Some(c) = conn.as_mut() {
-            writer.run_group(&mut PgDb::new(c), batch, &mut || drop(queue.take()));
+            writer.run_group(&mut PgDb::new(c), batch, &mut || None, &mut || drop(queue.take()));
         }
     }
 }

@@ -168,7 +168,8 @@ impl Command {
 }
 
 /// How long a group may wait for the ingest batches its predecessor's
-/// clients are about to send (the SQLite writer's group commit).
+/// clients are about to send (the SQLite writer's group commit, which
+/// applies each request as it is taken: [`Gather`]).
 ///
 /// A group costs about 4 ms whatever its size (on the machine of
 /// BENCHMARKS.md): the running totals and day rollups of every customer it
@@ -217,56 +218,113 @@ pub(crate) fn take_group(
     limit: usize,
     linger: Linger,
 ) -> Option<Vec<Command>> {
-    // Requests already waiting when the previous group ended belong to
-    // clients other than the ones it acked: both sets are expected now.
-    let (first, waiting) = match carry.pop_front() {
-        Some(c) => (c, true),
-        None => match rx.try_recv() {
-            Ok(c) => (c, true),
-            Err(_) => (rx.blocking_recv()?, false),
-        },
-    };
-    let until = Instant::now() + linger.wait;
-    let mut ingests = usize::from(first.is_ingest());
-    // Set once what was waiting has been taken.
-    let mut expected = linger.expected;
-    let mut drained = !waiting;
-    let mut keys: HashSet<(String, String)> = HashSet::new();
-    if let Some(k) = first.idem_key() {
-        keys.insert((k.actor.clone(), k.key.clone()));
-    }
-    let mut weight = first.weight();
+    let (mut gather, first) = Gather::start(rx, carry, limit, linger)?;
     let mut batch = vec![first];
-    let mut later = Vec::new();
-    while weight < limit {
-        let next = match carry.pop_front() {
-            Some(c) => c,
+    batch.extend(std::iter::from_fn(|| gather.next()));
+    Some(batch)
+}
+
+/// One group's intake, a request at a time (what [`take_group`] collects
+/// at once): the SQLite writer applies each request as it comes, so the
+/// group's wait for the clients it expects is spent working.
+pub(crate) struct Gather<'q> {
+    rx: &'q mut mpsc::Receiver<Command>,
+    carry: &'q mut VecDeque<Command>,
+    limit: usize,
+    until: Instant,
+    ingests: usize,
+    expected: usize,
+    /// Set once what was waiting has been taken.
+    drained: bool,
+    keys: HashSet<(String, String)>,
+    weight: usize,
+    /// Second requests under a key the group holds: for the next group.
+    later: Vec<Command>,
+}
+
+impl<'q> Gather<'q> {
+    /// A group's first request (waiting for one), and the intake for the
+    /// rest. `None` once the queue is closed and nothing is carried over.
+    pub(crate) fn start(
+        rx: &'q mut mpsc::Receiver<Command>,
+        carry: &'q mut VecDeque<Command>,
+        limit: usize,
+        linger: Linger,
+    ) -> Option<(Gather<'q>, Command)> {
+        // Requests already waiting when the previous group ended belong to
+        // clients other than the ones it acked: both sets are expected now.
+        let (first, waiting) = match carry.pop_front() {
+            Some(c) => (c, true),
             None => match rx.try_recv() {
-                Ok(c) => c,
-                Err(mpsc::error::TryRecvError::Empty) if !drained => {
-                    drained = true;
-                    expected += ingests;
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Empty) if ingests < expected && Instant::now() < until => {
-                    std::thread::sleep(LINGER_POLL);
-                    continue;
-                }
-                Err(_) => break,
+                Ok(c) => (c, true),
+                Err(_) => (rx.blocking_recv()?, false),
             },
         };
-        if let Some(k) = next.idem_key() {
-            if !keys.insert((k.actor.clone(), k.key.clone())) {
-                later.push(next);
-                continue;
-            }
+        let mut keys = HashSet::new();
+        if let Some(k) = first.idem_key() {
+            keys.insert((k.actor.clone(), k.key.clone()));
         }
-        ingests += usize::from(next.is_ingest());
-        weight += next.weight();
-        batch.push(next);
+        let gather = Gather {
+            rx,
+            carry,
+            limit,
+            until: Instant::now() + linger.wait,
+            ingests: usize::from(first.is_ingest()),
+            expected: linger.expected,
+            drained: !waiting,
+            keys,
+            weight: first.weight(),
+            later: Vec::new(),
+        };
+        Some((gather, first))
     }
-    carry.extend(later);
-    Some(batch)
+
+    /// The group's next request; `None` when the group is complete: at its
+    /// event limit, or nothing queued and (with a linger) the clients
+    /// expected all in or the wait over.
+    pub(crate) fn next(&mut self) -> Option<Command> {
+        while self.weight < self.limit {
+            let next = match self.carry.pop_front() {
+                Some(c) => c,
+                None => match self.rx.try_recv() {
+                    Ok(c) => c,
+                    Err(mpsc::error::TryRecvError::Empty) if !self.drained => {
+                        self.drained = true;
+                        self.expected += self.ingests;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty)
+                        if self.ingests < self.expected && Instant::now() < self.until =>
+                    {
+                        std::thread::sleep(LINGER_POLL);
+                        continue;
+                    }
+                    Err(_) => return None,
+                },
+            };
+            if let Some(k) = next.idem_key() {
+                if !self.keys.insert((k.actor.clone(), k.key.clone())) {
+                    self.later.push(next);
+                    continue;
+                }
+            }
+            self.ingests += usize::from(next.is_ingest());
+            self.weight += next.weight();
+            return Some(next);
+        }
+        None
+    }
+
+    /// Ingest requests taken so far.
+    pub(crate) fn ingests(&self) -> usize {
+        self.ingests
+    }
+}
+
+impl Drop for Gather<'_> {
+    fn drop(&mut self) {
+        self.carry.extend(self.later.drain(..));
+    }
 }
 
 /// The catalog as last loaded, with the database's catalog version then
@@ -608,10 +666,19 @@ impl Writer {
     /// `locked` is called once the group holds its wallets' row locks (the
     /// PostgreSQL writers hand the queue to the next writer only then: see
     /// `pg::run_writer`).
-    pub(crate) fn run_group<D: Db + ?Sized>(&mut self, db: &mut D, batch: Vec<Command>, locked: &mut dyn FnMut()) {
+    ///
+    /// `more` hands over requests that join the group while it is applied
+    /// (the SQLite writer's [`Gather`]; `None` when the group is complete).
+    pub(crate) fn run_group<D: Db + ?Sized>(
+        &mut self,
+        db: &mut D,
+        mut batch: Vec<Command>,
+        more: &mut dyn FnMut() -> Option<Command>,
+        locked: &mut dyn FnMut(),
+    ) {
         let mut attempt = 1;
         let (group, dones) = loop {
-            match self.attempt(db, &batch, locked) {
+            match self.attempt(db, &mut batch, more, locked) {
                 Ok(done) => break done,
                 Err(e) => {
                     let _ = db.rollback();
@@ -699,7 +766,8 @@ impl Writer {
     fn attempt<D: Db + ?Sized>(
         &mut self,
         db: &mut D,
-        batch: &[Command],
+        batch: &mut Vec<Command>,
+        more: &mut dyn FnMut() -> Option<Command>,
         locked: &mut dyn FnMut(),
     ) -> Result<(Group, Vec<Done>)> {
         self.ensure_seqs(db)?;
@@ -710,14 +778,22 @@ impl Writer {
         // Locks matter only where other writers share the database.
         if db.dialect() == Dialect::Postgres {
             let mut keys = BTreeSet::new();
-            for cmd in batch {
+            for cmd in batch.iter() {
                 self.plan(db, &mut g, cmd, &mut keys)?;
             }
             g.locked = db.lock_wallets(&keys.into_iter().collect::<Vec<_>>())?;
         }
         locked();
         let mut dones = Vec::with_capacity(batch.len());
-        for cmd in batch {
+        for cmd in batch.iter() {
+            dones.push(self.apply(db, &mut g, cmd)?);
+        }
+        // Requests that arrive meanwhile join the group (kept in `batch`
+        // before they are applied: a failed attempt answers or retries them
+        // with the rest).
+        while let Some(cmd) = more() {
+            batch.push(cmd);
+            let cmd = batch.last().ok_or_else(|| StoreError::corrupt("group intake"))?;
             dones.push(self.apply(db, &mut g, cmd)?);
         }
         // A group that burned nothing (an admin change, a workflow step)
@@ -1480,6 +1556,50 @@ mod tests {
         let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, Linger::default()).unwrap();
         assert_eq!(group.len(), 1);
         sender.join().unwrap();
+    }
+
+    fn keyed(key: &str) -> Command {
+        let (reply, _) = oneshot::channel();
+        let key = IdempotencyKey { actor: "t".into(), key: key.into(), request_hash: String::new() };
+        let idem = Some(Idem { key, render: Box::new(|_: &Vec<IngestResult>| (200, String::new())) });
+        Command::Ingest {
+            events: vec![],
+            mode: IngestMode::Live,
+            actor: ActorId::new("t").unwrap(),
+            idem,
+            audit: None,
+            reply,
+        }
+    }
+
+    /// The SQLite writer works on each request as it is taken: requests
+    /// that arrive while the group is being applied still join it.
+    #[test]
+    fn a_group_is_taken_a_request_at_a_time_as_they_arrive() {
+        let (tx, mut rx) = queue();
+        let first = later(&tx, 1, Duration::from_millis(20));
+        let mut carry = VecDeque::new();
+        // Three clients acked by the previous group.
+        let linger = Linger { expected: 3, wait: Duration::from_secs(5) };
+        let t = Instant::now();
+        let (mut gather, _) = Gather::start(&mut rx, &mut carry, 20_000, linger).unwrap();
+        first.join().unwrap();
+        // While the first is applied: a request under key a, a second one
+        // under the same key (for the next group), and a third client's
+        // a little later.
+        tx.blocking_send(keyed("a")).unwrap();
+        tx.blocking_send(keyed("a")).unwrap();
+        let third = later(&tx, 1, Duration::from_millis(50));
+        let joined = gather.next().expect("the request under key a");
+        assert_eq!(joined.idem_key().map(|k| k.key.as_str()), Some("a"));
+        let joined = gather.next().expect("the third client's, waited for");
+        assert!(joined.idem_key().is_none());
+        assert_eq!(gather.ingests(), 3);
+        assert!(gather.next().is_none(), "the expected clients are in and nothing waits");
+        assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
+        drop(gather);
+        third.join().unwrap();
+        assert_eq!(carry.len(), 1, "the second request under key a waits for the next group");
     }
 
     #[test]

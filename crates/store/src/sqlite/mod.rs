@@ -16,8 +16,8 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
-use crate::shared::write::{take_group, Command, Linger, Shared, Writer};
 pub use crate::shared::write::{AdminOp, Idem, Render};
+use crate::shared::write::{Command, Gather, Linger, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
@@ -195,11 +195,14 @@ fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Comm
     let mut writer = Writer::new(shared);
     let mut carry = VecDeque::new();
     let mut linger = Linger::default();
-    while let Some(batch) = take_group(&mut rx, &mut carry, limit, linger) {
+    // Each request is applied as it is taken: the group's wait for the
+    // clients it expects (`Linger`) overlaps their requests' parsing on the
+    // HTTP workers with this thread's work on the ones already in.
+    while let Some((mut gather, first)) = Gather::start(&mut rx, &mut carry, limit, linger) {
         let started = std::time::Instant::now();
-        let ingests = batch.iter().filter(|c| c.is_ingest()).count();
-        writer.run_group(&mut LiteDb::new(&conn), batch, &mut || {});
-        linger = Linger::after(ingests, started.elapsed());
+        writer.run_group(&mut LiteDb::new(&conn), vec![first], &mut || gather.next(), &mut || {});
+        linger = Linger::after(gather.ingests(), started.elapsed());
+        drop(gather);
         wal.after_group(&conn);
     }
 }

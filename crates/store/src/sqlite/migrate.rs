@@ -70,7 +70,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");

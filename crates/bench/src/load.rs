@@ -166,6 +166,27 @@ fn batch_body(events: Vec<serde_json::Value>, backfill: bool) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// `n` live usage events (ids `{prefix}0`, `{prefix}1`, ...) spread over
+/// the customers, in request bodies of `args.batch`; `at` gives event `i`
+/// its time.
+fn usage_batches(prefix: &str, n: usize, args: &Args, at: impl Fn(usize) -> DateTime<Utc>) -> Vec<Bytes> {
+    (0..n)
+        .collect::<Vec<_>>()
+        .chunks(args.batch)
+        .map(|chunk| {
+            let events = chunk
+                .iter()
+                .map(|&i| {
+                    json!({"id": format!("{prefix}{i}"), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
+                           "product_id": if i % 3 == 0 { "images" } else { "chat" }, "quantity": "1",
+                           "timestamp": rfc3339(at(i))})
+                })
+                .collect();
+            batch_body(events, false)
+        })
+        .collect()
+}
+
 /// All phases against one server; `paced_rate` is the offered rate of the
 /// fixed-schedule phase (events/s: the database's ingest target).
 pub async fn run(
@@ -220,21 +241,7 @@ pub async fn run(
     line(format!("history: {} events for `{BIG}` backfilled over 365 days in {history_secs:.1} s", args.history));
 
     // 2. Live ingest across all customers, with a balance reader alongside.
-    let bodies: Vec<_> = (0..args.live)
-        .collect::<Vec<_>>()
-        .chunks(args.batch)
-        .map(|chunk| {
-            let events = chunk
-                .iter()
-                .map(|&i| {
-                    json!({"id": format!("l{i}"), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
-                           "product_id": if i % 3 == 0 { "images" } else { "chat" }, "quantity": "1",
-                           "timestamp": rfc3339(now + TimeDelta::milliseconds((i % 1000) as i64))})
-                })
-                .collect();
-            batch_body(events, false)
-        })
-        .collect();
+    let bodies = usage_batches("l", args.live, args, |i| now + TimeDelta::milliseconds((i % 1000) as i64));
     let (live_secs, acks) = ingest_concurrently(&api, &bodies, args.concurrency, Some(args.queries)).await?;
     let (ack_lat, (balance_lat, noop_lat)) = acks;
     let live_eps = args.live as f64 / live_secs;
@@ -249,21 +256,7 @@ pub async fn run(
 
     // 4. New events at the offered rate, on a fixed schedule.
     let paced_events = (paced_rate * args.paced_seconds) as usize;
-    let bodies: Vec<_> = (0..paced_events)
-        .collect::<Vec<_>>()
-        .chunks(args.batch)
-        .map(|chunk| {
-            let events = chunk
-                .iter()
-                .map(|&i| {
-                    json!({"id": format!("p{i}"), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
-                           "product_id": if i % 3 == 0 { "images" } else { "chat" }, "quantity": "1",
-                           "timestamp": rfc3339(Utc::now())})
-                })
-                .collect();
-            batch_body(events, false)
-        })
-        .collect();
+    let bodies = usage_batches("p", paced_events, args, |_| Utc::now());
     let paced = ingest_paced(&api, bodies, args.batch, paced_rate).await?;
     line(format!(
         "paced: {paced_events} events offered at {paced_rate:.0}/s in {}-event batches, taken at {:.0}/s",

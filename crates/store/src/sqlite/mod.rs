@@ -32,8 +32,9 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
 /// scattered rollup and index leaves; each costs a WAL frame of a whole
 /// page, so 8 KiB pages beat 16 KiB (2026-12-03, interleaved quick runs:
 /// 66-70k against 64-68k events/s, batch ack p99 48-51 ms against
-/// 82-87 ms). 4 KiB was slower (53-58k): a day's burn rollup (two
-/// 768-byte arrays) no longer fits in a leaf and spills to overflow pages.
+/// 82-87 ms). 4 KiB was slower (53-58k), measured while a day's burn
+/// rollup was dense (two 768-byte arrays, since made sparse): it no longer
+/// fitted in a leaf and spilled to overflow pages.
 pub const PAGE_SIZE: u32 = 8192;
 
 /// Page cache of the write connection (KiB).

@@ -13,12 +13,13 @@ use crate::Args;
 /// The store's own schema, so the ceiling pays for the same indexes. The
 /// rows go straight to their final tables: the staging of recent burns
 /// (migration 4) is the server's logic, not part of the ceiling.
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
     include_str!("../../store/migrations/sqlite/0001_ledger.sql"),
     include_str!("../../store/migrations/sqlite/0002_one_expiry.sql"),
     include_str!("../../store/migrations/sqlite/0003_workflows.sql"),
     include_str!("../../store/migrations/sqlite/0004_recent_burns.sql"),
     include_str!("../../store/migrations/sqlite/0005_move_guard_by_seq.sql"),
+    include_str!("../../store/migrations/sqlite/0006_no_seq_index.sql"),
 ];
 
 pub struct Baselines {

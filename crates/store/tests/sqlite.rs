@@ -405,6 +405,17 @@ async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
     let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
     assert!(err.contains("leaves only once moved into entries"), "{err}");
     assert_eq!(recent(), [1000]);
+    // An entry that carries 1000's number for another customer, or for the
+    // same customer at another time, is not 1000 moved.
+    conn.execute(
+        "INSERT INTO entries (seq, customer_id, credit_type_id, kind, amount, booked_at, recorded_at, actor) \
+         VALUES (1000, 'other', 'api', 'grant', 5, 0, 0, 'i'), (1000, 'acme', 'api', 'grant', 5, 0, 1, 'i')",
+        [],
+    )
+    .unwrap();
+    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
+    assert!(err.contains("leaves only once moved into entries"), "{err}");
+    assert_eq!(recent(), [1000]);
     let err = conn
         .execute(
             "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, kind, amount, booked_at, \

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_workflows.sql")),
     (4, include_str!("../../migrations/sqlite/0004_recent_burns.sql")),
     (5, include_str!("../../migrations/sqlite/0005_move_guard_by_seq.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_no_seq_index.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -70,7 +71,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");

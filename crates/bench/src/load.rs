@@ -241,7 +241,8 @@ pub async fn run(
     line(format!("history: {} events for `{BIG}` backfilled over 365 days in {history_secs:.1} s", args.history));
 
     // 2. Live ingest across all customers, with a balance reader alongside.
-    let bodies = usage_batches("l", args.live, args, |i| now + TimeDelta::milliseconds((i % 1000) as i64));
+    let bodies =
+        usage_batches("l", args.live, args, |i| now + TimeDelta::microseconds((i * 1_000_000 / args.live) as i64));
     let (live_secs, acks) = ingest_concurrently(&api, &bodies, args.concurrency, Some(args.queries)).await?;
     let (ack_lat, (balance_lat, noop_lat)) = acks;
     let live_eps = args.live as f64 / live_secs;

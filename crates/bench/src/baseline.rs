@@ -60,7 +60,7 @@ pub fn run(args: &Args, dir: &Path, line: &mut impl FnMut(String)) -> anyhow::Re
             )?;
             for i in chunk * 1000..((chunk + 1) * 1000).min(n) {
                 let customer = format!("cus_{:04}", (i * 7919) % args.customers);
-                let id = format!("l{i}");
+                let id = args.event_ids.id("l", i);
                 let ts = 1_780_000_000_000_000i64 + i as i64;
                 ev.execute(params![id, customer, ts])?;
                 en.execute(params![i as i64 + 1, customer, format!("{customer}-g0"), ts, id])?;

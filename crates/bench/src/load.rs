@@ -177,7 +177,7 @@ fn usage_batches(prefix: &str, n: usize, args: &Args, at: impl Fn(usize) -> Date
             let events = chunk
                 .iter()
                 .map(|&i| {
-                    json!({"id": format!("{prefix}{i}"), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
+                    json!({"id": args.event_ids.id(prefix, i), "customer_id": format!("cus_{:04}", (i * 7919) % args.customers),
                            "product_id": if i % 3 == 0 { "images" } else { "chat" }, "quantity": "1",
                            "timestamp": rfc3339(at(i))})
                 })

@@ -46,6 +46,9 @@ pub struct Args {
     /// ingest target (SQLite 100,000, PostgreSQL 20,000 events/s).
     #[arg(long, default_value_t = 5.0)]
     pub paced_seconds: f64,
+    /// The shape of the event ids clients send (their idempotency keys).
+    #[arg(long, value_enum, default_value_t = EventIds::Sequential)]
+    pub event_ids: EventIds,
     /// Concurrent HTTP clients during live ingest.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -61,6 +64,30 @@ pub struct Args {
     /// Skip the SQLite run and its baselines (PostgreSQL only).
     #[arg(long, conflicts_with = "no_pg")]
     pub no_sqlite: bool,
+}
+
+/// Event ids as clients make them. The events table is keyed by id, so
+/// the shape decides where each insert lands: sequential and time-ordered
+/// ids append, random ones land anywhere in the table.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum EventIds {
+    /// `l0`, `l1`, ...: one counter, in batch order.
+    Sequential,
+    /// Random UUIDs (version 4).
+    Uuid4,
+    /// Time-ordered UUIDs (version 7, as ULIDs are).
+    Uuid7,
+}
+
+impl EventIds {
+    /// The id of the `i`th event of a phase whose ids start with `prefix`.
+    pub fn id(self, prefix: &str, i: usize) -> String {
+        match self {
+            EventIds::Sequential => format!("{prefix}{i}"),
+            EventIds::Uuid4 => uuid::Uuid::new_v4().to_string(),
+            EventIds::Uuid7 => uuid::Uuid::now_v7().to_string(),
+        }
+    }
 }
 
 /// A running server process, killed on drop.
@@ -165,6 +192,10 @@ async fn main() -> anyhow::Result<()> {
          PostgreSQL with its own defaults (`fsync`, `full_page_writes`, `synchronous_commit` on).\n"
             .into(),
     );
+    line(format!(
+        "Event ids: `--event-ids {}`.\n",
+        clap::ValueEnum::to_possible_value(&args.event_ids).map(|v| v.get_name().to_string()).unwrap_or_default()
+    ));
     if !args.no_sqlite {
         let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let server = start_server(&args, &sqlite_url).await?;

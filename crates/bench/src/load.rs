@@ -32,6 +32,10 @@ pub struct Figures {
     pub series: Latency,
     pub point_in_time: Latency,
     pub max_rss_bytes: u64,
+    /// The store's writer threads over the live phase, per event: CPU
+    /// microseconds and bytes written. Steadier than events/s when the
+    /// machine's speed drifts between runs.
+    pub writer_per_live_event: Option<(f64, f64)>,
     pub history_events: u64,
     /// Events per live batch.
     pub batch: usize,
@@ -243,7 +247,12 @@ pub async fn run(
     // 2. Live ingest across all customers, with a balance reader alongside.
     let bodies =
         usage_batches("l", args.live, args, |i| now + TimeDelta::microseconds((i * 1_000_000 / args.live) as i64));
+    let writer_before = crate::Server::writer_usage(pid);
     let (live_secs, acks) = ingest_concurrently(&api, &bodies, args.concurrency, Some(args.queries)).await?;
+    let writer_per_live_event = writer_before.zip(crate::Server::writer_usage(pid)).map(|(a, b)| {
+        let n = args.live as f64;
+        ((b.cpu_secs - a.cpu_secs) * 1e6 / n, b.bytes_written.saturating_sub(a.bytes_written) as f64 / n)
+    });
     let (ack_lat, (balance_lat, noop_lat)) = acks;
     let live_eps = args.live as f64 / live_secs;
     line(format!(
@@ -295,6 +304,7 @@ pub async fn run(
         series: latency(series),
         point_in_time: latency(pit),
         max_rss_bytes: max_rss.load(Ordering::Relaxed),
+        writer_per_live_event,
         history_events: args.history as u64,
         batch: args.batch,
     })
@@ -439,6 +449,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
     format!(
         "| figure | target | measured | baseline (same run) | |\n|---|---|---|---|---|\n\
          | live ingest over HTTP into SQLite | >= 100,000 events/s | {:.0} events/s | raw SQLite insert of the same rows, no logic: {:.0} events/s | {} |\n\
+         | the store's writer thread during live ingest, per event (bytes written: the WAL) | - | {} | | |\n\
          | p99 batch ack at {:.0} events/s offered ({}-event batches on a fixed schedule, acks timed from when due) | <= 15 ms | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | the closed loop above, at saturation: p99 {:.1} ms (p50 {:.1} ms) | {} |\n\
          | balance query while that paced ingest runs | - | p99 {:.2} ms (p50 {:.2} ms, n={}) | | |\n\
          | duplicate replay | >= 300,000 events/s | {:.0} events/s | | {} |\n\
@@ -448,6 +459,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
          | server resident memory at full ingest | <= 150 MB | {:.0} MB ({:.0} MiB) max | | {} |\n\
          | backfill of the history (1,000-event batches) | - | {:.0} events/s | | |\n",
         f.live_events_per_sec, b.raw_insert_events_per_sec, ok(f.live_events_per_sec >= 100_000.0),
+        writer_usage(f),
         f.paced.offered_events_per_sec, f.batch, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
         f.live_batch_p99_ms, f.live_batch_p50_ms, ok(f.paced.ack.p99_ms <= 15.0),
         f.paced.balance.p99_ms, f.paced.balance.p50_ms, f.paced.balance.n,
@@ -461,6 +473,13 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
     )
 }
 
+fn writer_usage(f: &Figures) -> String {
+    match f.writer_per_live_event {
+        Some((us, bytes)) => format!("{us:.2} us CPU, {bytes:.0} bytes written"),
+        None => "not measured (no /proc)".into(),
+    }
+}
+
 /// The PostgreSQL run's figures: its target is the ingest rate (service.md:
 /// >= 20,000 events/s); the rest is reported for comparison with SQLite.
 pub fn pg_summary(f: &Figures) -> String {
@@ -469,6 +488,7 @@ pub fn pg_summary(f: &Figures) -> String {
     format!(
         "| figure (PostgreSQL) | target | measured | |\n|---|---|---|---|\n\
          | live ingest over HTTP into PostgreSQL | >= 20,000 events/s | {:.0} events/s | {} |\n\
+         | the store's writer threads during live ingest, CPU per event | - | {} | |\n\
          | p99 batch ack during that ingest | - | {:.1} ms (p50 {:.1} ms) | |\n\
          | p99 batch ack at {:.0} events/s offered (fixed schedule, acks timed from when due) | - | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | |\n\
          | duplicate replay | - | {:.0} events/s | |\n\
@@ -479,6 +499,7 @@ pub fn pg_summary(f: &Figures) -> String {
          | server resident memory (the server process; PostgreSQL's own not counted) | - | {:.0} MB max | |\n\
          | backfill of the history (1,000-event batches) | - | {:.0} events/s | |\n",
         f.live_events_per_sec, ok(f.live_events_per_sec >= 20_000.0),
+        f.writer_per_live_event.map_or("not measured (no /proc)".into(), |(us, _)| format!("{us:.2} us")),
         f.live_batch_p99_ms, f.live_batch_p50_ms,
         f.paced.offered_events_per_sec, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
         f.duplicate_events_per_sec,

@@ -117,6 +117,45 @@ impl Server {
     }
 }
 
+/// CPU time and bytes passed to `write` so far, summed over a process's
+/// threads whose name starts with one of `prefixes` (Linux `/proc`).
+#[derive(Clone, Copy)]
+pub struct ThreadUsage {
+    pub cpu_secs: f64,
+    pub bytes_written: u64,
+}
+
+impl Server {
+    /// The store's writer threads: `creditdesk-writer` (SQLite) and
+    /// `creditdesk-pg-writer-N`, as `/proc` shortens them to 15 bytes.
+    pub fn writer_usage(pid: u32) -> Option<ThreadUsage> {
+        Self::thread_usage(pid, &["creditdesk-writ", "creditdesk-pg-w"])
+    }
+
+    fn thread_usage(pid: u32, prefixes: &[&str]) -> Option<ThreadUsage> {
+        let mut usage = ThreadUsage { cpu_secs: 0.0, bytes_written: 0 };
+        let mut found = false;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+            let dir = task.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if !prefixes.iter().any(|p| comm.starts_with(p)) {
+                continue;
+            }
+            // After the name's closing parenthesis: field 3 (state) first,
+            // so utime and stime (fields 14 and 15) are at 11 and 12.
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            usage.cpu_secs += ticks as f64 / 100.0; // USER_HZ, 100 on Linux
+            let io = std::fs::read_to_string(dir.join("io")).unwrap_or_default();
+            usage.bytes_written +=
+                io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            found = true;
+        }
+        found.then_some(usage)
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -320,9 +320,9 @@ fn slot(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(s - s.rem_euclid(900), 0).unwrap_or(t)
 }
 
-/// Sends every body with `clients` concurrent senders; optionally queries
-/// the big customer's balance in a loop meanwhile, each balance followed by
-/// an authenticated no-op (`/v1/version`). Returns the elapsed time, the
+/// Sends every body with `clients` concurrent senders; optionally a
+/// [`Prober`] reads the big customer's balance meanwhile, each balance
+/// followed by an authenticated no-op (`/v1/version`). Returns the elapsed time, the
 /// batch ack latencies, and the balance and no-op latencies.
 async fn ingest_concurrently(
     api: &Arc<Api>,
@@ -332,24 +332,7 @@ async fn ingest_concurrently(
 ) -> anyhow::Result<(f64, (Latency, (Latency, Latency)))> {
     let next = Arc::new(AtomicU64::new(0));
     let bodies = Arc::new(bodies.to_vec());
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = balance_queries.map(|max| {
-        let (api, done) = (api.clone(), done.clone());
-        tokio::spawn(async move {
-            let (mut balance, mut noop) = (Vec::new(), Vec::new());
-            while !done.load(Ordering::Relaxed) && balance.len() < max * 50 {
-                if let Ok(ms) = api.get_timed(&format!("/v1/customers/{BIG}/balances?credit_type=api")).await {
-                    balance.push(ms);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                if let Ok(ms) = api.get_timed("/v1/version").await {
-                    noop.push(ms);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            (balance, noop)
-        })
-    });
+    let reader = balance_queries.map(|max| Prober::start(api, Some(max * 50), Duration::from_millis(5), true));
     let t = Instant::now();
     let mut senders = Vec::new();
     for _ in 0..clients {
@@ -371,15 +354,63 @@ async fn ingest_concurrently(
         acks.extend(s.await??);
     }
     let secs = t.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
     let probes = match reader {
         Some(r) => {
-            let (balance, noop) = r.await?;
+            let (balance, noop) = r.finish().await?;
             (latency(balance), latency(noop))
         }
         None => Default::default(),
     };
     Ok((secs, (latency(acks), probes)))
+}
+
+/// A support agent reading the big customer's balance in a loop while
+/// ingest runs (each read followed by `pause`, and by an authenticated
+/// no-op, `/v1/version`, when `with_noop`), until told to stop or `max`
+/// reads. It has an OS thread, a runtime and a connection of its own: on
+/// the bench's runtime its requests waited for the load generator's tasks
+/// (both share this machine's two cores), and that wait was being timed
+/// as the server's.
+struct Prober {
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<anyhow::Result<(Vec<f64>, Vec<f64>)>>,
+}
+
+impl Prober {
+    fn start(api: &Api, max: Option<usize>, pause: Duration, with_noop: bool) -> Prober {
+        let done = Arc::new(AtomicBool::new(false));
+        let (base, token, stop) = (api.base.clone(), api.token.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+                let api = Api { http, base, token };
+                let (mut balance, mut noop) = (Vec::new(), Vec::new());
+                while !stop.load(Ordering::Relaxed) && max.is_none_or(|max| balance.len() < max) {
+                    if let Ok(ms) = api.get_timed(&format!("/v1/customers/{BIG}/balances?credit_type=api")).await {
+                        balance.push(ms);
+                    }
+                    tokio::time::sleep(pause).await;
+                    if with_noop {
+                        if let Ok(ms) = api.get_timed("/v1/version").await {
+                            noop.push(ms);
+                        }
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                Ok((balance, noop))
+            })
+        });
+        Prober { done, thread }
+    }
+
+    /// Stops the loop; the balance and no-op latencies (ms).
+    async fn finish(self) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+        self.done.store(true, Ordering::Relaxed);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join().map_err(|_| anyhow::anyhow!("the prober thread panicked")))
+            .await??
+    }
 }
 
 /// Sends each batch when a fixed schedule says (`rate` events/s), on a
@@ -397,20 +428,7 @@ async fn ingest_concurrently(
 async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f64) -> anyhow::Result<Paced> {
     let events: usize = batch * bodies.len();
     let every = Duration::from_secs_f64(batch as f64 / rate);
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (api, done) = (api.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut balance = Vec::new();
-            while !done.load(Ordering::Relaxed) {
-                if let Ok(ms) = api.get_timed(&format!("/v1/customers/{BIG}/balances?credit_type=api")).await {
-                    balance.push(ms);
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            balance
-        })
-    };
+    let reader = Prober::start(api, None, Duration::from_millis(10), false);
     let start = tokio::time::Instant::now();
     let mut sends = Vec::with_capacity(bodies.len());
     for (k, body) in bodies.into_iter().enumerate() {
@@ -429,8 +447,7 @@ async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f6
         acks.push(ms);
         last = last.max(acked);
     }
-    done.store(true, Ordering::Relaxed);
-    let balance = latency(reader.await?);
+    let balance = latency(reader.finish().await?.0);
     let ack_max_ms = acks.iter().copied().fold(0.0, f64::max);
     Ok(Paced {
         offered_events_per_sec: rate,

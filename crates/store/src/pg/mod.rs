@@ -147,7 +147,7 @@ crate::workflow::workflow_api!(PgStore);
 /// held, so what arrives meanwhile makes one large group for the next
 /// writer instead of many small ones that would each wait their turn.
 fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<Command>>>) {
-    crate::shared::yield_to_readers();
+    crate::shared::run_in_background();
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut carry = VecDeque::new();

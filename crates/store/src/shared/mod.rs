@@ -9,21 +9,29 @@ pub(crate) mod write;
 use crate::error::{Result, StoreError};
 use crate::model::Idempotent;
 
-/// Lowers the calling thread's CPU priority (nice 10, Linux only).
+/// Puts the calling thread in Linux's background scheduling class
+/// (`SCHED_IDLE`); elsewhere does nothing.
 ///
-/// Writers and the checkpointer batch their work (group commit), so a
-/// millisecond's wait costs them nothing; a reader's wait is the latency a
-/// user sees, and on a busy machine the scheduler would otherwise let a
-/// woken read wait behind a writer's time slice. At nice 10 a writer still
-/// gets about a tenth of a contended core and all of an idle one.
-pub(crate) fn yield_to_readers() {
+/// For work that is measured in throughput, not in one request's wait:
+/// the store's writers and checkpointer (they batch their work by group
+/// commit) and the server's ingest handling. Any request-serving thread
+/// that wakes takes the core from such a thread at once. At nice 10 (used
+/// until 2026-12-04) it did not: the scheduler let a woken request thread
+/// wait for the writer's or checkpointer's time slice, up to a 4 ms tick
+/// (`perf sched` under live ingest), and that wait was the balance
+/// query's p99 (BENCHMARKS.md). Background threads still get every idle
+/// core, and share a contended one among themselves; while request
+/// threads keep both cores busy, ingest waits (its clients see slower
+/// acks, not errors).
+pub fn run_in_background() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id (Linux
-    // keeps a nice value per thread); no memory of ours is passed.
+    // SAFETY: a plain system call on the calling thread (pid 0), with a
+    // parameter struct that lives across the call. Lowering a thread's own
+    // class needs no privilege.
     unsafe {
-        let thread = libc::gettid() as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, thread, 10) != 0 {
-            tracing::debug!("could not lower the writer thread's priority");
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            tracing::debug!("could not move a thread to the background scheduling class");
         }
     }
 }
@@ -298,3 +306,26 @@ macro_rules! ledger_api {
     };
 }
 pub(crate) use ledger_api;
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The calling thread's scheduling policy.
+    fn policy() -> i32 {
+        // SAFETY: a query about the calling thread; no memory is passed.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn a_background_thread_is_in_the_idle_class_and_only_that_thread() {
+        let before = policy();
+        let inside = std::thread::spawn(|| {
+            super::run_in_background();
+            policy()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, libc::SCHED_IDLE);
+        assert_eq!(policy(), before, "the caller's own class is untouched");
+        assert_ne!(before, libc::SCHED_IDLE);
+    }
+}

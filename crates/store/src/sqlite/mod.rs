@@ -99,7 +99,7 @@ fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result
     std::thread::Builder::new()
         .name("creditdesk-checkpoint".into())
         .spawn(move || {
-            crate::shared::yield_to_readers();
+            crate::shared::run_in_background();
             let mut last_log = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 // Busy or locked now: try again next time.
@@ -190,7 +190,7 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// while the previous commit ran go into the next transaction). Being the
 /// only writer, its wallet cache is always current.
 fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
-    crate::shared::yield_to_readers();
+    crate::shared::run_in_background();
     let mut wal = WalCap::new(&conn, WAL_RESTART_BYTES, WAL_LIMIT_BYTES);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
@@ -271,9 +271,18 @@ impl SqliteStore {
 
     /// Runs `f` on a pooled read-only connection, in one read transaction
     /// (one snapshot for all its queries).
+    ///
+    /// On a multi-threaded runtime the read runs on the calling worker
+    /// (`block_in_place` hands the worker's other tasks to another thread
+    /// meanwhile): a read is a fraction of a millisecond, and handing it to
+    /// a blocking thread and back cost two thread wake-ups, each of which
+    /// can wait for a core under ingest. Balance p99 under live ingest,
+    /// server side: 0.7-1.1 ms against 1.5-1.9 ms (2026-12-04,
+    /// BENCHMARKS.md). A current-thread runtime (most tests) cannot lend
+    /// its only worker, so it uses the blocking pool.
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T> + Send + 'static) -> Result<T> {
         let pool = self.inner.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let conn = pool.get()?;
             let mut db = LiteDb::new(&conn);
             db.begin()?;
@@ -281,9 +290,11 @@ impl SqliteStore {
             // Nothing to keep: ending the read transaction either way.
             let _ = db.rollback();
             out
-        })
-        .await
-        .map_err(|e| StoreError::corrupt(format!("reader task: {e}")))?
+        };
+        if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(run);
+        }
+        tokio::task::spawn_blocking(run).await.map_err(|e| StoreError::corrupt(format!("reader task: {e}")))?
     }
 }
 

@@ -13,6 +13,7 @@
 mod admin;
 mod approvals;
 mod audit;
+mod bulk;
 mod customers;
 mod disputes;
 mod error;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json as AxumJson;
@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::audit::{self, RequestId};
+use super::bulk;
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdempotencyKey, Json, Query};
 use super::idempotency::{self, Render};
@@ -53,7 +54,22 @@ pub async fn ingest(
     caller: Caller,
     RequestId(request_id): RequestId,
     IdempotencyKey(key): IdempotencyKey,
-    Json(req): Json<IngestRequest>,
+    request: Request,
+) -> ApiResult<Response> {
+    // Parsing, the store's answer and its rendering are bulk work.
+    bulk::run(async move {
+        let Json(req) = Json::<IngestRequest>::from_request(request, &state).await?;
+        ingest_batch(state, caller, request_id, key, req).await
+    })
+    .await
+}
+
+async fn ingest_batch(
+    state: AppState,
+    caller: Caller,
+    request_id: Option<String>,
+    key: Option<String>,
+    req: IngestRequest,
 ) -> ApiResult<Response> {
     caller.require(Action::Ingest)?;
     let mode = match req.mode.unwrap_or(WriteMode::Live) {

@@ -322,8 +322,8 @@ fn slot(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Sends every body with `clients` concurrent senders; optionally a
 /// [`Prober`] reads the big customer's balance meanwhile, each balance
-/// followed by an authenticated no-op (`/v1/version`). Returns the elapsed time, the
-/// batch ack latencies, and the balance and no-op latencies.
+/// followed by an authenticated no-op (`/v1/version`). Returns the elapsed
+/// time, the batch ack latencies, and the balance and no-op latencies.
 async fn ingest_concurrently(
     api: &Arc<Api>,
     bodies: &[Bytes],

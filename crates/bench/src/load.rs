@@ -463,6 +463,12 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
     let mb = |bytes: u64| bytes as f64 / 1e6;
     let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
     let ok = |met: bool| if met { "met" } else { "**not met**" };
+    // The ack target holds at the ingest target's rate (`--paced-rate`).
+    let ack_verdict = if f.paced.offered_events_per_sec >= 100_000.0 {
+        ok(f.paced.ack.p99_ms <= 15.0)
+    } else {
+        "not judged: offered below 100,000 events/s"
+    };
     format!(
         "| figure | target | measured | baseline (same run) | |\n|---|---|---|---|---|\n\
          | live ingest over HTTP into SQLite | >= 100,000 events/s | {:.0} events/s | raw SQLite insert of the same rows, no logic: {:.0} events/s | {} |\n\
@@ -478,7 +484,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
         f.live_events_per_sec, b.raw_insert_events_per_sec, ok(f.live_events_per_sec >= 100_000.0),
         writer_usage(f),
         f.paced.offered_events_per_sec, f.batch, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
-        f.live_batch_p99_ms, f.live_batch_p50_ms, ok(f.paced.ack.p99_ms <= 15.0),
+        f.live_batch_p99_ms, f.live_batch_p50_ms, ack_verdict,
         f.paced.balance.p99_ms, f.paced.balance.p50_ms, f.paced.balance.n,
         f.duplicate_events_per_sec, ok(f.duplicate_events_per_sec >= 300_000.0),
         f.history_events, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n, b.naive_balance.p99_ms,

@@ -6,12 +6,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 use creditdesk_ledger::catalog::{BurnOrder, CreditType, OverageMode, Product, RateCard};
 use creditdesk_ledger::clock::ManualClock;
 use creditdesk_ledger::engine::{IngestMode, IngestResult};
 use creditdesk_ledger::event::UsageEvent;
 use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant};
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
+use creditdesk_ledger::series::Bucket;
 use creditdesk_ledger::{Currency, Money};
 use creditdesk_store::{
     AdminOp, Customer, Idem, IdempotencyKey, Idempotent, LedgerFilter, Render, SqliteStore, StoreError, StoreOptions,
@@ -309,9 +311,11 @@ async fn a_write_from_another_connection_is_waited_for_not_failed() {
 }
 
 /// Burns are written to `entries_recent` and moved into `entries` a slice
-/// of customers per write group. Wherever a burn is at the time, each read
-/// sees it exactly once: the ledger listing, balances now and at a past
-/// instant (summed from the entries of that day), an event's entries.
+/// of customers per write group, their day rollups written as they move.
+/// Wherever a burn is at the time, each read sees it exactly once: the
+/// ledger listing, balances now, at a past instant and as known at a past
+/// time (from whole days' rollups and the entries of the boundary days),
+/// the daily burn series, an event's entries.
 #[tokio::test]
 async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +325,9 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     let (acme, api) = (CustomerId::new("acme").unwrap(), CreditTypeId::new("api").unwrap());
-    let second = |i: i64| t0() + TimeDelta::seconds(i);
+    // Seven hours apart: the rounds span twelve days, so past instants
+    // read whole days before theirs, staged and moved.
+    let second = |i: i64| t0() + TimeDelta::hours(7 * i);
     let used_through = |i: i64| (1..=i + 1).sum::<i64>();
     let (mut seen_recent, mut seen_moved) = (false, false);
     // More rounds than slices: the customer's slice is moved at least once.
@@ -347,6 +353,17 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
         let k = i / 2;
         let then = s.balance(acme.clone(), api.clone(), Some(second(k)), None).await.unwrap();
         assert_eq!(then.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, at second {k}");
+
+        // Now, as known just after round k was recorded.
+        let known = second(k) + TimeDelta::milliseconds(1);
+        let then_known = s.balance(acme.clone(), api.clone(), None, Some(known)).await.unwrap();
+        assert_eq!(then_known.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, known {k}");
+        let series = s.burn_series(acme.clone(), t0(), t0() + TimeDelta::days(14), Bucket::Day, Tz::UTC).await.unwrap();
+        assert_eq!(series.total_burned.get(), Decimal::from(used_through(i)), "round {i}");
+        let per_day: Vec<Decimal> =
+            (0..14).map(|d| (0..=i).filter(|&r| 7 * r / 24 == d).map(|r| Decimal::from(r + 1)).sum()).collect();
+        let buckets: Vec<Decimal> = series.buckets.iter().map(|b| b.burned.iter().map(|c| c.get()).sum()).collect();
+        assert_eq!(buckets, per_day, "round {i}");
 
         let linked = s.entries_of_event(EventId::new(format!("e-{k}")).unwrap()).await.unwrap();
         assert_eq!(linked.len(), 1, "round {i}: e-{k}'s burn");
@@ -432,7 +449,6 @@ async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
 /// writer adds to them and writes them back in the sparse form.
 #[tokio::test]
 async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage() {
-    use creditdesk_ledger::series::Bucket;
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(t0() + TimeDelta::minutes(1)));
     let s = store_on(&dir, clock.clone()).await;
@@ -442,7 +458,7 @@ async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage()
         let s = s.clone();
         let acme = acme.clone();
         async move {
-            let series = s.burn_series(acme, t0(), t0() + TimeDelta::days(1), Bucket::Day, chrono_tz::Tz::UTC).await;
+            let series = s.burn_series(acme, t0(), t0() + TimeDelta::days(1), Bucket::Day, Tz::UTC).await;
             series.unwrap().total_burned.get()
         }
     };
@@ -455,6 +471,8 @@ async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage()
     let dense = |quarter: usize, micros: i64| -> Vec<u8> {
         (0..96).flat_map(|q| if q == quarter { micros } else { 0 }.to_le_bytes()).collect()
     };
+    // Opening the store moves the staged burn, writing its day row.
+    drop(store_on(&dir, clock.clone()).await);
     let rows = conn
         .execute("UPDATE burn_days SET burned = ?1, reversed = ?2", rusqlite::params![dense(0, 3_000_000), dense(0, 0)])
         .unwrap();
@@ -465,6 +483,10 @@ async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage()
     clock.set(t0() + TimeDelta::minutes(2));
     let later = UsageEvent { timestamp: t0() + TimeDelta::minutes(1), ..event("e-2".into(), 4) };
     s.ingest(vec![later], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+    assert_eq!(used(&s).await, Decimal::from(7));
+    // The new burn's rollup is added to the row when it moves.
+    drop(s);
+    let s = store_on(&dir, clock.clone()).await;
     assert_eq!(used(&s).await, Decimal::from(7));
     let (burned, reversed): (Vec<u8>, Vec<u8>) =
         conn.query_row("SELECT burned, reversed FROM burn_days", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();

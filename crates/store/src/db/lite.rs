@@ -13,7 +13,7 @@ use creditdesk_ledger::ids::EventId;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 
-use super::{bad_column, Db, Dialect, Each, Row, Sql, WalletKey, WalletRow, P};
+use super::{bad_column, BurnDay, Db, Dialect, Each, LedgerDay, Row, Sql, WalletKey, WalletRow, P};
 use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -77,11 +77,91 @@ macro_rules! move_recent {
 const MOVE_SLICE: &str = concat!(move_recent!(), " WHERE slice = ?1");
 const DROP_MOVED: &str = "DELETE FROM entries_recent WHERE slice = ?1";
 
-/// Moves every recent burn into `entries`, when the store opens: then no
-/// burn outlives the build that filed it, and [`SLICES`] or [`slice_of`]
-/// may change from one version to the next.
+/// The recent burns that `$cond` picks (one slice, or all) summed by
+/// customer, credit type, grant, product, booked quarter hour (counted
+/// from the epoch) and recorded day: what [`roll_up_recent`] adds to the
+/// day rollups. Floored divisions (SQLite's `/` truncates towards zero).
+macro_rules! recent_burn_sums {
+    ($cond:literal) => {
+        concat!(
+            "SELECT customer_id, credit_type_id, COALESCE(grant_id, ''), COALESCE(product_id, ''), ",
+            "booked_at / 900000000 - (booked_at % 900000000 < 0), ",
+            "recorded_at / 86400000000 - (recorded_at % 86400000000 < 0), SUM(amount), SUM(ABS(amount)) ",
+            "FROM entries_recent WHERE ",
+            $cond,
+            " GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+    };
+}
+
+/// Adds the day rollups of the recent burns in `slice` (all of them with
+/// `None`) as they move: until then reads add them from `entries_recent`
+/// (`shared::read`). The same sums the writer adds for entries written
+/// straight to `entries` (`Writer::persist`), from one grouped scan of
+/// the slice.
+fn roll_up_recent(db: &mut LiteDb<'_>, slice: Option<i64>) -> Result<()> {
+    let sums = match slice {
+        Some(_) => recent_burn_sums!("slice = ?1"),
+        None => recent_burn_sums!("true"),
+    };
+    let params: Vec<P<'_>> = slice.into_iter().map(P::I64).collect();
+    let mut ledger: HashMap<(String, String, i64, i64, String), i64> = HashMap::new();
+    let mut burn: HashMap<(String, String, String, i64), Box<[i64; 96]>> = HashMap::new();
+    db.run(sums, &params, &mut |r| {
+        let (customer, credit_type, grant, product) = (r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?);
+        let quarter = r.i64(4)?;
+        let (booked_day, slot) = (quarter.div_euclid(96), quarter.rem_euclid(96) as usize);
+        let key = (customer.clone(), credit_type.clone(), booked_day, r.i64(5)?, grant);
+        *ledger.entry(key).or_default() += r.i64(6)?;
+        burn.entry((customer, credit_type, product, booked_day)).or_insert_with(|| Box::new([0; 96]))[slot] +=
+            r.i64(7)?;
+        Ok(())
+    })?;
+    let mut ledger: Vec<LedgerDay> = ledger
+        .into_iter()
+        .map(|((customer, credit_type, booked_day, recorded_day, grant), amount)| LedgerDay {
+            customer,
+            credit_type,
+            booked_day,
+            recorded_day,
+            grant,
+            kind: EntryKind::Burn.as_str(),
+            amount,
+        })
+        .collect();
+    ledger.sort_unstable_by(|a, b| {
+        (&a.customer, &a.credit_type, a.booked_day, a.recorded_day, &a.grant).cmp(&(
+            &b.customer,
+            &b.credit_type,
+            b.booked_day,
+            b.recorded_day,
+            &b.grant,
+        ))
+    });
+    db.add_ledger_days(&ledger)?;
+    let mut burn: Vec<BurnDay> = burn
+        .into_iter()
+        .map(|((customer, credit_type, product, day), burned)| BurnDay {
+            customer,
+            credit_type,
+            product,
+            day,
+            burned,
+            reversed: Box::new([0; 96]),
+        })
+        .collect();
+    burn.sort_unstable_by(|a, b| {
+        (&a.customer, &a.credit_type, &a.product, a.day).cmp(&(&b.customer, &b.credit_type, &b.product, b.day))
+    });
+    db.add_burn_days(&burn)
+}
+
+/// Moves every recent burn into `entries`, with its day rollups, when the
+/// store opens: then no burn outlives the build that filed it, and
+/// [`SLICES`] or [`slice_of`] may change from one version to the next.
 pub(crate) fn move_all_recent_entries(conn: &Connection) -> Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    roll_up_recent(&mut LiteDb::new(&tx), None)?;
     tx.execute(move_recent!(), [])?;
     tx.execute("DELETE FROM entries_recent", [])?;
     Ok(tx.commit()?)
@@ -299,8 +379,13 @@ impl Db for LiteDb<'_> {
         Ok(())
     }
 
+    fn stages_burns(&self) -> bool {
+        true
+    }
+
     fn move_recent_entries(&mut self, round: u64) -> Result<()> {
         let slice = (round % SLICES) as i64;
+        roll_up_recent(self, Some(slice))?;
         self.conn.prepare_cached(MOVE_SLICE)?.execute([slice])?;
         self.conn.prepare_cached(DROP_MOVED)?.execute([slice])?;
         Ok(())
@@ -360,5 +445,75 @@ mod tests {
         let plan: Vec<String> =
             stmt.query_map(["acme", "api", "0"], |r| r.get::<_, String>(3)).unwrap().map(|r| r.unwrap()).collect();
         assert!(plan.iter().any(|p| p.contains("entries_recent USING PRIMARY KEY (slice=?")), "{plan:?}");
+    }
+
+    /// A slice's burns are summed into the day rollups as `Writer::persist`
+    /// sums entries written straight to `entries`: by UTC day and quarter
+    /// hour, floored (a time before the epoch falls on the day before), the
+    /// burn-day rows by the amounts' absolute values.
+    #[test]
+    fn moving_a_slice_adds_its_burns_to_the_day_rollups_by_floored_day_and_quarter() {
+        use crate::codec::{day_of, quarter_of, quarters_from_blob};
+        let mut conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        crate::sqlite::migrate_for_tests(&mut conn);
+        let day = 86_400_000_000i64;
+        // (slice, seq, booked, recorded, grant, product, amount)
+        let burns = [
+            (3, 1, -1, 5, "g1", Some("chat"), -2),
+            (3, 2, 0, 5, "g1", Some("chat"), -3),
+            (3, 3, day + 5 * 900_000_000 + 1, day + 7, "g2", None, -4),
+            (3, 4, day + 5 * 900_000_000 + 2, day + 8, "g2", None, -1),
+            (4, 5, 0, 5, "g1", Some("chat"), -100),
+        ];
+        for (slice, seq, booked, recorded, grant, product, amount) in burns {
+            conn.execute(
+                "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, \
+                 booked_at, recorded_at, product_id, actor) VALUES (?1, ?2, 'acme', 'api', ?3, 'burn', ?4, ?5, ?6, ?7, 'i')",
+                rusqlite::params![slice, seq, grant, amount, booked, recorded, product],
+            )
+            .unwrap();
+        }
+        let mut db = LiteDb::new(&conn);
+        db.begin().unwrap();
+        db.move_recent_entries(3).unwrap();
+        db.commit().unwrap();
+
+        let ledger: Vec<(i64, i64, String, i64)> = conn
+            .prepare("SELECT booked_day, recorded_day, grant_id, amount FROM ledger_days ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(
+            ledger,
+            vec![(-1, 0, "g1".into(), -2), (0, 0, "g1".into(), -3), (1, 1, "g2".into(), -5)],
+            "slice 4 stays staged"
+        );
+        let burn_days: Vec<(String, i64, [i64; 96])> = conn
+            .prepare("SELECT product_id, day, burned FROM burn_days ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, quarters_from_blob(&r.get::<_, Vec<u8>>(2)?).unwrap())))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let one = |quarter: usize, amount: i64| {
+            let mut q = [0; 96];
+            q[quarter] = amount;
+            q
+        };
+        assert_eq!(
+            burn_days,
+            vec![
+                (String::new(), 1, one(quarter_of(day + 5 * 900_000_000 + 1), 5)),
+                ("chat".into(), -1, one(quarter_of(-1), 2)),
+                ("chat".into(), 0, one(0, 3)),
+            ]
+        );
+        let moved: i64 = conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0)).unwrap();
+        let staged: i64 = conn.query_row("SELECT COUNT(*) FROM entries_recent", [], |r| r.get(0)).unwrap();
+        assert_eq!((moved, staged), (4, 1));
     }
 }

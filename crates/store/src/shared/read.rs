@@ -25,7 +25,16 @@ use crate::model::{
 
 const DAY: i64 = 86_400_000_000;
 
-const DAYS_BEFORE: Sql = Sql::same(
+/// Whole days booked before `?3` and recorded before `?4`: the day rollups,
+/// and on SQLite the burns still staged in the customer's slice, whose
+/// rollups are written when they move (`db::lite::roll_up_recent`).
+const DAYS_BEFORE: Sql = Sql::each(
+    "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM (\
+     SELECT grant_id, kind, amount FROM ledger_days WHERE customer_id = ?1 \
+     AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 \
+     UNION ALL SELECT COALESCE(grant_id, ''), kind, amount FROM entries_recent WHERE slice = entry_slice(?1) \
+     AND customer_id = ?1 AND credit_type_id = ?2 AND booked_at < ?3 * 86400000000 \
+     AND recorded_at < ?4 * 86400000000) GROUP BY grant_id, kind",
     "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM ledger_days WHERE customer_id = ?1 \
      AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 GROUP BY grant_id, kind",
 );
@@ -119,7 +128,8 @@ pub(crate) fn snapshot<D: Db + ?Sized>(
     let latest_write = query_opt(db, &CAUGHT_UP_AT, &params![c, t], |r| r.i64(0))?;
     let all_known = latest_write.is_none_or(|w| w <= as_of_us);
     // Whole days before both boundaries.
-    let recorded_before = if all_known { i64::MAX } else { d_as_of };
+    // (A day number whose start in microseconds still fits an i64.)
+    let recorded_before = if all_known { i64::MAX / DAY } else { d_as_of };
     db.query(&DAYS_BEFORE, &params![c, t, d_at, recorded_before], &mut add)?;
     // Booked on `at`'s day, up to `at`.
     db.query(&BOOKED_ON_AT_DAY, &params![c, t, d_at * DAY, at_us, as_of_us], &mut add)?;
@@ -282,7 +292,15 @@ const BURN_DAYS: Sql = Sql::same(
      AND day >= ?2 AND day <= ?3",
 );
 
-/// Credits used per bucket in `tz`, by product, from the day rows.
+/// SQLite's staged burns of a customer booked in `[?2, ?3)`: credit type,
+/// product, booked time, amount (never read on PostgreSQL, which stages none).
+const STAGED_BURNS: Sql = Sql::same(
+    "SELECT credit_type_id, COALESCE(product_id, ''), booked_at, amount FROM entries_recent \
+     WHERE slice = entry_slice(?1) AND customer_id = ?1 AND booked_at >= ?2 AND booked_at < ?3",
+);
+
+/// Credits used per bucket in `tz`, by product, from the day rows (and on
+/// SQLite the burns not yet in them).
 pub(crate) fn burn_series<D: Db + ?Sized>(
     db: &mut D,
     customer: &CustomerId,
@@ -296,27 +314,47 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
     // Most days need only their totals (daily buckets in UTC: all but the
     // window's first and last).
     let quarters = BurnRollup::days_needing_quarters(from, to, bucket, tz)?;
+    // Burns still staged (SQLite) are in no day row yet: added to theirs.
+    let mut staged: HashMap<(String, String, i64), [i64; 96]> = HashMap::new();
+    if db.stages_burns() {
+        db.query(&STAGED_BURNS, &params![customer.as_str(), first * DAY, (last + 1) * DAY], &mut |r| {
+            let booked = r.i64(2)?;
+            let day = staged.entry((r.text(0)?, r.text(1)?, day_of(booked))).or_insert([0; 96]);
+            day[quarter_of(booked)] += r.i64(3)?.abs();
+            Ok(())
+        })?;
+    }
+    let names = |ct: String, product: String| -> Result<(CreditTypeId, Option<ProductId>)> {
+        let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
+        Ok((CreditTypeId::new(ct)?, product))
+    };
+    let total = |q: &[i64; 96]| q.iter().map(|&a| i128::from(a)).sum::<i128>();
     let mut rollup = BurnRollup::new(customer.clone());
     db.query(&BURN_DAYS, &params![customer.as_str(), first, last], &mut |r| {
-        let ct = CreditTypeId::new(r.text(0)?)?;
-        let product = r.text(1)?;
-        let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
-        let day = r.i64(2)?;
+        let (ct, product, day) = (r.text(0)?, r.text(1)?, r.i64(2)?);
+        let more = if staged.is_empty() { None } else { staged.remove(&(ct.clone(), product.clone(), day)) };
+        let (ct, product) = names(ct, product)?;
         if quarters.contains(&day) {
-            let burned = quarters_from_blob(r.blob(3)?)?;
+            let mut burned = quarters_from_blob(r.blob(3)?)?;
+            if let Some(more) = more {
+                burned.iter_mut().zip(more).for_each(|(b, m)| *b += m);
+            }
             let reversed = quarters_from_blob(r.blob(4)?)?;
             rollup.add_day(&ct, product.as_ref(), day, &burned, &reversed)?;
         } else {
-            rollup.add_day_totals(
-                &ct,
-                product.as_ref(),
-                day,
-                quarters_total(r.blob(3)?)?,
-                quarters_total(r.blob(4)?)?,
-            )?;
+            let burned = quarters_total(r.blob(3)?)? + more.as_ref().map_or(0, total);
+            rollup.add_day_totals(&ct, product.as_ref(), day, burned, quarters_total(r.blob(4)?)?)?;
         }
         Ok(())
     })?;
+    for ((ct, product, day), burned) in staged {
+        let (ct, product) = names(ct, product)?;
+        if quarters.contains(&day) {
+            rollup.add_day(&ct, product.as_ref(), day, &burned, &[0; 96])?;
+        } else {
+            rollup.add_day_totals(&ct, product.as_ref(), day, total(&burned), 0)?;
+        }
+    }
     Ok(rollup.burn_series(from, to, bucket, tz)?)
 }
 

@@ -966,22 +966,27 @@ impl Writer {
             insert_grant(db, grant, posting.recorded_at)?;
             g.dirty_grants.insert((key.clone(), grant.id.clone()));
         }
+        // Where burns are staged, their day rollups wait for the move.
+        let staged = db.stages_burns();
         for e in &posting.entries {
             let amount = micros(e.amount);
             let (booked, recorded) = (ts(e.booked_at), ts(e.recorded_at));
-            *g.ledger_days
-                .entry((
-                    e.customer.clone(),
-                    e.credit_type.clone(),
-                    day_of(booked),
-                    day_of(recorded),
-                    e.grant.clone(),
-                    e.kind.as_str(),
-                ))
-                .or_default() += amount;
+            let rolled_up_now = !(staged && e.kind == EntryKind::Burn);
+            if rolled_up_now {
+                *g.ledger_days
+                    .entry((
+                        e.customer.clone(),
+                        e.credit_type.clone(),
+                        day_of(booked),
+                        day_of(recorded),
+                        e.grant.clone(),
+                        e.kind.as_str(),
+                    ))
+                    .or_default() += amount;
+            }
             let usage = matches!(e.kind, EntryKind::Burn | EntryKind::Overage);
             let reversal = e.kind == EntryKind::Reversal || (e.kind == EntryKind::Grant && e.event.is_some());
-            if usage || reversal {
+            if rolled_up_now && (usage || reversal) {
                 let cell = g
                     .burn_days
                     .entry((e.customer.clone(), e.credit_type.clone(), e.product.clone(), day_of(booked)))

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_recent_burns.sql")),
     (5, include_str!("../../migrations/sqlite/0005_move_guard_by_seq.sql")),
     (6, include_str!("../../migrations/sqlite/0006_no_seq_index.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_burn_rollups_on_move.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -43,15 +44,21 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<u32>> {
 mod tests {
     use super::*;
 
+    /// A new database migrated as far as `version`, as an older build left it.
+    fn at_version(version: u32) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for &(v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= version) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", v).unwrap();
+        }
+        conn
+    }
+
     /// Version 4 rebuilds `entries` (its row key no longer `seq`): every
     /// row of a version-3 ledger comes through unchanged, still append-only.
     #[test]
     fn the_entries_of_a_version_3_ledger_survive_the_rebuild() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for &(version, sql) in &MIGRATIONS[..3] {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", version).unwrap();
-        }
+        let mut conn = at_version(3);
         conn.execute_batch(
             "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, \
              event_id, product_id, related_seq, actor, reason_code, ticket_ref, note) VALUES \
@@ -71,7 +78,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
@@ -85,5 +92,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("UNIQUE"), "{err}");
+    }
+
+    /// Version 7 writes a burn's day rollups when it moves, no longer when
+    /// it is staged. Burns staged by a version-6 build were rolled up
+    /// already: they move as they are, and nothing is counted twice.
+    #[test]
+    fn burns_staged_before_version_7_move_without_being_rolled_up_again() {
+        let mut conn = at_version(6);
+        conn.execute_batch(
+            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
+             recorded_at, event_id, product_id, actor) VALUES (3, 7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', \
+             'chat', 'ingest'); \
+             INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), vec![7]);
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM entries_recent"), 0);
+        assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
+        assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
     }
 }

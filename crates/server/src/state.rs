@@ -16,11 +16,19 @@ pub struct AppState {
     pub metrics: Option<Arc<PrometheusHandle>>,
     /// Recent bearer-token lookups (`auth::TokenCache`).
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// The ingest bodies let in at once (`http::admission`).
+    pub ingest_admission: crate::http::Admission,
 }
 
 impl AppState {
     pub fn new(store: impl Into<Store>, metrics: Option<PrometheusHandle>) -> AppState {
         let store = store.into();
-        AppState { started_at: store.now(), store, metrics: metrics.map(Arc::new), tokens: Arc::default() }
+        AppState {
+            started_at: store.now(),
+            store,
+            metrics: metrics.map(Arc::new),
+            tokens: Arc::default(),
+            ingest_admission: crate::http::Admission::default(),
+        }
     }
 }

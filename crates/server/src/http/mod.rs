@@ -11,6 +11,7 @@
 //! `Authorization: Bearer <token>`.
 
 mod admin;
+mod admission;
 mod approvals;
 mod audit;
 mod bulk;
@@ -38,6 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 
+pub use admission::{Admission, INGEST_BYTES_IN_FLIGHT};
 pub use error::{ApiError, ApiResult};
 pub use extract::MAX_BODY_BYTES;
 pub use policy::{Action, Caller};

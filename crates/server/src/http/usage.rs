@@ -21,6 +21,7 @@ use creditdesk_store::RejectedRecord;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::admission;
 use super::audit::{self, RequestId};
 use super::bulk;
 use super::error::{ApiError, ApiResult};
@@ -56,6 +57,9 @@ pub async fn ingest(
     IdempotencyKey(key): IdempotencyKey,
     request: Request,
 ) -> ApiResult<Response> {
+    // Let in by its size before its body is read (`admission`); the
+    // permit is held until the answer is ready.
+    let _admitted = state.ingest_admission.admit(admission::declared_length(&request)).await?;
     // Parsing, the store's answer and its rendering are bulk work.
     bulk::run(async move {
         let Json(req) = Json::<IngestRequest>::from_request(request, &state).await?;

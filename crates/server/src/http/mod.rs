@@ -39,7 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 
-pub use admission::{Admission, INGEST_BYTES_IN_FLIGHT};
+pub use admission::Admission;
 pub use error::{ApiError, ApiResult};
 pub use extract::MAX_BODY_BYTES;
 pub use policy::{Action, Caller};

@@ -129,15 +129,7 @@ fn roll_up_recent(db: &mut LiteDb<'_>, slice: Option<i64>) -> Result<()> {
             amount,
         })
         .collect();
-    ledger.sort_unstable_by(|a, b| {
-        (&a.customer, &a.credit_type, a.booked_day, a.recorded_day, &a.grant).cmp(&(
-            &b.customer,
-            &b.credit_type,
-            b.booked_day,
-            b.recorded_day,
-            &b.grant,
-        ))
-    });
+    ledger.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
     db.add_ledger_days(&ledger)?;
     let mut burn: Vec<BurnDay> = burn
         .into_iter()
@@ -150,9 +142,7 @@ fn roll_up_recent(db: &mut LiteDb<'_>, slice: Option<i64>) -> Result<()> {
             reversed: Box::new([0; 96]),
         })
         .collect();
-    burn.sort_unstable_by(|a, b| {
-        (&a.customer, &a.credit_type, &a.product, a.day).cmp(&(&b.customer, &b.credit_type, &b.product, b.day))
-    });
+    burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
     db.add_burn_days(&burn)
 }
 

@@ -176,6 +176,21 @@ pub(crate) struct BurnDay {
     pub reversed: Box<[i64; 96]>,
 }
 
+impl LedgerDay {
+    /// Its row's key. Day rows are added in key order: the same order in
+    /// every write group and on every writer.
+    pub(crate) fn key(&self) -> (&str, &str, i64, i64, &str, &str) {
+        (&self.customer, &self.credit_type, self.booked_day, self.recorded_day, &self.grant, self.kind)
+    }
+}
+
+impl BurnDay {
+    /// Its row's key (added in key order, as [`LedgerDay::key`]).
+    pub(crate) fn key(&self) -> (&str, &str, &str, i64) {
+        (&self.customer, &self.credit_type, &self.product, self.day)
+    }
+}
+
 /// A new `overage_items` row.
 #[derive(Clone, Debug)]
 pub(crate) struct OverageRow {

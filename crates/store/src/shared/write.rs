@@ -1090,16 +1090,7 @@ impl Writer {
                 amount,
             })
             .collect();
-        days.sort_unstable_by(|a, b| {
-            (&a.customer, &a.credit_type, a.booked_day, a.recorded_day, &a.grant, a.kind).cmp(&(
-                &b.customer,
-                &b.credit_type,
-                b.booked_day,
-                b.recorded_day,
-                &b.grant,
-                b.kind,
-            ))
-        });
+        days.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         db.add_ledger_days(&days)?;
         let mut burn: Vec<BurnDay> = g
             .burn_days
@@ -1116,9 +1107,7 @@ impl Writer {
                 }
             })
             .collect();
-        burn.sort_unstable_by(|a, b| {
-            (&a.customer, &a.credit_type, &a.product, a.day).cmp(&(&b.customer, &b.credit_type, &b.product, b.day))
-        });
+        burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         db.add_burn_days(&burn)?;
         let touched: Vec<WalletKey> = g.touched.iter().cloned().collect();
         db.touch_wallets(&touched, ts(g.now), self.next_seq.saturating_sub(1) as i64)?;

@@ -327,13 +327,13 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
     let (acme, api) = (CustomerId::new("acme").unwrap(), CreditTypeId::new("api").unwrap());
     // Seven hours apart: the rounds span twelve days, so past instants
     // read whole days before theirs, staged and moved.
-    let second = |i: i64| t0() + TimeDelta::hours(7 * i);
+    let at_round = |i: i64| t0() + TimeDelta::hours(7 * i);
     let used_through = |i: i64| (1..=i + 1).sum::<i64>();
     let (mut seen_recent, mut seen_moved) = (false, false);
     // More rounds than slices: the customer's slice is moved at least once.
     for i in 0..40i64 {
-        clock.set(second(i) + TimeDelta::milliseconds(1));
-        let e = UsageEvent { timestamp: second(i), ..event(format!("e-{i}"), i + 1) };
+        clock.set(at_round(i) + TimeDelta::milliseconds(1));
+        let e = UsageEvent { timestamp: at_round(i), ..event(format!("e-{i}"), i + 1) };
         s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
 
         assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn'"), i + 1);
@@ -351,11 +351,11 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
         // Mid-way through the rounds so far: booked after it exist, so the
         // balance is summed from the day's entries, not the running totals.
         let k = i / 2;
-        let then = s.balance(acme.clone(), api.clone(), Some(second(k)), None).await.unwrap();
-        assert_eq!(then.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, at second {k}");
+        let then = s.balance(acme.clone(), api.clone(), Some(at_round(k)), None).await.unwrap();
+        assert_eq!(then.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, at round {k}'s time");
 
         // Now, as known just after round k was recorded.
-        let known = second(k) + TimeDelta::milliseconds(1);
+        let known = at_round(k) + TimeDelta::milliseconds(1);
         let then_known = s.balance(acme.clone(), api.clone(), None, Some(known)).await.unwrap();
         assert_eq!(then_known.available.get(), Decimal::from(1_000_000 - used_through(k)), "round {i}, known {k}");
         let series = s.burn_series(acme.clone(), t0(), t0() + TimeDelta::days(14), Bucket::Day, Tz::UTC).await.unwrap();

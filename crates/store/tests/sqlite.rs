@@ -252,10 +252,11 @@ async fn a_failure_inside_a_multi_row_insert_leaves_nothing_of_the_batch() {
     let s = store(&dir).await;
     s.grant(grant("g1", 1_000_000)).await.unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    creditdesk_store::sqlite::register_sql_functions(&conn).unwrap();
     // RAISE(FAIL) behaves as OR FAIL does: e-64..e-99 of the second chunk
-    // stay written when e-100 fails. (Burns are written to `entries_recent`.)
+    // of events stay written when e-100 fails.
     conn.execute_batch(
-        "CREATE TRIGGER inject BEFORE INSERT ON entries_recent WHEN NEW.event_id = 'e-100' \
+        "CREATE TRIGGER inject BEFORE INSERT ON events WHEN NEW.id = 'e-100' \
          BEGIN SELECT RAISE(FAIL, 'injected failure'); END;",
     )
     .unwrap();
@@ -310,41 +311,41 @@ async fn a_write_from_another_connection_is_waited_for_not_failed() {
     }
 }
 
-/// Burns are written to `entries_recent` and moved into `entries` a slice
-/// of customers per write group, their day rollups written as they move.
-/// Wherever a burn is at the time, each read sees it exactly once: the
-/// ledger listing, balances now, at a past instant and as known at a past
-/// time (from whole days' rollups and the entries of the boundary days),
-/// the daily burn series, an event's entries.
+/// Burns are written in blocks (`burn_blocks`), one per write group here.
+/// Every read sees each burn exactly once: the ledger listing (paged, and
+/// filtered down to one burn many blocks back), balances now, at a past
+/// instant and as known at a past time (from whole days' rollups and the
+/// entries of the boundary days), the daily burn series, an event's
+/// entries; and the same after the store is reopened.
 #[tokio::test]
-async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() {
+async fn burns_in_blocks_are_read_once_by_every_read() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let s = store_on(&dir, clock.clone()).await;
     s.grant(grant("g1", 1_000_000)).await.unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    creditdesk_store::sqlite::register_sql_functions(&conn).unwrap();
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     let (acme, api) = (CustomerId::new("acme").unwrap(), CreditTypeId::new("api").unwrap());
     // Seven hours apart: the rounds span twelve days, so past instants
-    // read whole days before theirs, staged and moved.
+    // read whole days before theirs.
     let at_round = |i: i64| t0() + TimeDelta::hours(7 * i);
     let used_through = |i: i64| (1..=i + 1).sum::<i64>();
-    let (mut seen_recent, mut seen_moved) = (false, false);
-    // More rounds than slices: the customer's slice is moved at least once.
+    let ledger_events = |page: &creditdesk_store::Page<creditdesk_ledger::entry::Entry>| -> Vec<String> {
+        page.items.iter().filter_map(|e| e.event.as_ref().map(|e| e.to_string())).collect()
+    };
     for i in 0..40i64 {
         clock.set(at_round(i) + TimeDelta::milliseconds(1));
         let e = UsageEvent { timestamp: at_round(i), ..event(format!("e-{i}"), i + 1) };
         s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
 
+        assert_eq!(count("SELECT COUNT(*) FROM burn_blocks"), i + 1);
         assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn'"), i + 1);
-        assert_eq!(count("SELECT COUNT(*) FROM entries e JOIN entries_recent r ON r.seq = e.seq"), 0);
-        seen_recent |= count("SELECT COUNT(*) FROM entries_recent") > 0;
-        seen_moved |= count("SELECT COUNT(*) FROM entries WHERE kind = 'burn'") > 0;
+        assert_eq!(count("SELECT COUNT(*) FROM entries WHERE kind = 'burn'"), 0);
 
         let page = s.ledger(acme.clone(), LedgerFilter::default(), None, 1000).await.unwrap();
-        let burns: Vec<String> = page.items.iter().filter_map(|e| e.event.as_ref().map(|e| e.to_string())).collect();
         let newest_first: Vec<String> = (0..=i).rev().map(|k| format!("e-{k}")).collect();
-        assert_eq!(burns, newest_first, "round {i}");
+        assert_eq!(ledger_events(&page), newest_first, "round {i}");
 
         let now = s.balance(acme.clone(), api.clone(), None, None).await.unwrap();
         assert_eq!(now.available.get(), Decimal::from(1_000_000 - used_through(i)), "round {i}");
@@ -369,79 +370,44 @@ async fn burns_moved_from_recent_into_entries_are_read_once_wherever_they_are() 
         assert_eq!(linked.len(), 1, "round {i}: e-{k}'s burn");
         assert_eq!(linked[0].amount.get(), Decimal::from(-(k + 1)));
     }
-    assert!(seen_recent && seen_moved, "both places were read");
-    // At most one slice's burns per group wait: with one customer, its slice
-    // is moved once every 16 groups.
-    let waiting = count("SELECT COUNT(*) FROM entries_recent");
-    assert!((1..=16).contains(&waiting), "{waiting}");
-    // Opening the store moves every recent burn (a later build may slice
-    // customers differently); the ledger reads the same.
+    // Pages of 3 read the blocks a window at a time: every burn once, in order.
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.ledger(acme.clone(), LedgerFilter::default(), cursor, 3).await.unwrap();
+        paged.extend(ledger_events(&page));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(paged, (0..40).rev().map(|k| format!("e-{k}")).collect::<Vec<_>>());
+    // One burn 39 blocks back matches a filter: the window widens to it.
+    let only = LedgerFilter { event: Some(EventId::new("e-0").unwrap()), ..LedgerFilter::default() };
+    let page = s.ledger(acme.clone(), only, None, 2).await.unwrap();
+    assert_eq!((ledger_events(&page), page.next_cursor), (vec!["e-0".to_owned()], None));
     let before = s.ledger(acme.clone(), LedgerFilter::default(), None, 1000).await.unwrap();
     drop(s);
     let s = store_on(&dir, clock).await;
-    assert_eq!(count("SELECT COUNT(*) FROM entries_recent"), 0);
-    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE kind = 'burn'"), 40);
     let after = s.ledger(acme, LedgerFilter::default(), None, 1000).await.unwrap();
     assert_eq!(serde_json::to_value(&before.items).unwrap(), serde_json::to_value(&after.items).unwrap());
 }
 
-/// `entries_recent` is part of the ledger: its rows cannot be changed, and
-/// one leaves only once `entries` holds an entry with its number (entries
-/// are append-only and their numbers unique: that entry is the burn).
+/// Burn blocks are part of the ledger: the database refuses to change or
+/// remove one.
 #[tokio::test]
-async fn a_recent_burn_cannot_be_changed_or_removed_unless_moved() {
+async fn a_burn_block_cannot_be_changed_or_removed() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
     s.grant(grant("g1", 10)).await.unwrap();
+    s.ingest(vec![event("e-1".into(), 1)], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
     drop(s);
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-    let recent = || -> Vec<i64> {
-        let mut stmt = conn.prepare("SELECT seq FROM entries_recent ORDER BY seq").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-    };
-    conn.execute(
-        "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
-         recorded_at, actor) VALUES (0, 999, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i'), \
-         (0, 1000, 'acme', 'api', 'g1', 'burn', -1, 0, 0, 'i')",
-        [],
-    )
-    .unwrap();
-    let err = conn.execute("UPDATE entries_recent SET amount = 0", []).unwrap_err().to_string();
-    assert!(err.contains("append-only"), "{err}");
-    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
-    assert!(err.contains("leaves only once moved into entries"), "{err}");
-    assert_eq!(recent(), [999, 1000]);
-    // 999 moved, 1000 not: 999 may leave, 1000 stays.
-    conn.execute(
-        "INSERT INTO entries (seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, actor) \
-         SELECT seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, recorded_at, actor \
-         FROM entries_recent WHERE seq = 999",
-        [],
-    )
-    .unwrap();
-    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
-    assert!(err.contains("leaves only once moved into entries"), "{err}");
-    assert_eq!(recent(), [1000]);
-    // An entry that carries 1000's number for another customer, or for the
-    // same customer at another time, is not 1000 moved.
-    conn.execute(
-        "INSERT INTO entries (seq, customer_id, credit_type_id, kind, amount, booked_at, recorded_at, actor) \
-         VALUES (1000, 'other', 'api', 'grant', 5, 0, 0, 'i'), (1000, 'acme', 'api', 'grant', 5, 0, 1, 'i')",
-        [],
-    )
-    .unwrap();
-    let err = conn.execute("DELETE FROM entries_recent", []).unwrap_err().to_string();
-    assert!(err.contains("leaves only once moved into entries"), "{err}");
-    assert_eq!(recent(), [1000]);
-    let err = conn
-        .execute(
-            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, kind, amount, booked_at, \
-                  recorded_at, actor) VALUES (0, 1001, 'acme', 'api', 'grant', 5, 0, 0, 'i')",
-            [],
-        )
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("CHECK constraint failed"), "only burns are staged: {err}");
+    for sql in ["UPDATE burn_blocks SET n = 2", "UPDATE burn_blocks SET burns = x'01'", "DELETE FROM burn_blocks"] {
+        let err = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(conn.query_row("SELECT COUNT(*) FROM burn_blocks", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
 }
 
 /// Burn-day rows written by earlier builds hold dense blobs (96
@@ -471,8 +437,6 @@ async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage()
     let dense = |quarter: usize, micros: i64| -> Vec<u8> {
         (0..96).flat_map(|q| if q == quarter { micros } else { 0 }.to_le_bytes()).collect()
     };
-    // Opening the store moves the staged burn, writing its day row.
-    drop(store_on(&dir, clock.clone()).await);
     let rows = conn
         .execute("UPDATE burn_days SET burned = ?1, reversed = ?2", rusqlite::params![dense(0, 3_000_000), dense(0, 0)])
         .unwrap();
@@ -484,7 +448,7 @@ async fn a_burn_day_written_in_the_dense_form_still_counts_and_takes_new_usage()
     let later = UsageEvent { timestamp: t0() + TimeDelta::minutes(1), ..event("e-2".into(), 4) };
     s.ingest(vec![later], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
     assert_eq!(used(&s).await, Decimal::from(7));
-    // The new burn's rollup is added to the row when it moves.
+    // The new burn's rollup was added to the row in its group, kept on reopening.
     drop(s);
     let s = store_on(&dir, clock.clone()).await;
     assert_eq!(used(&s).await, Decimal::from(7));

@@ -14,6 +14,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 
 use super::{bad_column, BurnDay, Db, Dialect, Each, LedgerDay, Row, Sql, WalletKey, WalletRow, P};
+use crate::codec::{day_of, ts};
 use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -23,91 +24,42 @@ use crate::shared::rows::entry_columns;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
-/// How many slices of customers recent burns are kept in (see
-/// `migrations/sqlite/0004_recent_burns.sql`): one slice moves into
-/// `entries` per write group, so a burn waits at most this many groups,
-/// and a slice holds about one group's worth of burns. More slices move
-/// more burns per customer at once but give each group more slice tails
-/// to write: 16 ingested 56-59k events/s where 64 did 50-54k and 8 fewer
-/// still (quick bench, runs interleaved, 2026-12-03).
-pub(crate) const SLICES: u64 = 16;
-
-/// A customer's slice: FNV-1a of the id's bytes, modulo [`SLICES`]. Stored
-/// in every recent row: it must not change while a store is open (the
-/// store moves every recent burn when it opens).
-pub(crate) fn slice_of(customer: &str) -> i64 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in customer.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    i64::from(h) % SLICES as i64
-}
-
-/// Registers `entry_slice(customer_id)` ([`slice_of`]) on a connection:
-/// the queries that read recent burns name the customer's slice with it.
+/// Registers what the store's SQL needs on a connection: `utc_day(t)`, the
+/// UTC day (floored) of a time in microseconds, and `burn_block(burns)`,
+/// which reads a burn block as entry rows (`sqlite::burn_block`).
 pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
-        "entry_slice",
+        "utc_day",
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
-        |ctx| Ok(slice_of(ctx.get_raw(0).as_str().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?)),
-    )
+        |ctx| Ok(day_of(ctx.get::<i64>(0)?)),
+    )?;
+    crate::sqlite::burn_block::register(conn)
 }
 
-/// `INSERT INTO entries_recent` up to its `VALUES`: the slice, then an entry's columns.
-const INSERT_RECENT_HEAD: &str = concat!("INSERT INTO entries_recent (slice, ", entry_columns!(), ") VALUES ");
+/// The burns a version-7 store left staged in `entries_recent`, summed
+/// by customer, credit type, grant, product, booked quarter hour (counted
+/// from the epoch) and recorded day. Floored divisions (SQLite's `/`
+/// truncates towards zero).
+const STAGED_BURN_SUMS: &str = "SELECT customer_id, credit_type_id, COALESCE(grant_id, ''), \
+     COALESCE(product_id, ''), booked_at / 900000000 - (booked_at % 900000000 < 0), \
+     recorded_at / 86400000000 - (recorded_at % 86400000000 < 0), SUM(amount), SUM(ABS(amount)) \
+     FROM entries_recent GROUP BY 1, 2, 3, 4, 5, 6";
 
-/// Moves recent burns into `entries` (all of them; a slice with `WHERE`).
-/// OR FAIL for the reason [`chunk_sql`] gives.
-macro_rules! move_recent {
-    () => {
-        concat!(
-            "INSERT OR FAIL INTO entries (",
-            entry_columns!(),
-            ") SELECT ",
-            entry_columns!(),
-            " FROM entries_recent"
-        )
-    };
-}
-
-/// One slice, in key order: sorting them by customer first cost more than
-/// it saved the index inserts.
-const MOVE_SLICE: &str = concat!(move_recent!(), " WHERE slice = ?1");
-const DROP_MOVED: &str = "DELETE FROM entries_recent WHERE slice = ?1";
-
-/// The recent burns that `$cond` picks (one slice, or all) summed by
-/// customer, credit type, grant, product, booked quarter hour (counted
-/// from the epoch) and recorded day: what [`roll_up_recent`] adds to the
-/// day rollups. Floored divisions (SQLite's `/` truncates towards zero).
-macro_rules! recent_burn_sums {
-    ($cond:literal) => {
-        concat!(
-            "SELECT customer_id, credit_type_id, COALESCE(grant_id, ''), COALESCE(product_id, ''), ",
-            "booked_at / 900000000 - (booked_at % 900000000 < 0), ",
-            "recorded_at / 86400000000 - (recorded_at % 86400000000 < 0), SUM(amount), SUM(ABS(amount)) ",
-            "FROM entries_recent WHERE ",
-            $cond,
-            " GROUP BY 1, 2, 3, 4, 5, 6"
-        )
-    };
-}
-
-/// Adds the day rollups of the recent burns in `slice` (all of them with
-/// `None`) as they move: until then reads add them from `entries_recent`
-/// (`shared::read`). The same sums the writer adds for entries written
-/// straight to `entries` (`Writer::persist`), from one grouped scan of
-/// the slice.
-fn roll_up_recent(db: &mut LiteDb<'_>, slice: Option<i64>) -> Result<()> {
-    let sums = match slice {
-        Some(_) => recent_burn_sums!("slice = ?1"),
-        None => recent_burn_sums!("true"),
-    };
-    let params: Vec<P<'_>> = slice.into_iter().map(P::I64).collect();
+/// Before migration 8 drops `entries_recent`: moves the burns a version-7
+/// store staged there into `entries`, adding the day rollups that version
+/// wrote only when a burn moved. (Nothing when there is no such table.)
+pub(crate) fn move_staged_burns(conn: &Connection) -> Result<()> {
+    let staged: i64 =
+        conn.query_row("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'entries_recent'", [], |r| r.get(0))?;
+    if staged == 0 {
+        return Ok(());
+    }
+    let mut db = LiteDb::new(conn);
     let mut ledger: HashMap<(String, String, i64, i64, String), i64> = HashMap::new();
     let mut burn: HashMap<(String, String, String, i64), Box<[i64; 96]>> = HashMap::new();
-    db.run(sums, &params, &mut |r| {
+    db.run(STAGED_BURN_SUMS, &[], &mut |r| {
         let (customer, credit_type, grant, product) = (r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?);
         let quarter = r.i64(4)?;
         let (booked_day, slot) = (quarter.div_euclid(96), quarter.rem_euclid(96) as usize);
@@ -143,19 +95,16 @@ fn roll_up_recent(db: &mut LiteDb<'_>, slice: Option<i64>) -> Result<()> {
         })
         .collect();
     burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-    db.add_burn_days(&burn)
+    db.add_burn_days(&burn)?;
+    conn.execute(
+        concat!("INSERT INTO entries (", entry_columns!(), ") SELECT ", entry_columns!(), " FROM entries_recent"),
+        [],
+    )?;
+    Ok(())
 }
 
-/// Moves every recent burn into `entries`, with its day rollups, when the
-/// store opens: then no burn outlives the build that filed it, and
-/// [`SLICES`] or [`slice_of`] may change from one version to the next.
-pub(crate) fn move_all_recent_entries(conn: &Connection) -> Result<()> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
-    roll_up_recent(&mut LiteDb::new(&tx), None)?;
-    tx.execute(move_recent!(), [])?;
-    tx.execute("DELETE FROM entries_recent", [])?;
-    Ok(tx.commit()?)
-}
+const INSERT_BLOCK: &str = "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, \
+     recorded_at, n, burns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// `head` (an `INSERT INTO ...`, run as `INSERT OR FAIL INTO ...`) and
 /// then [`CHUNK`] rows of `width` placeholders each: `(?1, ?2), (?3, ?4), ...`.
@@ -338,14 +287,13 @@ impl Db for LiteDb<'_> {
         Ok(())
     }
 
-    /// Burns go to `entries_recent` (each under its customer's slice),
-    /// everything else straight to `entries`.
+    /// Burns go to `burn_blocks`, a block per customer, credit type,
+    /// booked day and recorded time (in entry-number order within it);
+    /// everything else to `entries`, a row each.
     fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
         static SQL: OnceLock<String> = OnceLock::new();
-        static RECENT_SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_ENTRY_HEAD, 15));
-        let recent_sql = RECENT_SQL.get_or_init(|| chunk_sql(INSERT_RECENT_HEAD, 16));
-        let (burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
+        let (mut burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
 
         let params: Vec<P<'_>> = rest.iter().flat_map(|e| rows::entry_params(e)).collect();
         let done = self.chunks(sql, &params, 15)?;
@@ -353,31 +301,25 @@ impl Db for LiteDb<'_> {
             rows::insert_entry(self, e)?;
         }
 
-        let params: Vec<P<'_>> = burns
-            .iter()
-            .flat_map(|e| std::iter::once(P::I64(slice_of(e.customer.as_str()))).chain(rows::entry_params(e)))
-            .collect();
-        let done = self.chunks(recent_sql, &params, 16)?;
-        if done < burns.len() {
-            static ONE_SQL: OnceLock<String> = OnceLock::new();
-            let one = ONE_SQL.get_or_init(|| values_sql(INSERT_RECENT_HEAD, 16, 1));
-            let mut stmt = self.conn.prepare_cached(one)?;
-            for row in params[done * 16..].chunks_exact(16) {
-                stmt.execute(rusqlite::params_from_iter(row.iter()))?;
-            }
+        fn block_of(e: &Entry) -> (&str, &str, i64, i64) {
+            (e.customer.as_str(), e.credit_type.as_str(), day_of(ts(e.booked_at)), ts(e.recorded_at))
         }
-        Ok(())
-    }
-
-    fn stages_burns(&self) -> bool {
-        true
-    }
-
-    fn move_recent_entries(&mut self, round: u64) -> Result<()> {
-        let slice = (round % SLICES) as i64;
-        roll_up_recent(self, Some(slice))?;
-        self.conn.prepare_cached(MOVE_SLICE)?.execute([slice])?;
-        self.conn.prepare_cached(DROP_MOVED)?.execute([slice])?;
+        // Stable: each block keeps its burns in the order they were booked.
+        burns.sort_by(|a, b| block_of(a).cmp(&block_of(b)));
+        let mut stmt = self.conn.prepare_cached(INSERT_BLOCK)?;
+        for block in burns.chunk_by(|a, b| block_of(a) == block_of(b)) {
+            let (customer, credit_type, day, recorded) = block_of(block[0]);
+            let booked_max = block.iter().map(|e| ts(e.booked_at)).max().unwrap_or_default();
+            stmt.execute(rusqlite::params![
+                customer,
+                credit_type,
+                day,
+                booked_max,
+                recorded,
+                block.len() as i64,
+                crate::sqlite::burn_block::encode(block)
+            ])?;
+        }
         Ok(())
     }
 
@@ -410,100 +352,104 @@ mod tests {
         }
     }
 
-    /// Slices are stored with every recent burn: the hash must not change
-    /// (the values: FNV-1a 32-bit, computed apart from this code).
+    /// `utc_day` floors: a time before the epoch is on the day before.
     #[test]
-    fn a_customers_slice_is_fixed_and_the_same_in_sql() {
+    fn utc_day_is_the_floored_day() {
         let conn = Connection::open_in_memory().unwrap();
         register_functions(&conn).unwrap();
-        for (customer, slice) in [("acme", 15), ("cus_0000", 7), ("cus_0199", 2), ("", 5)] {
-            assert_eq!(slice_of(customer), slice, "{customer}");
-            let in_sql: i64 = conn.query_row("SELECT entry_slice(?1)", [customer], |r| r.get(0)).unwrap();
-            assert_eq!(in_sql, slice, "{customer}");
+        for (t, day) in [(0i64, 0i64), (-1, -1), (86_399_999_999, 0), (86_400_000_000, 1), (-86_400_000_000, -1)] {
+            assert_eq!(conn.query_row("SELECT utc_day(?1)", [t], |r| r.get::<_, i64>(0)).unwrap(), day, "{t}");
         }
     }
 
-    /// A customer's recent burns are read from one slice: a range of the
-    /// key, not a scan of every recent burn.
+    /// A customer's burns of a booked day are read through the blocks of
+    /// that day: a range of `burn_blocks_booked`, not a scan of blocks.
     #[test]
-    fn recent_burns_are_read_by_the_customers_slice() {
+    fn burns_are_read_through_the_blocks_of_their_booked_day() {
         let mut conn = Connection::open_in_memory().unwrap();
         register_functions(&conn).unwrap();
         crate::sqlite::migrate_for_tests(&mut conn);
-        let sql = format!("EXPLAIN QUERY PLAN {}", crate::shared::read::BOOKED_AFTER.lite);
-        let mut stmt = conn.prepare(&sql).unwrap();
-        let plan: Vec<String> =
-            stmt.query_map(["acme", "api", "0"], |r| r.get::<_, String>(3)).unwrap().map(|r| r.unwrap()).collect();
-        assert!(plan.iter().any(|p| p.contains("entries_recent USING PRIMARY KEY (slice=?")), "{plan:?}");
+        for sql in [crate::shared::read::BOOKED_ON_AT_DAY.lite, crate::shared::rows::ENTRIES_OF_EVENT.lite] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let args: Vec<i64> = (0..n as i64).collect();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert!(
+                plan.iter().any(|p| p.contains(
+                    "burn_blocks USING INDEX burn_blocks_booked (customer_id=? AND credit_type_id=? AND booked_day"
+                )),
+                "{plan:?}"
+            );
+        }
     }
 
-    /// A slice's burns are summed into the day rollups as `Writer::persist`
-    /// sums entries written straight to `entries`: by UTC day and quarter
-    /// hour, floored (a time before the epoch falls on the day before), the
-    /// burn-day rows by the amounts' absolute values.
+    /// A group's burns are written as one block per customer, credit type,
+    /// booked day and recorded time, and read back by `ledger_entries`
+    /// exactly as they were.
     #[test]
-    fn moving_a_slice_adds_its_burns_to_the_day_rollups_by_floored_day_and_quarter() {
-        use crate::codec::{day_of, quarter_of, quarters_from_blob};
+    fn burns_are_written_in_blocks_and_read_back_whole() {
+        use chrono::DateTime;
+        use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId};
         let mut conn = Connection::open_in_memory().unwrap();
         register_functions(&conn).unwrap();
         crate::sqlite::migrate_for_tests(&mut conn);
         let day = 86_400_000_000i64;
-        // (slice, seq, booked, recorded, grant, product, amount)
-        let burns = [
-            (3, 1, -1, 5, "g1", Some("chat"), -2),
-            (3, 2, 0, 5, "g1", Some("chat"), -3),
-            (3, 3, day + 5 * 900_000_000 + 1, day + 7, "g2", None, -4),
-            (3, 4, day + 5 * 900_000_000 + 2, day + 8, "g2", None, -1),
-            (4, 5, 0, 5, "g1", Some("chat"), -100),
+        let entry = |seq: u64, customer: &str, credit_type: &str, booked: i64, kind: EntryKind| Entry {
+            seq,
+            customer: CustomerId::new(customer).unwrap(),
+            credit_type: CreditTypeId::new(credit_type).unwrap(),
+            grant: Some(GrantId::new("g1").unwrap()),
+            kind,
+            amount: crate::codec::credits(-(seq as i64)).unwrap(),
+            booked_at: crate::codec::time(booked).unwrap(),
+            recorded_at: DateTime::from_timestamp_micros(5 * day).unwrap(),
+            event: Some(EventId::new(format!("e{seq}")).unwrap()),
+            product: Some(ProductId::new("chat").unwrap()),
+            related: None,
+            actor: ActorId::new("ingest").unwrap(),
+            reason_code: None,
+            ticket_ref: None,
+            note: None,
+        };
+        let entries = vec![
+            entry(1, "acme", "api", 4 * day + 1, EntryKind::Burn),
+            entry(2, "zeta", "api", 4 * day + 2, EntryKind::Burn),
+            entry(3, "acme", "api", 3 * day + 3, EntryKind::Burn),
+            entry(4, "acme", "api", 4 * day + 4, EntryKind::Burn),
+            entry(5, "acme", "seats", 4 * day + 5, EntryKind::Burn),
+            entry(6, "acme", "api", 4 * day + 6, EntryKind::Overage),
         ];
-        for (slice, seq, booked, recorded, grant, product, amount) in burns {
-            conn.execute(
-                "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, \
-                 booked_at, recorded_at, product_id, actor) VALUES (?1, ?2, 'acme', 'api', ?3, 'burn', ?4, ?5, ?6, ?7, 'i')",
-                rusqlite::params![slice, seq, grant, amount, booked, recorded, product],
-            )
-            .unwrap();
-        }
         let mut db = LiteDb::new(&conn);
         db.begin().unwrap();
-        db.move_recent_entries(3).unwrap();
+        db.insert_entries(&entries).unwrap();
         db.commit().unwrap();
-
-        let ledger: Vec<(i64, i64, String, i64)> = conn
-            .prepare("SELECT booked_day, recorded_day, grant_id, amount FROM ledger_days ORDER BY 1, 2, 3")
+        let blocks: Vec<(String, String, i64, i64)> = conn
+            .prepare("SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks ORDER BY 1, 2, 3")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        assert_eq!(day_of(-1), -1);
         assert_eq!(
-            ledger,
-            vec![(-1, 0, "g1".into(), -2), (0, 0, "g1".into(), -3), (1, 1, "g2".into(), -5)],
-            "slice 4 stays staged"
+            blocks,
+            vec![
+                ("acme".into(), "api".into(), 3, 1),
+                ("acme".into(), "api".into(), 4, 2),
+                ("acme".into(), "seats".into(), 4, 1),
+                ("zeta".into(), "api".into(), 4, 1),
+            ]
         );
-        let burn_days: Vec<(String, i64, [i64; 96])> = conn
-            .prepare("SELECT product_id, day, burned FROM burn_days ORDER BY 1, 2")
+        let back: Vec<Entry> = conn
+            .prepare(concat!("SELECT ", entry_columns!(), " FROM ledger_entries ORDER BY seq"))
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, quarters_from_blob(&r.get::<_, Vec<u8>>(2)?).unwrap())))
+            .query_map([], |r| Ok(rows::entry_from_row(&LiteRow(r)).unwrap()))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        let one = |quarter: usize, amount: i64| {
-            let mut q = [0; 96];
-            q[quarter] = amount;
-            q
-        };
-        assert_eq!(
-            burn_days,
-            vec![
-                (String::new(), 1, one(quarter_of(day + 5 * 900_000_000 + 1), 5)),
-                ("chat".into(), -1, one(quarter_of(-1), 2)),
-                ("chat".into(), 0, one(0, 3)),
-            ]
-        );
-        let moved: i64 = conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0)).unwrap();
-        let staged: i64 = conn.query_row("SELECT COUNT(*) FROM entries_recent", [], |r| r.get(0)).unwrap();
-        assert_eq!((moved, staged), (4, 1));
+        assert_eq!(back, entries);
     }
 }

@@ -277,19 +277,6 @@ pub(crate) trait Db {
     /// Records a catalog change for the other processes to notice.
     fn bump_catalog_version(&mut self) -> Result<()>;
 
-    /// Whether burns are staged before their final place (SQLite's recent
-    /// burns): then their day rollups are written when they move, and
-    /// reads add the staged ones.
-    fn stages_burns(&self) -> bool {
-        false
-    }
-
-    /// The end of write group number `round`: where entries are staged
-    /// before their final place, moves some on, with their day rollups.
-    fn move_recent_entries(&mut self, _round: u64) -> Result<()> {
-        Ok(())
-    }
-
     // ---- the write path's bulk operations: one statement per row here ----
 
     /// The stored events among `ids` (committed, or written by this transaction).

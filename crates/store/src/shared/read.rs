@@ -25,24 +25,17 @@ use crate::model::{
 
 const DAY: i64 = 86_400_000_000;
 
-/// Whole days booked before `?3` and recorded before `?4`: the day rollups,
-/// and on SQLite the burns still staged in the customer's slice, whose
-/// rollups are written when they move (`db::lite::roll_up_recent`).
-const DAYS_BEFORE: Sql = Sql::each(
-    "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM (\
-     SELECT grant_id, kind, amount FROM ledger_days WHERE customer_id = ?1 \
-     AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 \
-     UNION ALL SELECT COALESCE(grant_id, ''), kind, amount FROM entries_recent WHERE slice = entry_slice(?1) \
-     AND customer_id = ?1 AND credit_type_id = ?2 AND booked_at < ?3 * 86400000000 \
-     AND recorded_at < ?4 * 86400000000) GROUP BY grant_id, kind",
+/// Whole days booked before `?3` and recorded before `?4`: the day rollups.
+const DAYS_BEFORE: Sql = Sql::same(
     "SELECT grant_id, kind, CAST(SUM(amount) AS BIGINT) FROM ledger_days WHERE customer_id = ?1 \
      AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 GROUP BY grant_id, kind",
 );
 /// SQLite: `cols` of the entries that match `cond` (which names the
-/// customer as `?1`), in `entries` and among the recent burns of the
-/// customer's slice (`migrations/sqlite/0004_recent_burns.sql`).
+/// customer as `?1`): the rows of `entries`, and the burns of the blocks
+/// that `blocks` picks (a condition on `burn_blocks`' own columns that
+/// narrows them by index before any is read: `sqlite::burn_block`).
 macro_rules! lite_entries {
-    ($cols:expr, $cond:expr) => {
+    ($cols:expr, $cond:expr, $blocks:expr) => {
         concat!(
             "SELECT ",
             $cols,
@@ -50,7 +43,9 @@ macro_rules! lite_entries {
             $cond,
             " UNION ALL SELECT ",
             $cols,
-            " FROM entries_recent WHERE slice = entry_slice(?1) AND ",
+            " FROM burn_blocks, burn_block(burns) WHERE ",
+            $blocks,
+            " AND ",
             $cond
         )
     };
@@ -58,11 +53,11 @@ macro_rules! lite_entries {
 
 /// Entries matching `cond` (the customer as `?1`) summed by grant and kind.
 macro_rules! sums_by_grant_and_kind {
-    ($cond:expr) => {
+    ($cond:expr, $blocks:expr) => {
         Sql::each(
             concat!(
                 "SELECT COALESCE(grant_id, ''), kind, CAST(SUM(amount) AS BIGINT) FROM (",
-                lite_entries!("grant_id, kind, amount", $cond),
+                lite_entries!("grant_id, kind, amount", $cond, $blocks),
                 ") GROUP BY grant_id, kind"
             ),
             concat!(
@@ -73,11 +68,13 @@ macro_rules! sums_by_grant_and_kind {
         )
     };
 }
-const BOOKED_ON_AT_DAY: Sql = sums_by_grant_and_kind!(
-    "customer_id = ?1 AND credit_type_id = ?2 AND booked_at >= ?3 AND booked_at <= ?4 AND recorded_at <= ?5"
+pub(crate) const BOOKED_ON_AT_DAY: Sql = sums_by_grant_and_kind!(
+    "customer_id = ?1 AND credit_type_id = ?2 AND booked_at >= ?3 AND booked_at <= ?4 AND recorded_at <= ?5",
+    "customer_id = ?1 AND credit_type_id = ?2 AND booked_day BETWEEN utc_day(?3) AND utc_day(?4)"
 );
 const RECORDED_ON_AS_OF_DAY: Sql = sums_by_grant_and_kind!(
-    "customer_id = ?1 AND recorded_at >= ?3 AND recorded_at <= ?4 AND credit_type_id = ?2 AND booked_at < ?5"
+    "customer_id = ?1 AND recorded_at >= ?3 AND recorded_at <= ?4 AND credit_type_id = ?2 AND booked_at < ?5",
+    "customer_id = ?1 AND recorded_at >= ?3 AND recorded_at <= ?4"
 );
 const GRANTS_KNOWN: Sql = Sql::same(concat!(
     "SELECT ",
@@ -219,9 +216,9 @@ pub(crate) fn snapshot<D: Db + ?Sized>(
 const CAUGHT_UP_AT: Sql = Sql::same("SELECT caught_up_at FROM wallets WHERE customer_id = ?1 AND credit_type_id = ?2");
 const LAST_RECORDED: Sql = Sql::each(
     "SELECT recorded_at FROM (SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 \
-     AND credit_type_id = ?2 ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM entries_recent \
-     WHERE slice = entry_slice(?1) AND customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
-     ORDER BY 1 DESC LIMIT 1",
+     AND credit_type_id = ?2 ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM (SELECT \
+     recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
+     ORDER BY recorded_at DESC LIMIT 1) ORDER BY 1 DESC LIMIT 1",
     "SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
      ORDER BY recorded_at DESC LIMIT 1",
 );
@@ -256,8 +253,11 @@ pub(crate) fn balance<D: Db + ?Sized>(
     Ok(balance_view(&state, at, as_of, |g| voided.contains(&g.id)))
 }
 
+/// A block holds a burn booked after `?3` exactly when its latest does.
 pub(crate) const BOOKED_AFTER: Sql = Sql::each(
-    concat!(lite_entries!("1", "customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3"), " LIMIT 1"),
+    "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 UNION ALL \
+     SELECT 1 FROM burn_blocks WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_day >= utc_day(?3) \
+     AND booked_max > ?3 LIMIT 1",
     "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 LIMIT 1",
 );
 
@@ -292,15 +292,7 @@ const BURN_DAYS: Sql = Sql::same(
      AND day >= ?2 AND day <= ?3",
 );
 
-/// SQLite's staged burns of a customer booked in `[?2, ?3)`: credit type,
-/// product, booked time, amount (never read on PostgreSQL, which stages none).
-const STAGED_BURNS: Sql = Sql::same(
-    "SELECT credit_type_id, COALESCE(product_id, ''), booked_at, amount FROM entries_recent \
-     WHERE slice = entry_slice(?1) AND customer_id = ?1 AND booked_at >= ?2 AND booked_at < ?3",
-);
-
-/// Credits used per bucket in `tz`, by product, from the day rows (and on
-/// SQLite the burns not yet in them).
+/// Credits used per bucket in `tz`, by product, from the day rows.
 pub(crate) fn burn_series<D: Db + ?Sized>(
     db: &mut D,
     customer: &CustomerId,
@@ -314,49 +306,35 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
     // Most days need only their totals (daily buckets in UTC: all but the
     // window's first and last).
     let quarters = BurnRollup::days_needing_quarters(from, to, bucket, tz)?;
-    // Burns still staged (SQLite) are in no day row yet: added to theirs.
-    let mut staged: HashMap<(String, String, i64), [i64; 96]> = HashMap::new();
-    if db.stages_burns() {
-        db.query(&STAGED_BURNS, &params![customer.as_str(), first * DAY, (last + 1) * DAY], &mut |r| {
-            let booked = r.i64(2)?;
-            let day = staged.entry((r.text(0)?, r.text(1)?, day_of(booked))).or_insert([0; 96]);
-            day[quarter_of(booked)] += r.i64(3)?.abs();
-            Ok(())
-        })?;
-    }
-    let names = |ct: String, product: String| -> Result<(CreditTypeId, Option<ProductId>)> {
-        let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
-        Ok((CreditTypeId::new(ct)?, product))
-    };
-    let total = |q: &[i64; 96]| q.iter().map(|&a| i128::from(a)).sum::<i128>();
     let mut rollup = BurnRollup::new(customer.clone());
     db.query(&BURN_DAYS, &params![customer.as_str(), first, last], &mut |r| {
         let (ct, product, day) = (r.text(0)?, r.text(1)?, r.i64(2)?);
-        let more = if staged.is_empty() { None } else { staged.remove(&(ct.clone(), product.clone(), day)) };
-        let (ct, product) = names(ct, product)?;
+        let product = if product.is_empty() { None } else { Some(ProductId::new(product)?) };
+        let ct = CreditTypeId::new(ct)?;
         if quarters.contains(&day) {
-            let mut burned = quarters_from_blob(r.blob(3)?)?;
-            if let Some(more) = more {
-                burned.iter_mut().zip(more).for_each(|(b, m)| *b += m);
-            }
-            let reversed = quarters_from_blob(r.blob(4)?)?;
+            let (burned, reversed) = (quarters_from_blob(r.blob(3)?)?, quarters_from_blob(r.blob(4)?)?);
             rollup.add_day(&ct, product.as_ref(), day, &burned, &reversed)?;
         } else {
-            let burned = quarters_total(r.blob(3)?)? + more.as_ref().map_or(0, total);
-            rollup.add_day_totals(&ct, product.as_ref(), day, burned, quarters_total(r.blob(4)?)?)?;
+            rollup.add_day_totals(
+                &ct,
+                product.as_ref(),
+                day,
+                quarters_total(r.blob(3)?)?,
+                quarters_total(r.blob(4)?)?,
+            )?;
         }
         Ok(())
     })?;
-    for ((ct, product, day), burned) in staged {
-        let (ct, product) = names(ct, product)?;
-        if quarters.contains(&day) {
-            rollup.add_day(&ct, product.as_ref(), day, &burned, &[0; 96])?;
-        } else {
-            rollup.add_day_totals(&ct, product.as_ref(), day, total(&burned), 0)?;
-        }
-    }
     Ok(rollup.burn_series(from, to, bucket, tz)?)
 }
+
+/// The recorded time of the customer's `?4 + 1`-th newest burn block
+/// recorded by `?2` (of credit type `?3` if given): `None` when it has
+/// fewer.
+const BLOCK_WINDOW: Sql = Sql::same(
+    "SELECT recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?2 \
+     AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) ORDER BY recorded_at DESC LIMIT 1 OFFSET ?4",
+);
 
 /// Ledger entries, newest recorded first, `(recorded_at, seq)` cursor.
 pub(crate) fn ledger<D: Db + ?Sized>(
@@ -394,18 +372,51 @@ pub(crate) fn ledger<D: Db + ?Sized>(
     if let Some(to) = filter.to {
         push("booked_at <", P::I64(ts(to)));
     }
-    let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {cond}");
-    if db.dialect() == Dialect::Sqlite {
-        sql.push_str(&format!(
-            " UNION ALL SELECT {ENTRY_COLUMNS} FROM entries_recent WHERE slice = entry_slice(?1) AND {cond}"
-        ));
-    }
-    sql.push_str(&format!(" ORDER BY recorded_at DESC, seq DESC LIMIT {}", u64::from(limit) + 1));
+    let order = format!(" ORDER BY recorded_at DESC, seq DESC LIMIT {}", u64::from(limit) + 1);
+    let rows = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {cond}");
     let mut items = Vec::new();
-    db.query_text(&sql, &args, &mut |r| {
-        items.push(entry_from_row(r)?);
-        Ok(())
-    })?;
+    let read = |db: &mut D, sql: &str, items: &mut Vec<Entry>| {
+        items.clear();
+        db.query_text(sql, &args, &mut |r| {
+            items.push(entry_from_row(r)?);
+            Ok(())
+        })
+    };
+    if db.dialect() == Dialect::Sqlite {
+        // Burns in blocks (SQLite) are read newest recorded first, a window
+        // of blocks at a time, not the customer's every block: the page is
+        // right once it holds more than `limit` entries recorded within the
+        // window (anything left out was recorded before them all), or the
+        // window took every block.
+        let mut window = i64::from(limit) + 1;
+        loop {
+            let oldest = query_opt(
+                db,
+                &BLOCK_WINDOW,
+                &params![
+                    customer.as_str(),
+                    cur_recorded,
+                    filter.credit_type.as_ref().map(CreditTypeId::as_str),
+                    window - 1
+                ],
+                |r| r.i64(0),
+            )?;
+            let blocks = match oldest {
+                Some(t) => format!("customer_id = ?1 AND recorded_at >= {t}"),
+                None => "customer_id = ?1".to_owned(),
+            };
+            let sql = format!("{rows} UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks, burn_block(burns) WHERE {blocks} AND {cond}{order}");
+            read(db, &sql, &mut items)?;
+            let complete =
+                oldest.is_none_or(|t| items.iter().filter(|e| ts(e.recorded_at) >= t).count() > limit as usize);
+            if complete {
+                break;
+            }
+            window = window.saturating_mul(4);
+        }
+    } else {
+        read(db, &format!("{rows}{order}"), &mut items)?;
+    }
     let next_cursor = page_cursor(&mut items, limit, |e| format!("{}.{}", ts(e.recorded_at), e.seq));
     Ok(Page { items, next_cursor })
 }
@@ -613,13 +624,14 @@ macro_rules! usage_entry_slots {
          AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR credit_type_id = ?5)"
     };
 }
-/// Across customers: SQLite reads all recent burns (a few groups' worth).
+/// Across customers: SQLite reads the burn blocks of the days in range.
 const USAGE_ENTRY_SLOTS: Sql = Sql::each(
     concat!(
         "SELECT credit_type_id, booked_at / ?3, kind, CAST(SUM(amount) AS BIGINT) FROM (\
          SELECT credit_type_id, booked_at, kind, amount FROM entries WHERE ",
         usage_entry_slots!(),
-        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM entries_recent WHERE ",
+        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks, burn_block(burns) \
+         WHERE booked_day >= utc_day(?1) AND booked_day <= utc_day(?2) AND ",
         usage_entry_slots!(),
         ") GROUP BY 1, 2, 3"
     ),

@@ -107,13 +107,13 @@ macro_rules! entries_of_event {
         )
     };
 }
-/// SQLite adds the event's burns not yet moved out of `entries_recent`.
-const ENTRIES_OF_EVENT: Sql = Sql::each(
+/// SQLite adds the event's burns in the blocks of its booked day.
+pub(crate) const ENTRIES_OF_EVENT: Sql = Sql::each(
     entries_of_event!(concat!(
         " UNION ALL SELECT ",
         entry_columns!(),
-        " FROM entries_recent WHERE slice = entry_slice(?1) AND customer_id = ?1 AND credit_type_id = ?2 \
-         AND booked_at = ?3 AND event_id = ?4"
+        " FROM burn_blocks, burn_block(burns) WHERE customer_id = ?1 AND credit_type_id = ?2 \
+         AND booked_day = utc_day(?3) AND booked_at = ?3 AND event_id = ?4"
     )),
     entries_of_event!(""),
 );

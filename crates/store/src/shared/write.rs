@@ -653,13 +653,11 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     next_seq: u64,
     seq_end: u64,
-    /// Groups attempted so far (which slice of recent burns moves next).
-    rounds: u64,
 }
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>) -> Writer {
-        Writer { shared, next_seq: 0, seq_end: 0, rounds: 0 }
+        Writer { shared, next_seq: 0, seq_end: 0 }
     }
 
     /// Applies a group of requests in one transaction and answers them.
@@ -796,16 +794,7 @@ impl Writer {
             let cmd = batch.last().ok_or_else(|| StoreError::corrupt("group intake"))?;
             dones.push(self.apply(db, &mut g, cmd)?);
         }
-        // A group that burned nothing (an admin change, a workflow step)
-        // moves nothing either: a move costs about as much as a whole group
-        // of burns (under live ingest, each batch's audit row, then written
-        // as a request of its own, formed such groups between batches).
-        let burned = g.entries.iter().any(|e| e.kind == EntryKind::Burn);
         self.flush(db, &mut g)?;
-        if burned {
-            db.move_recent_entries(self.rounds)?;
-            self.rounds += 1;
-        }
         if g.catalog_changed {
             // Read under this transaction's own bump: the pair is consistent.
             let version = db.catalog_version()?;
@@ -966,27 +955,22 @@ impl Writer {
             insert_grant(db, grant, posting.recorded_at)?;
             g.dirty_grants.insert((key.clone(), grant.id.clone()));
         }
-        // Where burns are staged, their day rollups wait for the move.
-        let staged = db.stages_burns();
         for e in &posting.entries {
             let amount = micros(e.amount);
             let (booked, recorded) = (ts(e.booked_at), ts(e.recorded_at));
-            let rolled_up_now = !(staged && e.kind == EntryKind::Burn);
-            if rolled_up_now {
-                *g.ledger_days
-                    .entry((
-                        e.customer.clone(),
-                        e.credit_type.clone(),
-                        day_of(booked),
-                        day_of(recorded),
-                        e.grant.clone(),
-                        e.kind.as_str(),
-                    ))
-                    .or_default() += amount;
-            }
+            *g.ledger_days
+                .entry((
+                    e.customer.clone(),
+                    e.credit_type.clone(),
+                    day_of(booked),
+                    day_of(recorded),
+                    e.grant.clone(),
+                    e.kind.as_str(),
+                ))
+                .or_default() += amount;
             let usage = matches!(e.kind, EntryKind::Burn | EntryKind::Overage);
             let reversal = e.kind == EntryKind::Reversal || (e.kind == EntryKind::Grant && e.event.is_some());
-            if rolled_up_now && (usage || reversal) {
+            if usage || reversal {
                 let cell = g
                     .burn_days
                     .entry((e.customer.clone(), e.credit_type.clone(), e.product.clone(), day_of(booked)))

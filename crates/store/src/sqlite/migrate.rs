@@ -13,6 +13,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_move_guard_by_seq.sql")),
     (6, include_str!("../../migrations/sqlite/0006_no_seq_index.sql")),
     (7, include_str!("../../migrations/sqlite/0007_burn_rollups_on_move.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_burn_blocks.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -32,6 +33,11 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<u32>> {
     let mut applied = Vec::new();
     for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction()?;
+        if version == 8 {
+            // Burns staged by version 7 await their day rollups: they move
+            // into `entries` with them before their table goes.
+            crate::db::lite::move_staged_burns(&tx)?;
+        }
         tx.execute_batch(sql).map_err(|source| StoreError::Migration { version, source })?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
@@ -47,6 +53,7 @@ mod tests {
     /// A new database migrated as far as `version`, as an older build left it.
     fn at_version(version: u32) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
+        crate::db::lite::register_functions(&conn).unwrap();
         for &(v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= version) {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", v).unwrap();
@@ -78,7 +85,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7, 8]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
@@ -107,10 +114,39 @@ mod tests {
              INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![7]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![7, 8]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-        assert_eq!(count("SELECT COUNT(*) FROM entries_recent"), 0);
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
         assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
+    }
+
+    /// Version 8 stores new burns in blocks and drops `entries_recent`:
+    /// burns a version-7 build staged there move into `entries` first,
+    /// with the day rollups version 7 had left for their move.
+    #[test]
+    fn burns_staged_by_version_7_move_with_their_rollups_before_blocks() {
+        let mut conn = at_version(7);
+        conn.execute_batch(
+            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
+             recorded_at, event_id, product_id, actor) VALUES (3, 7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', \
+             'chat', 'ingest');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), vec![8]);
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
+        assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
+        assert_eq!(count("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'entries_recent'"), 0);
+        assert_eq!(count("SELECT COUNT(*) FROM ledger_entries"), 1);
+        conn.execute(
+            "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+             VALUES ('acme', 'api', 0, 5, 6, 1, x'01')",
+            [],
+        )
+        .unwrap();
+        for sql in ["DELETE FROM burn_blocks", "UPDATE burn_blocks SET n = 2"] {
+            let err = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{err}");
+        }
     }
 }

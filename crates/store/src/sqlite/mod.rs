@@ -1,6 +1,7 @@
 //! The SQLite store: WAL, one writer thread with group commit, a pool of
 //! read-only connections.
 
+pub(crate) mod burn_block;
 mod migrate;
 
 use std::collections::VecDeque;
@@ -21,6 +22,15 @@ use crate::shared::write::{Command, Gather, Linger, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
+/// Registers on a connection of one's own (a tool reading the file) the SQL
+/// functions the store's queries and the view `ledger_entries` use:
+/// `burn_block(burns)`, which reads a burn block as entry rows, and
+/// `utc_day(t)`. Without them a connection reads every table but not the
+/// burns inside blocks.
+pub fn register_sql_functions(conn: &Connection) -> Result<()> {
+    Ok(crate::db::lite::register_functions(conn)?)
+}
+
 /// The schema, for tests of the SQL the store runs.
 #[cfg(test)]
 pub(crate) fn migrate_for_tests(conn: &mut Connection) {
@@ -28,7 +38,7 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
 }
 
 /// Page size of a new database (an existing file keeps its own). With
-/// burns staged by slice, a commit writes mostly tails and a few hundred
+/// burns staged by slice (as then, before burn blocks), a commit wrote mostly tails and a few hundred
 /// scattered rollup and index leaves; each costs a WAL frame of a whole
 /// page, so 8 KiB pages beat 16 KiB (2026-12-03, interleaved quick runs:
 /// 66-70k against 64-68k events/s, batch ack p99 48-51 ms against
@@ -237,7 +247,6 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         configure(&conn, options.sync_full)?;
         migrate::migrate(&mut conn)?;
-        crate::db::lite::move_all_recent_entries(&conn)?;
         let shared = Arc::new(Shared::load(&mut LiteDb::new(&conn), options.clone())?);
         let (tx, rx) = mpsc::channel(4096);
         let for_writer = shared.clone();

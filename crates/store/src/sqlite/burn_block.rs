@@ -40,7 +40,6 @@ use rusqlite::vtab::{
 use rusqlite::{ffi, Connection};
 
 use crate::codec::{micros, ts};
-use crate::error::StoreError;
 
 const VERSION: u8 = 1;
 
@@ -129,9 +128,9 @@ pub(crate) fn encode(burns: &[&Entry]) -> Vec<u8> {
 #[derive(Debug)]
 pub(crate) struct BadBlock(&'static str);
 
-impl From<BadBlock> for StoreError {
-    fn from(e: BadBlock) -> StoreError {
-        StoreError::corrupt(format!("burn block: {}", e.0))
+impl std::fmt::Display for BadBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "burn block: {}", self.0)
     }
 }
 
@@ -327,7 +326,7 @@ unsafe impl VTabCursor for BurnBlockCursor<'_> {
         }
         let base = self.block.as_ptr() as usize;
         let span = |t: Option<&str>| t.map(|t| (t.as_ptr() as usize - base, t.as_ptr() as usize - base + t.len()));
-        let burns = decode(&self.block).map_err(|e| rusqlite::Error::ModuleError(format!("burn block: {}", e.0)))?;
+        let burns = decode(&self.block).map_err(|e| rusqlite::Error::ModuleError(e.to_string()))?;
         self.burns = burns
             .iter()
             .map(|b| Row {
@@ -466,11 +465,16 @@ mod tests {
                 (0..6).map(|i| burn(100 + i, 1_000 * i as i64, -5, Some("g1"), Some(&format!("e{i}")), Some("chat"))).collect();
             let refs: Vec<&Entry> = entries.iter().collect();
             let mut block = encode(&refs);
-            if flip < block.len() {
+            let whole = block.len();
+            if flip < whole {
                 block[flip] ^= bits;
             }
-            block.truncate(cut.min(block.len()));
-            let _ = decode(&block);
+            block.truncate(cut.min(whole));
+            let read = decode(&block);
+            // Cut short and otherwise intact: always refused.
+            if flip >= whole && cut < whole {
+                prop_assert!(read.is_err(), "{} of {} bytes read as a block", cut, whole);
+            }
         }
     }
 

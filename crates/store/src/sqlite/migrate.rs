@@ -101,19 +101,26 @@ mod tests {
         assert!(err.contains("UNIQUE"), "{err}");
     }
 
+    /// A burn staged as versions 4-7 staged them: 3 micro-credits of
+    /// event `e1`, entry 7.
+    fn stage_burn(conn: &Connection) {
+        conn.execute(
+            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
+             recorded_at, event_id, product_id, actor) VALUES (3, 7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', \
+             'chat', 'ingest')",
+            [],
+        )
+        .unwrap();
+    }
+
     /// Version 7 writes a burn's day rollups when it moves, no longer when
     /// it is staged. Burns staged by a version-6 build were rolled up
     /// already: they move as they are, and nothing is counted twice.
     #[test]
     fn burns_staged_before_version_7_move_without_being_rolled_up_again() {
         let mut conn = at_version(6);
-        conn.execute_batch(
-            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
-             recorded_at, event_id, product_id, actor) VALUES (3, 7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', \
-             'chat', 'ingest'); \
-             INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3);",
-        )
-        .unwrap();
+        stage_burn(&conn);
+        conn.execute("INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3)", []).unwrap();
         assert_eq!(migrate(&mut conn).unwrap(), vec![7, 8]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
@@ -126,12 +133,7 @@ mod tests {
     #[test]
     fn burns_staged_by_version_7_move_with_their_rollups_before_blocks() {
         let mut conn = at_version(7);
-        conn.execute_batch(
-            "INSERT INTO entries_recent (slice, seq, customer_id, credit_type_id, grant_id, kind, amount, booked_at, \
-             recorded_at, event_id, product_id, actor) VALUES (3, 7, 'acme', 'api', 'g1', 'burn', -3, 20, 21, 'e1', \
-             'chat', 'ingest');",
-        )
-        .unwrap();
+        stage_burn(&conn);
         assert_eq!(migrate(&mut conn).unwrap(), vec![8]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);

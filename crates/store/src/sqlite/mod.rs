@@ -38,9 +38,10 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
 }
 
 /// Page size of a new database (an existing file keeps its own). With
-/// burns staged by slice (as then, before burn blocks), a commit wrote mostly tails and a few hundred
-/// scattered rollup and index leaves; each costs a WAL frame of a whole
-/// page, so 8 KiB pages beat 16 KiB (2026-12-03, interleaved quick runs:
+/// burns staged by slice (as then, before burn blocks), a commit wrote
+/// mostly tails and a few hundred scattered rollup and index leaves; each
+/// costs a WAL frame of a whole page, so 8 KiB pages beat 16 KiB
+/// (2026-12-03, interleaved quick runs:
 /// 66-70k against 64-68k events/s, batch ack p99 48-51 ms against
 /// 82-87 ms). 4 KiB was slower (53-58k), measured while a day's burn
 /// rollup was dense (two 768-byte arrays, since made sparse): it no longer

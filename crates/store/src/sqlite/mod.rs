@@ -6,6 +6,7 @@ mod migrate;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -103,8 +104,9 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
 /// Copies the WAL back into the database with PASSIVE checkpoints: they
 /// take no lock the writer waits on. While the WAL keeps growing, every
 /// 10 ms (so that little is left for the writer's own checkpoint, see
-/// [`WalCap`]); when nothing new was written, every quarter second.
-fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+/// [`WalCap`]); when nothing new was written, every quarter second. After
+/// each pass it publishes how far it copied (`backfilled`).
+fn checkpointer(path: &Path, stop: Arc<AtomicBool>, backfilled: Arc<AtomicI64>) -> Result<()> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "busy_timeout", 100)?;
     std::thread::Builder::new()
@@ -112,12 +114,25 @@ fn checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result
         .spawn(move || {
             crate::shared::run_in_background();
             let mut last_log = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // Busy or locked now: try again next time.
-                let log =
-                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).unwrap_or(last_log);
-                let pause = if log > 0 && log != last_log { 10 } else { 250 };
-                last_log = log;
+            while !stop.load(Ordering::Relaxed) {
+                let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                });
+                let pause = match pass {
+                    Ok((false, log, copied)) => {
+                        backfilled.store(copied, Ordering::Relaxed);
+                        let growing = log > 0 && log != last_log;
+                        last_log = log;
+                        if growing {
+                            10
+                        } else {
+                            250
+                        }
+                    }
+                    // Another checkpoint (the writer's) holds the lock, or
+                    // the database is locked: soon again, the WAL is growing.
+                    Ok((true, ..)) | Err(_) => 10,
+                };
                 std::thread::sleep(std::time::Duration::from_millis(pause));
             }
         })
@@ -142,30 +157,50 @@ const WAL_LIMIT_BYTES: u64 = 256 << 20;
 /// (the writer holds every queued batch meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// How far behind the checkpointer thread may be for the writer to copy
+/// the rest itself: about two groups' frames at 100,000 events/s.
+const CATCH_UP_BYTES: u64 = 8 << 20;
+
 /// Keeps the WAL near [`WAL_RESTART_BYTES`] and under [`WAL_LIMIT_BYTES`].
 /// Its size is looked at after every group (one `stat`). Over the working
-/// size: a PASSIVE checkpoint, which copies what the checkpointer thread
-/// has not yet (a few milliseconds) and lets the next commit restart the
-/// WAL. Over the limit: a TRUNCATE checkpoint after every group until one
-/// succeeds. A checkpoint that cannot finish (a reader still on an older
-/// snapshot) does not fail: it answers `busy = 1` in its result row, which
-/// is why an unchecked attempt could leave the WAL growing past the cap
-/// under a sustained load (seen with `demo-seed`).
+/// size, once the checkpointer thread has copied all but the last
+/// [`CATCH_UP_BYTES`]: a PASSIVE checkpoint, which copies the rest and
+/// lets the next commit restart the WAL. Every group waits for it, so it
+/// waits for the checkpointer to be nearly done: copying on its own what
+/// the checkpointer had not yet reached (tens of megabytes) held the
+/// writer for 10-60 ms, the p99 of batch acks at 100,000 events/s
+/// (2026-12-04, BENCHMARKS.md). Past twice the working size (the
+/// checkpointer cannot keep up) it copies whatever is left. Over the
+/// limit: a TRUNCATE checkpoint after every group until one succeeds. A
+/// checkpoint that cannot finish (a reader still on an older snapshot)
+/// does not fail: it answers `busy = 1` in its result row, which is why an
+/// unchecked attempt could leave the WAL growing past the cap under a
+/// sustained load (seen with `demo-seed`).
 ///
 /// Before this (until 2026-12-03) the WAL grew to the limit and past it,
-/// and each truncation of a 300-800 MB WAL held the writer for 160-320 ms:
-/// the p99 of batch acks under ingest (BENCHMARKS.md).
+/// and each truncation of a 300-800 MB WAL held the writer for 160-320 ms.
 struct WalCap {
     path: PathBuf,
+    /// Bytes per WAL frame: a page and its 24-byte header.
+    frame: u64,
     restart: u64,
     limit: u64,
+    catch_up: u64,
     over: bool,
+    /// Frames the checkpointer thread had copied after its last pass.
+    backfilled: Arc<AtomicI64>,
 }
 
+/// The WAL file's header, before its first frame.
+const WAL_HEADER_BYTES: u64 = 32;
+
 impl WalCap {
-    fn new(conn: &Connection, restart: u64, limit: u64) -> WalCap {
+    fn new(conn: &Connection, [restart, limit, catch_up]: [u64; 3], backfilled: Arc<AtomicI64>) -> WalCap {
         let path = conn.path().map(|p| PathBuf::from(format!("{p}-wal"))).unwrap_or_default();
-        WalCap { path, restart, limit, over: false }
+        let page =
+            conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).ok().and_then(|p| u64::try_from(p).ok());
+        let page = page.unwrap_or(PAGE_SIZE.into());
+        WalCap { path, frame: page + 24, restart, limit, catch_up, over: false, backfilled }
     }
 
     /// After each group commit.
@@ -178,11 +213,23 @@ impl WalCap {
                 Ok(false) => tracing::debug!("WAL truncation busy; retrying after the next group"),
                 Err(e) => tracing::warn!(error = %e, "WAL truncation failed; retrying after the next group"),
             }
-        } else if size > self.restart {
+        } else if size > self.restart && (self.behind(size) <= self.catch_up || size > 2 * self.restart) {
             // Busy (a reader's snapshot): the next group tries again.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed; retrying after the next group");
             }
+        }
+    }
+
+    /// Bytes of a WAL of `size` the checkpointer has not copied. Past the
+    /// working size the file holds exactly the WAL's frames (the restart
+    /// trims it to that size). A count from before the last restart (more
+    /// frames than the file holds) says nothing: all of it.
+    fn behind(&self, size: u64) -> u64 {
+        let frames = size.saturating_sub(WAL_HEADER_BYTES) / self.frame;
+        match u64::try_from(self.backfilled.load(Ordering::Relaxed)) {
+            Ok(copied) if copied <= frames => (frames - copied) * self.frame,
+            _ => size,
         }
     }
 }
@@ -200,9 +247,9 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// the server receives, and commits them in groups (all requests queued
 /// while the previous commit ran go into the next transaction). Being the
 /// only writer, its wallet cache is always current.
-fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
+fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>, mut rx: mpsc::Receiver<Command>) {
     crate::shared::run_in_background();
-    let mut wal = WalCap::new(&conn, WAL_RESTART_BYTES, WAL_LIMIT_BYTES);
+    let mut wal = WalCap::new(&conn, [WAL_RESTART_BYTES, WAL_LIMIT_BYTES, CATCH_UP_BYTES], backfilled);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut carry = VecDeque::new();
@@ -221,7 +268,7 @@ fn run_writer(conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Comm
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -233,7 +280,7 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     /// Tells the checkpointer thread to stop when the store is dropped.
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
     writer: mpsc::Sender<Command>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     shared: Arc<Shared>,
@@ -251,9 +298,12 @@ impl SqliteStore {
         let shared = Arc::new(Shared::load(&mut LiteDb::new(&conn), options.clone())?);
         let (tx, rx) = mpsc::channel(4096);
         let for_writer = shared.clone();
+        // Frames copied so far: none known until the checkpointer's first pass.
+        let backfilled = Arc::new(AtomicI64::new(-1));
+        let for_cap = backfilled.clone();
         std::thread::Builder::new()
             .name("creditdesk-writer".into())
-            .spawn(move || run_writer(conn, for_writer, rx))
+            .spawn(move || run_writer(conn, for_writer, for_cap, rx))
             .map_err(|e| StoreError::corrupt(format!("cannot start the writer thread: {e}")))?;
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -264,8 +314,8 @@ impl SqliteStore {
                 crate::db::lite::register_functions(c)
             });
         let readers = r2d2::Pool::builder().max_size(options.readers.max(1)).build(manager)?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        checkpointer(&path, stop.clone())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        checkpointer(&path, stop.clone(), backfilled)?;
         Ok(SqliteStore { inner: Arc::new(Inner { path, stop, writer: tx, readers, shared }) })
     }
 
@@ -336,26 +386,60 @@ mod tests {
         other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap()
     }
 
-    /// Past the working size the cap checkpoints, and the next commit
+    /// Past the working size the cap leaves the copying to the
+    /// checkpointer thread until it has copied all but the last
+    /// `catch_up` bytes; then it checkpoints the rest, and the next commit
     /// writes the WAL from its beginning again instead of growing it.
     #[test]
-    fn past_the_working_size_the_wal_starts_again_from_its_beginning() {
+    fn past_the_working_size_the_wal_starts_again_once_the_checkpointer_caught_up() {
         let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
-        let mut cap = WalCap::new(&writer, 256 << 10, 64 << 20);
-        for _ in 0..8 {
+        let backfilled = Arc::new(AtomicI64::new(-1));
+        let mut cap = WalCap::new(&writer, [256 << 10, 64 << 20, 128 << 10], backfilled.clone());
+        let mut sizes = Vec::new();
+        for _ in 0..5 {
             insert();
             cap.after_group(&writer);
+            sizes.push(wal_len(dir.path()));
         }
-        let grown = wal_len(dir.path());
-        assert!(grown > 256 << 10, "eight 64 KiB rows: {grown} bytes");
+        assert!(sizes[4] > 256 << 10 && sizes[4] < 512 << 10, "past the working size, under twice it: {sizes:?}");
+        assert!(sizes.windows(2).all(|w| w[0] < w[1]), "nothing copied, no restart: {sizes:?}");
+
+        // The checkpointer's pass while a reader holds the snapshot before
+        // one more row: it copies all but that row, which the cap copies.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
         insert();
-        // A 64 KiB row is 65536 / PAGE_SIZE overflow pages and a leaf or two;
-        // nine rows' worth, had the WAL not restarted.
+        let copied: i64 =
+            Connection::open(&path).unwrap().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2)).unwrap();
+        reader.execute_batch("COMMIT").unwrap();
+        backfilled.store(copied, Ordering::Relaxed);
+        cap.after_group(&writer);
+        let grown = wal_len(dir.path());
+        insert();
+        // A 64 KiB row is 65536 / PAGE_SIZE overflow pages and a leaf or two.
         let one_row = 2 * (65536 / PAGE_SIZE) as i64;
         assert!(wal_frames(&path) <= one_row, "one row's frames, from the start: {}", wal_frames(&path));
         assert_eq!(wal_len(dir.path()), grown, "the file is reused, not grown");
+    }
 
+    /// A checkpointer that never copies (or a count from before the last
+    /// restart) does not keep the WAL from restarting: past twice the
+    /// working size the cap copies everything itself.
+    #[test]
+    fn without_the_checkpointer_the_cap_restarts_the_wal_at_twice_the_working_size() {
+        let (dir, path, writer) = writer_on_new_file();
+        let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
+        let backfilled = Arc::new(AtomicI64::new(i64::MAX));
+        let mut cap = WalCap::new(&writer, [128 << 10, 64 << 20, 64 << 10], backfilled);
+        let mut most = 0;
+        for _ in 0..16 {
+            insert();
+            cap.after_group(&writer);
+            most = most.max(wal_len(dir.path()));
+        }
+        assert!(most < 512 << 10, "restarted past 256 KiB: at most {most} bytes");
         // Without the cap, the same writes keep growing the WAL.
         for _ in 0..8 {
             insert();
@@ -381,7 +465,7 @@ mod tests {
         write(4);
         assert!(wal_len(dir.path()) > 256 << 10);
 
-        let mut cap = WalCap::new(&writer, 128 << 10, 256 << 10);
+        let mut cap = WalCap::new(&writer, [128 << 10, 256 << 10, 64 << 10], Arc::new(AtomicI64::new(-1)));
         cap.after_group(&writer);
         assert!(cap.over, "the reader's snapshot keeps the WAL");
         assert!(wal_len(dir.path()) > 0);

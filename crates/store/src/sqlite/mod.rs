@@ -4,6 +4,7 @@
 pub(crate) mod burn_block;
 mod migrate;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -85,7 +86,7 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     // Checkpoints run on their own thread (`checkpointer`), never inside
     // the writer's commit, where they would stall every queued batch.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES as i64)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES as i64)?;
     // Statement journals (what a statement that may abort copies pages to)
     // in memory, not in a temporary file written through the kernel.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -145,9 +146,16 @@ fn checkpointer(path: &Path, stop: Arc<AtomicBool>, backfilled: Arc<AtomicI64>) 
 /// background checkpoint never sees under a steady stream of groups; so
 /// past this size the writer checkpoints itself between groups, and the
 /// next commit writes over the file's first pages (already in the page
-/// cache) instead of growing it. `journal_size_limit` trims the file back
-/// to this size at that restart.
+/// cache) instead of growing it.
 const WAL_RESTART_BYTES: u64 = 64 << 20;
+
+/// What the restart leaves of the WAL file (`journal_size_limit`): more
+/// than the WAL reaches under the cap, so that the restart never trims it
+/// and later groups write over blocks the file already has. Trimming it
+/// back to the working size at every restart (until 2026-12-04) freed the
+/// few MiB past it, which the next groups allocated again; the
+/// `ftruncate` alone held the writer 20-76 ms (BENCHMARKS.md).
+const WAL_KEEP_BYTES: u64 = 2 * WAL_RESTART_BYTES;
 
 /// Past this size (readers kept the restart from happening) the writer
 /// truncates the WAL, waiting for readers on older snapshots.
@@ -161,8 +169,10 @@ const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// the rest itself: about two groups' frames at 100,000 events/s.
 const CATCH_UP_BYTES: u64 = 8 << 20;
 
-/// Keeps the WAL near [`WAL_RESTART_BYTES`] and under [`WAL_LIMIT_BYTES`].
-/// Its size is looked at after every group (one `stat`). Over the working
+/// Keeps the WAL near [`WAL_RESTART_BYTES`] and its file under
+/// [`WAL_LIMIT_BYTES`]. After every group it looks at the WAL's frames
+/// (what the commit's WAL hook counted) and the file's size (one `stat`;
+/// the file outlasts restarts, see [`WAL_KEEP_BYTES`]). Over the working
 /// size, once the checkpointer thread has copied all but the last
 /// [`CATCH_UP_BYTES`]: a PASSIVE checkpoint, which copies the rest and
 /// lets the next commit restart the WAL. Every group waits for it, so it
@@ -191,11 +201,11 @@ struct WalCap {
     backfilled: Arc<AtomicI64>,
 }
 
-/// The WAL file's header, before its first frame.
-const WAL_HEADER_BYTES: u64 = 32;
-
 impl WalCap {
+    /// Registers the WAL hook on `conn`, which replaces any automatic
+    /// checkpoint (there is none: `wal_autocheckpoint` is 0).
     fn new(conn: &Connection, [restart, limit, catch_up]: [u64; 3], backfilled: Arc<AtomicI64>) -> WalCap {
+        conn.wal_hook(Some(count_wal_frames));
         let path = conn.path().map(|p| PathBuf::from(format!("{p}-wal"))).unwrap_or_default();
         let page =
             conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).ok().and_then(|p| u64::try_from(p).ok());
@@ -213,7 +223,11 @@ impl WalCap {
                 Ok(false) => tracing::debug!("WAL truncation busy; retrying after the next group"),
                 Err(e) => tracing::warn!(error = %e, "WAL truncation failed; retrying after the next group"),
             }
-        } else if size > self.restart && (self.behind(size) <= self.catch_up || size > 2 * self.restart) {
+            return;
+        }
+        let frames = u64::try_from(WAL_FRAMES.get()).unwrap_or(0);
+        let wal = frames * self.frame;
+        if wal > self.restart && (self.behind(frames) <= self.catch_up || wal > 2 * self.restart) {
             // Busy (a reader's snapshot): the next group tries again.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed; retrying after the next group");
@@ -221,17 +235,28 @@ impl WalCap {
         }
     }
 
-    /// Bytes of a WAL of `size` the checkpointer has not copied. Past the
-    /// working size the file holds exactly the WAL's frames (the restart
-    /// trims it to that size). A count from before the last restart (more
-    /// frames than the file holds) says nothing: all of it.
-    fn behind(&self, size: u64) -> u64 {
-        let frames = size.saturating_sub(WAL_HEADER_BYTES) / self.frame;
+    /// Bytes of a WAL of `frames` the checkpointer has not copied. A count
+    /// from before the last restart (more frames than the WAL holds) says
+    /// nothing: all of it.
+    fn behind(&self, frames: u64) -> u64 {
         match u64::try_from(self.backfilled.load(Ordering::Relaxed)) {
             Ok(copied) if copied <= frames => (frames - copied) * self.frame,
-            _ => size,
+            _ => frames * self.frame,
         }
     }
+}
+
+thread_local! {
+    /// Frames in the WAL after the last commit on this thread's write
+    /// connection (the store's writer thread has one). The hook is a plain
+    /// function, hence a thread-local rather than a field.
+    static WAL_FRAMES: Cell<i64> = const { Cell::new(0) };
+}
+
+/// SQLite's WAL hook, called after each commit with the WAL's frames.
+fn count_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(frames.into());
+    Ok(())
 }
 
 /// A TRUNCATE checkpoint that waits at most `wait` for readers; whether it
@@ -422,6 +447,35 @@ mod tests {
         let one_row = 2 * (65536 / PAGE_SIZE) as i64;
         assert!(wal_frames(&path) <= one_row, "one row's frames, from the start: {}", wal_frames(&path));
         assert_eq!(wal_len(dir.path()), grown, "the file is reused, not grown");
+
+        // The file is still past the working size; the WAL in it is not,
+        // so the next groups grow it again without a checkpoint.
+        for _ in 0..2 {
+            cap.after_group(&writer);
+            insert();
+        }
+        assert!(wal_frames(&path) > one_row, "three rows' frames: {}", wal_frames(&path));
+    }
+
+    /// At the real working size: the restart writes over the file's first
+    /// pages and leaves its length (no `ftruncate` of the tail, which the
+    /// next groups would allocate again).
+    #[test]
+    fn the_restart_leaves_the_wal_file_whole() {
+        let (dir, path, writer) = writer_on_new_file();
+        let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(1 << 20))", []).unwrap();
+        let backfilled = Arc::new(AtomicI64::new(-1));
+        let mut cap = WalCap::new(&writer, [WAL_RESTART_BYTES, WAL_LIMIT_BYTES, CATCH_UP_BYTES], backfilled.clone());
+        while wal_len(dir.path()) <= WAL_RESTART_BYTES + (2 << 20) {
+            insert();
+            cap.after_group(&writer);
+        }
+        backfilled.store(wal_frames(&path), Ordering::Relaxed);
+        cap.after_group(&writer);
+        let grown = wal_len(dir.path());
+        insert();
+        assert!(wal_frames(&path) < 200, "restarted: {} frames", wal_frames(&path));
+        assert_eq!(wal_len(dir.path()), grown, "the file keeps its length past the working size");
     }
 
     /// A checkpointer that never copies (or a count from before the last

@@ -1,13 +1,14 @@
-//! Burn blocks (SQLite): the burns one write group books for one customer
-//! and credit type, stored as one row of `burn_blocks` whose `burns`
-//! column is a compact binary block, and `burn_block(burns)`, a
-//! table-valued SQL function that reads a block back as entry rows.
+//! Burn blocks (SQLite): the burns one write group books for one
+//! customer, credit type and booked day, stored as one row of
+//! `burn_blocks` whose `burns` column is a compact binary block, and
+//! `burn_block(burns)`, a table-valued SQL function that reads a block
+//! back as entry rows.
 //!
 //! Why: live ingest writes a burn for nearly every event, for hundreds of
 //! customers per write group. As rows, each burn cost a row and two
 //! per-customer index entries (and before this, a second copy while it
-//! was staged). As a block, a group writes one row per customer and credit
-//! type (BENCHMARKS.md, "A prototype of burn blocks").
+//! was staged). As a block, a group writes one row per customer, credit
+//! type and booked day (BENCHMARKS.md, "A prototype of burn blocks").
 //!
 //! Block format, version 1 (all integers LEB128 varints, signed ones
 //! zigzag-encoded):
@@ -98,8 +99,8 @@ impl<'e> TextWriter<'e> {
     }
 }
 
-/// The block of `burns` (one customer, credit type and recorded time; in
-/// the order they are to be read back, by entry number).
+/// The block of `burns` (one customer, credit type, booked day and
+/// recorded time; in the order they are to be read back, by entry number).
 pub(crate) fn encode(burns: &[&Entry]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + burns.len() * 32);
     out.push(VERSION);

@@ -148,6 +148,48 @@ pub fn classify(previous: Option<&UsageEvent>, incoming: &UsageEvent) -> Idempot
     }
 }
 
+/// A stored event's body, borrowed from the store's row: what `same_body`
+/// compares, with the properties as the JSON text the store wrote. Reading
+/// a row this way costs no allocations, which matters when a client
+/// replays a whole batch.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredBody<'a> {
+    pub customer: &'a str,
+    pub product: &'a str,
+    pub quantity: Decimal,
+    pub timestamp: DateTime<Utc>,
+    pub properties_json: &'a str,
+}
+
+impl StoredBody<'_> {
+    /// `classify` against a stored body, by the same rule as `same_body`.
+    /// The properties compare as text first (the store wrote them with
+    /// serde_json, so the same map usually gives the same text); only text
+    /// that differs is parsed and compared by JSON value, so a reordered
+    /// object is still a duplicate. Errs only on stored text that is not JSON.
+    pub fn classify(&self, incoming: &UsageEvent) -> std::result::Result<Idempotency, serde_json::Error> {
+        let same = self.customer == incoming.customer.as_str()
+            && self.product == incoming.product.as_str()
+            && self.quantity == incoming.quantity
+            && self.timestamp == incoming.timestamp
+            && same_properties(self.properties_json, &incoming.properties)?;
+        Ok(if same { Idempotency::Duplicate } else { Idempotency::Conflict })
+    }
+}
+
+fn same_properties(stored_json: &str, incoming: &Map<String, Value>) -> std::result::Result<bool, serde_json::Error> {
+    let same_text = if incoming.is_empty() {
+        stored_json == "{}"
+    } else {
+        serde_json::to_string(incoming).is_ok_and(|text| text == stored_json)
+    };
+    if same_text {
+        return Ok(true);
+    }
+    let stored: Map<String, Value> = serde_json::from_str(stored_json)?;
+    Ok(stored == *incoming)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +237,58 @@ mod tests {
         assert_eq!(classify(None, &a), Idempotency::New);
         assert_eq!(classify(Some(&a), &b), Idempotency::Duplicate, "1.0 and 1 are the same quantity");
         assert_eq!(classify(Some(&a), &event(dec!(2))), Idempotency::Conflict);
+    }
+
+    fn stored(e: &UsageEvent, properties_json: &str) -> Idempotency {
+        let body = StoredBody {
+            customer: e.customer.as_str(),
+            product: e.product.as_str(),
+            quantity: e.quantity,
+            timestamp: e.timestamp,
+            properties_json,
+        };
+        body.classify(&event(dec!(1))).unwrap()
+    }
+
+    #[test]
+    fn a_stored_body_classifies_like_the_event_it_was() {
+        let e = event(dec!(1));
+        let plain = serde_json::to_string(&e.properties).unwrap();
+        assert_eq!(stored(&e, &plain), Idempotency::Duplicate);
+        assert_eq!(stored(&event(dec!(1.000)), &plain), Idempotency::Duplicate, "1.000 and 1 are the same quantity");
+        assert_eq!(stored(&event(dec!(2)), &plain), Idempotency::Conflict);
+        let mut other = event(dec!(1));
+        other.customer = CustomerId::new("c2").unwrap();
+        assert_eq!(stored(&other, &plain), Idempotency::Conflict);
+        other = event(dec!(1));
+        other.product = ProductId::new("p2").unwrap();
+        assert_eq!(stored(&other, &plain), Idempotency::Conflict);
+        other = event(dec!(1));
+        other.timestamp += TimeDelta::microseconds(1);
+        assert_eq!(stored(&other, &plain), Idempotency::Conflict);
+        // Stored properties against an incoming event with none.
+        assert_eq!(stored(&e, r#"{"a":1}"#), Idempotency::Conflict);
+        // Same value, other text.
+        assert_eq!(stored(&e, "{ }"), Idempotency::Duplicate);
+        let mut p = event(dec!(1));
+        p.properties = serde_json::json!({"a": 1, "b": [1.5, "x"]}).as_object().unwrap().clone();
+        let body = |json| StoredBody {
+            customer: "c1",
+            product: "p1",
+            quantity: dec!(1),
+            timestamp: t0(),
+            properties_json: json,
+        };
+        assert_eq!(body(r#"{"a":1,"b":[1.5,"x"]}"#).classify(&p).unwrap(), Idempotency::Duplicate);
+        assert_eq!(body(r#"{"b":[1.5,"x"],"a":1}"#).classify(&p).unwrap(), Idempotency::Duplicate);
+        assert_eq!(body(r#"{"a":1,"b":[1.5,"y"]}"#).classify(&p).unwrap(), Idempotency::Conflict);
+        assert_eq!(
+            body(r#"{"a":1.0,"b":[1.5,"x"]}"#).classify(&p).unwrap(),
+            Idempotency::Conflict,
+            "as same_body: 1.0 is not 1"
+        );
+        assert_eq!(body(r#"{"a":1}"#).classify(&p).unwrap(), Idempotency::Conflict);
+        assert!(body("not json").classify(&p).is_err());
     }
 
     #[test]

@@ -173,10 +173,13 @@ enum Op {
         hours_ago: i64,
         minutes_ahead: u8,
         backfill: bool,
+        properties: usize,
     },
+    /// An event sent again, changed or not; a second copy in the same batch.
     Resend {
         which: prop::sample::Index,
-        conflict: bool,
+        change: Change,
+        again: Option<Change>,
     },
     Void {
         which: prop::sample::Index,
@@ -190,15 +193,84 @@ enum Op {
     Sweep,
 }
 
+/// How a resent event differs from the first: the first three are still
+/// duplicates (same values, other text), the rest conflicts.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    None,
+    Rescaled,
+    Reordered,
+    Quantity,
+    Customer,
+    Product,
+    Timestamp,
+    Properties,
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    use Change::*;
+    prop_oneof![
+        Just(None),
+        Just(Rescaled),
+        Just(Reordered),
+        Just(Quantity),
+        Just(Customer),
+        Just(Product),
+        Just(Timestamp),
+        Just(Properties)
+    ]
+}
+
+/// The properties a usage event may carry: none, flat, and nested with a
+/// float and text that JSON escapes.
+fn properties(which: usize) -> serde_json::Map<String, serde_json::Value> {
+    let v = match which {
+        0 => serde_json::json!({}),
+        1 => serde_json::json!({"region": "eu", "model": "v2"}),
+        _ => {
+            serde_json::json!({"model": {"name": "whisper \"large\"", "temp": 0.7}, "tags": ["a", "\u{e9}\n"], "n": 3})
+        }
+    };
+    v.as_object().unwrap().clone()
+}
+
+fn changed(mut ev: UsageEvent, change: Change) -> UsageEvent {
+    match change {
+        Change::None => {}
+        Change::Rescaled => {
+            let scale = ev.quantity.scale() + 2;
+            ev.quantity.rescale(scale);
+        }
+        Change::Reordered => ev.properties = ev.properties.into_iter().rev().collect(),
+        Change::Quantity => ev.quantity += Decimal::ONE,
+        Change::Customer => {
+            let other = CUSTOMERS.iter().find(|c| **c != ev.customer.as_str()).unwrap();
+            ev.customer = CustomerId::new(*other).unwrap();
+        }
+        Change::Product => {
+            let other = PRODUCTS.iter().find(|(p, _)| *p != ev.product.as_str()).unwrap();
+            ev.product = ProductId::new(other.0).unwrap();
+        }
+        Change::Timestamp => ev.timestamp += TimeDelta::seconds(1),
+        Change::Properties => {
+            ev.properties.insert("retry".into(), serde_json::Value::Bool(true));
+        }
+    }
+    ev
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..2usize, any::<bool>(), 1..400u32, any::<bool>(), 1..4u8, prop::option::weighted(0.3, 0..3usize), -48..72i64,
               prop::option::weighted(0.7, 6..400i64), prop::option::weighted(0.4, (0..=10u8, prop::option::of(1..100u32))))
             .prop_map(|(customer, voice, amount, promo, priority, restrict, starts_in_h, lifetime_h, rollover)| Op::Grant {
                 customer, voice, amount, promo, priority, restrict, starts_in_h, lifetime_h, rollover }),
-        6 => (0..2usize, 0..3usize, 0..120u32, prop_oneof![4 => Just(0i64), 1 => 1..160i64, 1 => 200..400i64], 0..7u8, prop::bool::weighted(0.1))
-            .prop_map(|(customer, product, quantity, hours_ago, minutes_ahead, backfill)| Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill }),
-        1 => (any::<prop::sample::Index>(), any::<bool>()).prop_map(|(which, conflict)| Op::Resend { which, conflict }),
+        6 => (0..2usize, 0..3usize, 0..120u32, prop_oneof![4 => Just(0i64), 1 => 1..160i64, 1 => 200..400i64], 0..7u8, prop::bool::weighted(0.1),
+              prop_oneof![3 => Just(0usize), 1 => 1..3usize])
+            .prop_map(|(customer, product, quantity, hours_ago, minutes_ahead, backfill, properties)|
+                Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill, properties }),
+        2 => (any::<prop::sample::Index>(), change(), prop::option::weighted(0.3, change()))
+            .prop_map(|(which, change, again)| Op::Resend { which, change, again }),
         1 => any::<prop::sample::Index>().prop_map(|which| Op::Void { which }),
         1 => any::<prop::sample::Index>().prop_map(|which| Op::Reverse { which }),
         3 => (1..60i64).prop_map(|hours| Op::Advance { hours }),
@@ -267,7 +339,7 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
                 p.grants.push(GrantId::new(format!("g{n}")).unwrap());
             }
         }
-        Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill } => {
+        Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill, properties: props } => {
             let now = p.now();
             let ts = now - TimeDelta::hours(*hours_ago) + TimeDelta::minutes(i64::from(*minutes_ahead));
             let ev = UsageEvent {
@@ -276,21 +348,19 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
                 product: ProductId::new(PRODUCTS[*product].0).unwrap(),
                 quantity: Decimal::new(i64::from(*quantity), 1),
                 timestamp: ts,
-                properties: serde_json::Map::new(),
+                properties: properties(*props),
             };
             let mode = if *backfill { IngestMode::Backfill } else { IngestMode::Live };
-            ingest_both(p, ev.clone(), mode, &actor)?;
+            ingest_both(p, vec![ev.clone()], mode, &actor)?;
             p.events.push(ev);
         }
-        Op::Resend { which, conflict } => {
+        Op::Resend { which, change, again } => {
             if p.events.is_empty() {
                 return Ok(());
             }
-            let mut ev = which.get(&p.events).clone();
-            if *conflict {
-                ev.quantity += Decimal::ONE;
-            }
-            ingest_both(p, ev, IngestMode::Live, &actor)?;
+            let ev = which.get(&p.events);
+            let batch = [Some(*change), *again].into_iter().flatten().map(|c| changed(ev.clone(), c)).collect();
+            ingest_both(p, batch, IngestMode::Live, &actor)?;
         }
         Op::Void { which } => {
             if p.grants.is_empty() {
@@ -331,9 +401,10 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn ingest_both(p: &mut Pair, ev: UsageEvent, mode: IngestMode, actor: &ActorId) -> Result<(), TestCaseError> {
-    let a = p.engine.ingest(ev.clone(), mode, actor);
-    let b = p.rt.block_on(p.store.ingest(vec![ev], mode, actor.clone())).unwrap().remove(0);
+/// One batch into the store, its events one by one into the engine.
+fn ingest_both(p: &mut Pair, batch: Vec<UsageEvent>, mode: IngestMode, actor: &ActorId) -> Result<(), TestCaseError> {
+    let a: Vec<IngestResult> = batch.iter().map(|ev| p.engine.ingest(ev.clone(), mode, actor)).collect();
+    let b = p.rt.block_on(p.store.ingest(batch, mode, actor.clone())).unwrap();
     // Entry numbers may differ after sweeps; compare everything else.
     let strip = |r: IngestResult| match r {
         IngestResult::Accepted { rating, allocation, entries } => {
@@ -341,7 +412,9 @@ fn ingest_both(p: &mut Pair, ev: UsageEvent, mode: IngestMode, actor: &ActorId) 
         }
         other => other,
     };
-    prop_assert_eq!(strip(a), strip(b));
+    let a: Vec<IngestResult> = a.into_iter().map(strip).collect();
+    let b: Vec<IngestResult> = b.into_iter().map(strip).collect();
+    prop_assert_eq!(a, b);
     Ok(())
 }
 

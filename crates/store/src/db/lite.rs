@@ -199,6 +199,10 @@ impl Row for LiteRow<'_, '_> {
         Ok(self.0.get(i)?)
     }
 
+    fn str(&self, i: usize) -> Result<&str> {
+        self.0.get_ref(i)?.as_str().map_err(|e| bad_column(i, e))
+    }
+
     fn blob(&self, i: usize) -> Result<&[u8]> {
         match self.0.get_ref(i)? {
             ValueRef::Blob(b) => Ok(b),
@@ -254,25 +258,20 @@ impl Db for LiteDb<'_> {
         Ok(block as u64)
     }
 
-    fn find_events(&mut self, ids: &[&EventId]) -> Result<HashMap<EventId, StoredEvent>> {
+    fn find_event_bodies(&mut self, ids: &[&EventId], each: Each<'_>) -> Result<()> {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
             let list: Vec<String> = (1..=CHUNK).map(|i| format!("?{i}")).collect();
-            format!("SELECT id, {} FROM events WHERE id IN ({})", rows::EVENT_COLUMNS, list.join(", "))
+            format!("SELECT id, {} FROM events WHERE id IN ({})", rows::BODY_COLUMNS, list.join(", "))
         });
-        let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            // A short chunk repeats its last id: one statement for all.
+            // A short chunk repeats its last id (`IN` matches it once): one
+            // statement for all.
             let last = chunk.len() - 1;
             let params: Vec<P<'_>> = (0..CHUNK).map(|i| P::Text(chunk[i.min(last)].as_str())).collect();
-            self.run(sql, &params, &mut |r| {
-                let id = rows::parse(r.text(0)?, EventId::new)?;
-                let stored = rows::event_from_row(r, 1, id.clone())?;
-                out.insert(id, stored);
-                Ok(())
-            })?;
+            self.run(sql, &params, each)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {

@@ -123,6 +123,8 @@ pub(crate) trait Row {
     fn i64(&self, i: usize) -> Result<i64>;
     fn opt_i64(&self, i: usize) -> Result<Option<i64>>;
     fn text(&self, i: usize) -> Result<String>;
+    /// Borrowed from the row, where an owned copy would be thrown away.
+    fn str(&self, i: usize) -> Result<&str>;
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
     /// Borrowed from the row: a burn day is read per query, hundreds at a time.
     fn blob(&self, i: usize) -> Result<&[u8]>;
@@ -279,16 +281,10 @@ pub(crate) trait Db {
 
     // ---- the write path's bulk operations: one statement per row here ----
 
-    /// The stored events among `ids` (committed, or written by this transaction).
-    fn find_events(&mut self, ids: &[&EventId]) -> Result<HashMap<EventId, StoredEvent>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        for id in ids {
-            if let Some(found) = rows::find_event(self, id)? {
-                out.insert((*id).clone(), found);
-            }
-        }
-        Ok(out)
-    }
+    /// Calls `each` with a row of [`rows::BODY_COLUMNS`] after the id for
+    /// every stored event among `ids` (committed, or written by this
+    /// transaction), once per event: the idempotency check's lookup.
+    fn find_event_bodies(&mut self, ids: &[&EventId], each: Each<'_>) -> Result<()>;
 
     fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {
         for e in events {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::OnceLock;
 
 use bytes::BytesMut;
 use creditdesk_ledger::entry::Entry;
@@ -72,6 +73,10 @@ impl Row for postgres::Row {
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn str(&self, i: usize) -> Result<&str> {
         Ok(self.try_get(i)?)
     }
 
@@ -219,20 +224,18 @@ impl Db for PgDb<'_> {
         Ok(())
     }
 
-    fn find_events(&mut self, ids: &[&EventId]) -> Result<HashMap<EventId, StoredEvent>> {
+    fn find_event_bodies(&mut self, ids: &[&EventId], each: Each<'_>) -> Result<()> {
         if ids.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(());
         }
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql =
+            SQL.get_or_init(|| format!("SELECT id, {} FROM events WHERE id = ANY(?1::text[])", rows::BODY_COLUMNS));
         let list: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-        let sql = format!("SELECT id, {} FROM events WHERE id = ANY(?1::text[])", rows::EVENT_COLUMNS);
-        let found = self.conn.query_raw(&sql, &[&list])?;
-        let mut out = HashMap::with_capacity(found.len());
-        for r in &found {
-            let id = rows::parse(r.text(0)?, EventId::new)?;
-            let stored = rows::event_from_row(r, 1, id.clone())?;
-            out.insert(id, stored);
+        for r in &self.conn.query_raw(sql, &[&list])? {
+            each(r)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {

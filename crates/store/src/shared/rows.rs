@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use creditdesk_ledger::entry::Entry;
-use creditdesk_ledger::event::UsageEvent;
+use creditdesk_ledger::event::{StoredBody, UsageEvent};
 use creditdesk_ledger::grant::Grant;
 use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
 use creditdesk_ledger::rating::Rating;
@@ -186,10 +186,6 @@ pub(crate) fn insert_grant<D: Db + ?Sized>(db: &mut D, g: &Grant, recorded_at: D
     Ok(())
 }
 
-/// The columns `event_from_row` reads, after the id.
-pub(crate) const EVENT_COLUMNS: &str = "customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
-     received_at, credits, credits_per_unit, rate_version, from_override";
-
 macro_rules! insert_event_head {
     () => {
         "INSERT INTO events (id, customer_id, product_id, credit_type_id, quantity, timestamp, properties, \
@@ -244,7 +240,7 @@ pub(crate) fn insert_event<D: Db + ?Sized>(db: &mut D, s: &StoredEvent) -> Resul
     Ok(())
 }
 
-/// An event from [`EVENT_COLUMNS`], starting at column `at`.
+/// An event from the columns `FIND_EVENT` selects, starting at column `at`.
 pub(crate) fn event_from_row(r: &dyn Row, at: usize, id: EventId) -> Result<StoredEvent> {
     Ok(StoredEvent {
         event: UsageEvent {
@@ -264,6 +260,22 @@ pub(crate) fn event_from_row(r: &dyn Row, at: usize, id: EventId) -> Result<Stor
             from_override: r.bool(at + 10)?,
         },
     })
+}
+
+/// The columns `body_from_row` reads, after the id.
+pub(crate) const BODY_COLUMNS: &str = "customer_id, product_id, quantity, timestamp, properties, received_at";
+
+/// A stored event's body from [`BODY_COLUMNS`], starting at column `at`,
+/// borrowed from the row, and when it was received.
+pub(crate) fn body_from_row(r: &dyn Row, at: usize) -> Result<(StoredBody<'_>, DateTime<Utc>)> {
+    let body = StoredBody {
+        customer: r.str(at)?,
+        product: r.str(at + 1)?,
+        quantity: decimal(r.str(at + 2)?)?,
+        timestamp: time(r.i64(at + 3)?)?,
+        properties_json: r.str(at + 4)?,
+    };
+    Ok((body, time(r.i64(at + 5)?)?))
 }
 
 const FIND_EVENT: Sql = Sql::same(

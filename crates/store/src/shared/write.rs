@@ -40,7 +40,7 @@ use creditdesk_ledger::Credits;
 use tokio::sync::{mpsc, oneshot};
 
 use super::load::{load_catalog, load_wallet, wallet_of_grant};
-use super::rows::{entries_of_event, find_event, insert_grant, parse};
+use super::rows::{self, entries_of_event, find_event, insert_grant, parse};
 use crate::codec::*;
 use crate::db::{
     params, query_all, query_opt, BurnDay, Db, Dialect, GrantStateRow, LedgerDay, OverageRow, RejectedRow,
@@ -1107,25 +1107,26 @@ impl Writer {
         actor: &ActorId,
     ) -> Result<Vec<IngestResult>> {
         let now = g.now;
-        let ids: Vec<&EventId> = events.iter().map(|e| &e.id).collect();
-        // Committed, or written earlier in this transaction.
-        let stored = db.find_events(&ids)?;
+        let stored = stored_verdicts(db, events)?;
         // Accepted earlier in this request.
         let mut fresh: Vec<StoredEvent> = Vec::new();
         let mut fresh_index: HashMap<&EventId, usize> = HashMap::new();
         let mut results = Vec::with_capacity(events.len());
         let mut rejected = Vec::new();
-        for event in events {
-            let prev = stored.get(&event.id).or_else(|| fresh_index.get(&event.id).map(|&i| &fresh[i]));
+        for (event, stored) in events.iter().zip(stored) {
+            let prev = stored.or_else(|| {
+                let p = &fresh[*fresh_index.get(&event.id)?];
+                Some((classify(Some(&p.event), event), p.received_at))
+            });
             let r = match prev {
-                Some(prev) => match classify(Some(&prev.event), event) {
-                    Idempotency::Duplicate => IngestResult::Duplicate { original_received_at: prev.received_at },
-                    _ => {
-                        let reason = RejectReason::IdempotencyConflict { original_received_at: prev.received_at };
-                        rejected.push(rejection(event, now, &reason)?);
-                        IngestResult::Rejected { reason }
-                    }
-                },
+                Some((Idempotency::Duplicate, original_received_at)) => {
+                    IngestResult::Duplicate { original_received_at }
+                }
+                Some((_, original_received_at)) => {
+                    let reason = RejectReason::IdempotencyConflict { original_received_at };
+                    rejected.push(rejection(event, now, &reason)?);
+                    IngestResult::Rejected { reason }
+                }
                 None => match self.try_ingest(db, g, event, mode, actor)? {
                     Ok((accepted, s)) => {
                         fresh_index.insert(&event.id, fresh.len());
@@ -1371,6 +1372,39 @@ impl Writer {
         g.catalog_changed = true;
         Ok(())
     }
+}
+
+/// An event against one sent before under its id: duplicate or conflict,
+/// and when the earlier one was received.
+type Verdict = (Idempotency, DateTime<Utc>);
+
+/// For each event, its verdict against what the store already holds under
+/// its id (committed, or written earlier in this transaction); `None` for
+/// a new id.
+fn stored_verdicts<D: Db + ?Sized>(db: &mut D, events: &[UsageEvent]) -> Result<Vec<Option<Verdict>>> {
+    const END: usize = usize::MAX;
+    // Each id's first event and each event's next with the same id: a batch
+    // may repeat an id, and every copy is compared with the stored event.
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(events.len());
+    let mut next = vec![END; events.len()];
+    for (i, e) in events.iter().enumerate().rev() {
+        if let Some(later) = first.insert(e.id.as_str(), i) {
+            next[i] = later;
+        }
+    }
+    let ids: Vec<&EventId> = events.iter().map(|e| &e.id).collect();
+    let mut verdicts = vec![None; events.len()];
+    db.find_event_bodies(&ids, &mut |r| {
+        let id = r.str(0)?;
+        let (body, received_at) = rows::body_from_row(r, 1)?;
+        let mut i = *first.get(id).ok_or_else(|| StoreError::corrupt(format!("event {id} was not asked for")))?;
+        while i != END {
+            verdicts[i] = Some((body.classify(&events[i]).map_err(StoreError::corrupt)?, received_at));
+            i = next[i];
+        }
+        Ok(())
+    })?;
+    Ok(verdicts)
 }
 
 /// A rejected event's row: kept, as sent, with the reason.

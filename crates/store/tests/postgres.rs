@@ -190,6 +190,56 @@ async fn idempotent_writes_replay_across_servers_and_refuse_a_different_body() {
     assert_eq!(page.items.len(), 2, "g1 written once, and g3");
 }
 
+/// A group that waits for a wallet's row lock keeps the queue, and what
+/// queues meanwhile joins it rather than becoming a small group of its own
+/// (which would pay a whole group's cost). One group is one `now`: the
+/// clock moves while the first request waits, so a later group would
+/// receive the others at the new time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_queued_while_a_group_waits_for_its_locks_join_it() {
+    let (url, clock, s, _) = setup("store_pg_join_waiting", &["acme".into(), "globex".into()]).await;
+    s.ingest(vec![event("e0", "acme", 1, 0)], IngestMode::Live, admin()).await.unwrap();
+    // Another session holds acme's wallet row.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tx = client.transaction().unwrap();
+            tx.query("SELECT 1 FROM wallets WHERE customer_id = 'acme' FOR UPDATE", &[]).unwrap();
+            locked_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            tx.commit().unwrap();
+        }
+    });
+    locked_rx.recv().unwrap();
+    let first = tokio::spawn({
+        let s = s.clone();
+        async move { s.ingest(vec![event("e1", "acme", 1, 0)], IngestMode::Live, admin()).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let queued: Vec<_> = [("e2", "acme"), ("e3", "globex")]
+        .into_iter()
+        .map(|(id, c)| {
+            let s = s.clone();
+            tokio::spawn(async move { s.ingest(vec![event(id, c, 1, 0)], IngestMode::Live, admin()).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    clock.advance(TimeDelta::seconds(1));
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    for r in std::iter::once(first).chain(queued) {
+        let results = r.await.unwrap().unwrap();
+        assert!(matches!(results[0], IngestResult::Accepted { .. }), "{results:?}");
+    }
+    for id in ["e1", "e2", "e3"] {
+        let stored = s.event(EventId::new(id).unwrap()).await.unwrap().unwrap();
+        assert_eq!(stored.received_at, t0(), "{id} was received in the first request's group");
+    }
+}
+
 /// The heart of the scale path: two servers, each with two writer
 /// threads, four clients sending overlapping batches for the same eight
 /// customers. Every id is sent by two clients on different servers at

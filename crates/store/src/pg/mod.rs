@@ -18,6 +18,7 @@
 
 mod migrate;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
-use crate::shared::write::{take_group, Command, Linger, Shared, Writer};
+use crate::shared::write::{Command, Gather, Linger, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
@@ -153,9 +154,13 @@ fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: A
     let mut carry = VecDeque::new();
     let mut conn = Some(conn);
     loop {
-        let Ok(mut queue) = rx.lock() else { break };
-        let Some(batch) = take_group(&mut queue, &mut carry, limit, Linger::default()) else { break };
-        let mut queue = Some(queue);
+        let Ok(queue) = rx.lock() else { break };
+        let Some((gather, first)) = Gather::start(queue, &mut carry, limit, Linger::default()) else { break };
+        // The queue stays this writer's until the group holds its locks.
+        let intake = RefCell::new(Some(gather));
+        let mut more = || intake.borrow_mut().as_mut()?.next();
+        let mut batch = vec![first];
+        batch.extend(std::iter::from_fn(&mut more));
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             conn = match PgConn::connect(&config) {
                 Ok(c) => Some(c),
@@ -167,7 +172,7 @@ fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: A
             };
         }
         if let Some(c) = conn.as_mut() {
-            writer.run_group(&mut PgDb::new(c), batch, &mut || None, &mut || drop(queue.take()));
+            writer.run_group(&mut PgDb::new(c), batch, &mut more, &mut || drop(intake.borrow_mut().take()));
         }
     }
 }

@@ -23,6 +23,7 @@
 //! dropped, so memory never runs ahead of what is durable.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::DerefMut;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -206,29 +207,17 @@ impl Linger {
     }
 }
 
-/// The next group off the queue: every request waiting, up to `limit`
-/// events, with at most one request per idempotency key (a second one waits
-/// for the next group, where it sees the first one's recorded response).
-/// With a [`Linger`], the queue is polled for up to its wait until the
-/// group holds as many ingest requests as expected. `None` once the queue
-/// is closed and nothing is carried over.
-pub(crate) fn take_group(
-    rx: &mut mpsc::Receiver<Command>,
-    carry: &mut VecDeque<Command>,
-    limit: usize,
-    linger: Linger,
-) -> Option<Vec<Command>> {
-    let (mut gather, first) = Gather::start(rx, carry, limit, linger)?;
-    let mut batch = vec![first];
-    batch.extend(std::iter::from_fn(|| gather.next()));
-    Some(batch)
-}
-
-/// One group's intake, a request at a time (what [`take_group`] collects
-/// at once): the SQLite writer applies each request as it comes, so the
-/// group's wait for the clients it expects is spent working.
-pub(crate) struct Gather<'q> {
-    rx: &'q mut mpsc::Receiver<Command>,
+/// One group's intake, a request at a time: every request waiting, up to
+/// the group's event limit, with at most one request per idempotency key
+/// (a second one waits for the next group, where it sees the first one's
+/// recorded response). With a [`Linger`], the queue is polled for up to its
+/// wait until the group holds as many ingest requests as expected. The
+/// SQLite writer applies each request as it comes, so the group's wait for
+/// the clients it expects is spent working. The queue is
+/// borrowed (`&mut`) or, for PostgreSQL's writers, held under its lock
+/// until the gather is dropped.
+pub(crate) struct Gather<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> {
+    rx: Q,
     carry: &'q mut VecDeque<Command>,
     limit: usize,
     until: Instant,
@@ -242,15 +231,15 @@ pub(crate) struct Gather<'q> {
     later: Vec<Command>,
 }
 
-impl<'q> Gather<'q> {
+impl<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> Gather<'q, Q> {
     /// A group's first request (waiting for one), and the intake for the
     /// rest. `None` once the queue is closed and nothing is carried over.
     pub(crate) fn start(
-        rx: &'q mut mpsc::Receiver<Command>,
+        mut rx: Q,
         carry: &'q mut VecDeque<Command>,
         limit: usize,
         linger: Linger,
-    ) -> Option<(Gather<'q>, Command)> {
+    ) -> Option<(Gather<'q, Q>, Command)> {
         // Requests already waiting when the previous group ended belong to
         // clients other than the ones it acked: both sets are expected now.
         let (first, waiting) = match carry.pop_front() {
@@ -321,7 +310,7 @@ impl<'q> Gather<'q> {
     }
 }
 
-impl Drop for Gather<'_> {
+impl<Q: DerefMut<Target = mpsc::Receiver<Command>>> Drop for Gather<'_, Q> {
     fn drop(&mut self) {
         self.carry.extend(self.later.drain(..));
     }
@@ -666,7 +655,8 @@ impl Writer {
     /// `pg::run_writer`).
     ///
     /// `more` hands over requests that join the group while it is applied
-    /// (the SQLite writer's [`Gather`]; `None` when the group is complete).
+    /// (the SQLite writer's [`Gather`]), or on PostgreSQL while it waits
+    /// for its locks; `None` when the group is complete.
     pub(crate) fn run_group<D: Db + ?Sized>(
         &mut self,
         db: &mut D,
@@ -779,7 +769,23 @@ impl Writer {
             for cmd in batch.iter() {
                 self.plan(db, &mut g, cmd, &mut keys)?;
             }
-            g.locked = db.lock_wallets(&keys.into_iter().collect::<Vec<_>>())?;
+            let mut locked = db.lock_wallets(&keys.iter().cloned().collect::<Vec<_>>())?;
+            // What queued while the locks were awaited joins the group (the
+            // queue is this writer's until `locked`): as a group of its own
+            // it would be small, wait for these locks in turn, and pay a
+            // group's whole fixed cost. Its other wallets are locked in one
+            // more statement.
+            let mut extra = BTreeSet::new();
+            while let Some(cmd) = more() {
+                batch.push(cmd);
+                let cmd = batch.last().ok_or_else(|| StoreError::corrupt("group intake"))?;
+                self.plan(db, &mut g, cmd, &mut extra)?;
+            }
+            extra.retain(|k| !keys.contains(k));
+            if let (Some(held), false) = (&mut locked, extra.is_empty()) {
+                held.extend(db.lock_wallets(&extra.into_iter().collect::<Vec<_>>())?.unwrap_or_default());
+            }
+            g.locked = locked;
         }
         locked();
         let mut dones = Vec::with_capacity(batch.len());
@@ -1493,6 +1499,20 @@ fn insert_rate<D: Db + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole group at once, as a writer that applies nothing meanwhile
+    /// would take it.
+    fn take_group(
+        rx: &mut mpsc::Receiver<Command>,
+        carry: &mut VecDeque<Command>,
+        limit: usize,
+        linger: Linger,
+    ) -> Option<Vec<Command>> {
+        let (mut gather, first) = Gather::start(rx, carry, limit, linger)?;
+        let mut batch = vec![first];
+        batch.extend(std::iter::from_fn(|| gather.next()));
+        Some(batch)
+    }
 
     /// An ingest request with no events (the group only counts requests).
     fn ingest() -> Command {

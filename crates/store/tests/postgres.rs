@@ -192,9 +192,10 @@ async fn idempotent_writes_replay_across_servers_and_refuse_a_different_body() {
 
 /// A group that waits for a wallet's row lock keeps the queue, and what
 /// queues meanwhile joins it rather than becoming a small group of its own
-/// (which would pay a whole group's cost). One group is one `now`: the
-/// clock moves while the first request waits, so a later group would
-/// receive the others at the new time.
+/// (which would pay a whole group's cost), if the group already holds its
+/// wallets; a request for another wallet waits for the next group (locking
+/// it out of order could deadlock). One group is one `now`: the clock moves
+/// while the first request waits, so a later group receives at the new time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_queued_while_a_group_waits_for_its_locks_join_it() {
     let (url, clock, s, _) = setup("store_pg_join_waiting", &["acme".into(), "globex".into()]).await;
@@ -231,13 +232,18 @@ async fn requests_queued_while_a_group_waits_for_its_locks_join_it() {
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     for r in std::iter::once(first).chain(queued) {
-        let results = r.await.unwrap().unwrap();
+        // A request left behind where no writer looks would hang here.
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(30), r).await;
+        let results = waited.expect("every request answered").unwrap().unwrap();
         assert!(matches!(results[0], IngestResult::Accepted { .. }), "{results:?}");
     }
-    for id in ["e1", "e2", "e3"] {
-        let stored = s.event(EventId::new(id).unwrap()).await.unwrap().unwrap();
-        assert_eq!(stored.received_at, t0(), "{id} was received in the first request's group");
-    }
+    let received = |id: &'static str| {
+        let s = s.clone();
+        async move { s.event(EventId::new(id).unwrap()).await.unwrap().unwrap().received_at }
+    };
+    assert_eq!(received("e1").await, t0());
+    assert_eq!(received("e2").await, t0(), "acme's second request joined the waiting group");
+    assert_eq!(received("e3").await, t0() + TimeDelta::seconds(1), "globex's wallet was not held: the next group");
 }
 
 /// The heart of the scale path: two servers, each with two writer

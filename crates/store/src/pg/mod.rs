@@ -19,7 +19,6 @@
 mod migrate;
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,7 +30,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
-use crate::shared::write::{Command, Gather, Linger, Shared, Writer};
+use crate::shared::write::{Command, Gather, Intake, Linger, Queue, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
@@ -90,7 +89,7 @@ impl PgStore {
         migrate::migrate(&mut first.client)?;
         let shared = Arc::new(Shared::load(&mut PgDb::new(&mut first), options.clone())?);
         let (tx, rx) = mpsc::channel(4096);
-        let rx = Arc::new(Mutex::new(rx));
+        let rx = Arc::new(Mutex::new(Queue::new(rx)));
         let mut conns = vec![first];
         for _ in 1..options.writers.max(1) {
             conns.push(PgConn::connect(&config)?);
@@ -145,22 +144,21 @@ crate::workflow::workflow_api!(PgStore);
 /// A writer keeps the queue until its group holds its wallets' row locks.
 /// Groups on disjoint wallets (one customer's batches) so run side by side;
 /// a group that must wait for another writer's wallets waits with the queue
-/// held, so what arrives meanwhile makes one large group for the next
-/// writer instead of many small ones that would each wait their turn.
-fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<Command>>>) {
+/// held, and what arrives meanwhile joins it once the locks are granted if
+/// it needs no other wallets (the rest stays on the queue, first in line).
+fn run_writer(conn: PgConn, config: postgres::Config, shared: Arc<Shared>, queue: Arc<Mutex<Queue>>) {
     crate::shared::run_in_background();
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
-    let mut carry = VecDeque::new();
     let mut conn = Some(conn);
     loop {
-        let Ok(queue) = rx.lock() else { break };
-        let Some((gather, first)) = Gather::start(queue, &mut carry, limit, Linger::default()) else { break };
+        let Ok(held) = queue.lock() else { break };
+        let Some((gather, first)) = Gather::start(held, limit, Linger::default()) else { break };
         // The queue stays this writer's until the group holds its locks.
         let intake = RefCell::new(Some(gather));
-        let mut more = || intake.borrow_mut().as_mut()?.next();
+        let mut more = &intake;
         let mut batch = vec![first];
-        batch.extend(std::iter::from_fn(&mut more));
+        batch.extend(std::iter::from_fn(|| more.next()));
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             conn = match PgConn::connect(&config) {
                 Ok(c) => Some(c),

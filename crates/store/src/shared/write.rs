@@ -207,6 +207,23 @@ impl Linger {
     }
 }
 
+/// The writers' queue: the channel, and requests taken off it that wait for
+/// a later group (a second request under a key the group holds, or one a
+/// PostgreSQL group could not take). They are kept with the channel so
+/// that whichever writer takes the queue next takes them first: kept by
+/// the writer that put them back, they would wait while another writer
+/// held the queue, blocked on an empty channel.
+pub(crate) struct Queue {
+    pub rx: mpsc::Receiver<Command>,
+    pub carry: VecDeque<Command>,
+}
+
+impl Queue {
+    pub(crate) fn new(rx: mpsc::Receiver<Command>) -> Queue {
+        Queue { rx, carry: VecDeque::new() }
+    }
+}
+
 /// One group's intake, a request at a time: every request waiting, up to
 /// the group's event limit, with at most one request per idempotency key
 /// (a second one waits for the next group, where it sees the first one's
@@ -216,9 +233,8 @@ impl Linger {
 /// the clients it expects is spent working. The queue is
 /// borrowed (`&mut`) or, for PostgreSQL's writers, held under its lock
 /// until the gather is dropped.
-pub(crate) struct Gather<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> {
-    rx: Q,
-    carry: &'q mut VecDeque<Command>,
+pub(crate) struct Gather<Q: DerefMut<Target = Queue>> {
+    q: Q,
     limit: usize,
     until: Instant,
     ingests: usize,
@@ -231,22 +247,17 @@ pub(crate) struct Gather<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> {
     later: Vec<Command>,
 }
 
-impl<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> Gather<'q, Q> {
+impl<Q: DerefMut<Target = Queue>> Gather<Q> {
     /// A group's first request (waiting for one), and the intake for the
     /// rest. `None` once the queue is closed and nothing is carried over.
-    pub(crate) fn start(
-        mut rx: Q,
-        carry: &'q mut VecDeque<Command>,
-        limit: usize,
-        linger: Linger,
-    ) -> Option<(Gather<'q, Q>, Command)> {
+    pub(crate) fn start(mut q: Q, limit: usize, linger: Linger) -> Option<(Gather<Q>, Command)> {
         // Requests already waiting when the previous group ended belong to
         // clients other than the ones it acked: both sets are expected now.
-        let (first, waiting) = match carry.pop_front() {
+        let (first, waiting) = match q.carry.pop_front() {
             Some(c) => (c, true),
-            None => match rx.try_recv() {
+            None => match q.rx.try_recv() {
                 Ok(c) => (c, true),
-                Err(_) => (rx.blocking_recv()?, false),
+                Err(_) => (q.rx.blocking_recv()?, false),
             },
         };
         let mut keys = HashSet::new();
@@ -254,8 +265,7 @@ impl<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> Gather<'q, Q> {
             keys.insert((k.actor.clone(), k.key.clone()));
         }
         let gather = Gather {
-            rx,
-            carry,
+            q,
             limit,
             until: Instant::now() + linger.wait,
             ingests: usize::from(first.is_ingest()),
@@ -273,9 +283,9 @@ impl<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> Gather<'q, Q> {
     /// expected all in or the wait over.
     pub(crate) fn next(&mut self) -> Option<Command> {
         while self.weight < self.limit {
-            let next = match self.carry.pop_front() {
+            let next = match self.q.carry.pop_front() {
                 Some(c) => c,
-                None => match self.rx.try_recv() {
+                None => match self.q.rx.try_recv() {
                     Ok(c) => c,
                     Err(mpsc::error::TryRecvError::Empty) if !self.drained => {
                         self.drained = true;
@@ -310,9 +320,43 @@ impl<'q, Q: DerefMut<Target = mpsc::Receiver<Command>>> Gather<'q, Q> {
     }
 }
 
-impl<Q: DerefMut<Target = mpsc::Receiver<Command>>> Drop for Gather<'_, Q> {
+/// Where a running group takes the requests that join it.
+pub(crate) trait Intake {
+    /// The next request to join; `None` when the group is complete.
+    fn next(&mut self) -> Option<Command>;
+    /// A request taken that must wait for the next group instead.
+    fn put_back(&mut self, cmd: Command);
+}
+
+impl<Q: DerefMut<Target = Queue>> Intake for Gather<Q> {
+    fn next(&mut self) -> Option<Command> {
+        Gather::next(self)
+    }
+
+    fn put_back(&mut self, cmd: Command) {
+        self.later.push(cmd);
+    }
+}
+
+/// An intake that may be gone (PostgreSQL hands its queue on once the
+/// group holds its locks): then nothing more joins.
+impl<I: Intake> Intake for &std::cell::RefCell<Option<I>> {
+    fn next(&mut self) -> Option<Command> {
+        self.borrow_mut().as_mut()?.next()
+    }
+
+    fn put_back(&mut self, cmd: Command) {
+        match self.borrow_mut().as_mut() {
+            Some(intake) => intake.put_back(cmd),
+            None => cmd.fail("the group's intake closed"),
+        }
+    }
+}
+
+impl<Q: DerefMut<Target = Queue>> Drop for Gather<Q> {
     fn drop(&mut self) {
-        self.carry.extend(self.later.drain(..));
+        let later = std::mem::take(&mut self.later);
+        self.q.carry.extend(later);
     }
 }
 
@@ -656,12 +700,12 @@ impl Writer {
     ///
     /// `more` hands over requests that join the group while it is applied
     /// (the SQLite writer's [`Gather`]), or on PostgreSQL while it waits
-    /// for its locks; `None` when the group is complete.
+    /// for its locks.
     pub(crate) fn run_group<D: Db + ?Sized>(
         &mut self,
         db: &mut D,
         mut batch: Vec<Command>,
-        more: &mut dyn FnMut() -> Option<Command>,
+        more: &mut dyn Intake,
         locked: &mut dyn FnMut(),
     ) {
         let mut attempt = 1;
@@ -755,7 +799,7 @@ impl Writer {
         &mut self,
         db: &mut D,
         batch: &mut Vec<Command>,
-        more: &mut dyn FnMut() -> Option<Command>,
+        more: &mut dyn Intake,
         locked: &mut dyn FnMut(),
     ) -> Result<(Group, Vec<Done>)> {
         self.ensure_seqs(db)?;
@@ -769,23 +813,24 @@ impl Writer {
             for cmd in batch.iter() {
                 self.plan(db, &mut g, cmd, &mut keys)?;
             }
-            let mut locked = db.lock_wallets(&keys.iter().cloned().collect::<Vec<_>>())?;
-            // What queued while the locks were awaited joins the group (the
-            // queue is this writer's until `locked`): as a group of its own
-            // it would be small, wait for these locks in turn, and pay a
-            // group's whole fixed cost. Its other wallets are locked in one
-            // more statement.
-            let mut extra = BTreeSet::new();
-            while let Some(cmd) = more() {
+            g.locked = db.lock_wallets(&keys.iter().cloned().collect::<Vec<_>>())?;
+            // What queued while the locks were awaited joins the group if
+            // its wallets are all held (the queue is this writer's until
+            // `locked`): as a group of its own it would be small, wait for
+            // these locks in turn, and pay a group's whole fixed cost. A
+            // request that needs other wallets waits for this writer's next
+            // group: locking more now, out of the sorted order, could
+            // deadlock with another server's group.
+            while let Some(cmd) = more.next() {
+                let mut wants = BTreeSet::new();
+                let planned = self.plan(db, &mut g, &cmd, &mut wants);
+                if planned.is_ok() && !wants.is_subset(&keys) {
+                    more.put_back(cmd);
+                    continue;
+                }
                 batch.push(cmd);
-                let cmd = batch.last().ok_or_else(|| StoreError::corrupt("group intake"))?;
-                self.plan(db, &mut g, cmd, &mut extra)?;
+                planned?;
             }
-            extra.retain(|k| !keys.contains(k));
-            if let (Some(held), false) = (&mut locked, extra.is_empty()) {
-                held.extend(db.lock_wallets(&extra.into_iter().collect::<Vec<_>>())?.unwrap_or_default());
-            }
-            g.locked = locked;
         }
         locked();
         let mut dones = Vec::with_capacity(batch.len());
@@ -795,7 +840,7 @@ impl Writer {
         // Requests that arrive meanwhile join the group (kept in `batch`
         // before they are applied: a failed attempt answers or retries them
         // with the rest).
-        while let Some(cmd) = more() {
+        while let Some(cmd) = more.next() {
             batch.push(cmd);
             let cmd = batch.last().ok_or_else(|| StoreError::corrupt("group intake"))?;
             dones.push(self.apply(db, &mut g, cmd)?);
@@ -1502,13 +1547,8 @@ mod tests {
 
     /// A whole group at once, as a writer that applies nothing meanwhile
     /// would take it.
-    fn take_group(
-        rx: &mut mpsc::Receiver<Command>,
-        carry: &mut VecDeque<Command>,
-        limit: usize,
-        linger: Linger,
-    ) -> Option<Vec<Command>> {
-        let (mut gather, first) = Gather::start(rx, carry, limit, linger)?;
+    fn take_group(q: &mut Queue, limit: usize, linger: Linger) -> Option<Vec<Command>> {
+        let (mut gather, first) = Gather::start(q, limit, linger)?;
         let mut batch = vec![first];
         batch.extend(std::iter::from_fn(|| gather.next()));
         Some(batch)
@@ -1521,8 +1561,9 @@ mod tests {
         Command::Ingest { events: vec![], mode: IngestMode::Live, actor, idem: None, audit: None, reply }
     }
 
-    fn queue() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {
-        mpsc::channel(16)
+    fn queue() -> (mpsc::Sender<Command>, Queue) {
+        let (tx, rx) = mpsc::channel(16);
+        (tx, Queue::new(rx))
     }
 
     /// Sends `n` ingest requests from another thread, each `after` the last.
@@ -1538,12 +1579,12 @@ mod tests {
 
     #[test]
     fn a_lone_client_is_not_kept_waiting() {
-        let (tx, mut rx) = queue();
+        let (tx, mut q) = queue();
         // Its next request comes once the writer is idle again.
         let sender = later(&tx, 1, Duration::from_millis(50));
         let linger = Linger { expected: 1, wait: Duration::from_secs(5) };
         let t = Instant::now();
-        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        let group = take_group(&mut q, 20_000, linger).unwrap();
         sender.join().unwrap();
         assert_eq!(group.len(), 1);
         assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
@@ -1551,41 +1592,41 @@ mod tests {
 
     #[test]
     fn a_group_waits_for_the_clients_the_previous_one_acked() {
-        let (tx, mut rx) = queue();
+        let (tx, mut q) = queue();
         let sender = later(&tx, 2, Duration::from_millis(50));
         let linger = Linger { expected: 2, wait: Duration::from_secs(5) };
-        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        let group = take_group(&mut q, 20_000, linger).unwrap();
         sender.join().unwrap();
         assert_eq!(group.len(), 2, "the first request alone would have started the group");
     }
 
     #[test]
     fn requests_already_waiting_add_to_the_clients_expected() {
-        let (tx, mut rx) = queue();
+        let (tx, mut q) = queue();
         tx.blocking_send(ingest()).unwrap();
         tx.blocking_send(ingest()).unwrap();
         let sender = later(&tx, 1, Duration::from_millis(50));
         // One client acked by the previous group, two others already queued.
         let linger = Linger { expected: 1, wait: Duration::from_secs(5) };
-        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        let group = take_group(&mut q, 20_000, linger).unwrap();
         sender.join().unwrap();
         assert_eq!(group.len(), 3);
     }
 
     #[test]
     fn the_wait_ends_at_its_bound_and_never_without_a_linger() {
-        let (tx, mut rx) = queue();
+        let (tx, mut q) = queue();
         tx.blocking_send(ingest()).unwrap();
         let linger = Linger { expected: 3, wait: Duration::from_millis(100) };
         let t = Instant::now();
-        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, linger).unwrap();
+        let group = take_group(&mut q, 20_000, linger).unwrap();
         assert_eq!(group.len(), 1);
         assert!(t.elapsed() >= Duration::from_millis(100));
 
         // PostgreSQL's writers take what is queued and go.
         tx.blocking_send(ingest()).unwrap();
         let sender = later(&tx, 1, Duration::from_millis(200));
-        let group = take_group(&mut rx, &mut VecDeque::new(), 20_000, Linger::default()).unwrap();
+        let group = take_group(&mut q, 20_000, Linger::default()).unwrap();
         assert_eq!(group.len(), 1);
         sender.join().unwrap();
     }
@@ -1608,13 +1649,12 @@ mod tests {
     /// that arrive while the group is being applied still join it.
     #[test]
     fn a_group_is_taken_a_request_at_a_time_as_they_arrive() {
-        let (tx, mut rx) = queue();
+        let (tx, mut q) = queue();
         let first = later(&tx, 1, Duration::from_millis(20));
-        let mut carry = VecDeque::new();
         // Three clients acked by the previous group.
         let linger = Linger { expected: 3, wait: Duration::from_secs(5) };
         let t = Instant::now();
-        let (mut gather, _) = Gather::start(&mut rx, &mut carry, 20_000, linger).unwrap();
+        let (mut gather, _) = Gather::start(&mut q, 20_000, linger).unwrap();
         first.join().unwrap();
         // While the first is applied: a request under key a, a second one
         // under the same key (for the next group), and a third client's
@@ -1631,7 +1671,7 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
         drop(gather);
         third.join().unwrap();
-        assert_eq!(carry.len(), 1, "the second request under key a waits for the next group");
+        assert_eq!(q.carry.len(), 1, "the second request under key a waits for the next group");
     }
 
     #[test]

@@ -5,7 +5,6 @@ pub(crate) mod burn_block;
 mod migrate;
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use crate::error::{Result, StoreError};
 use crate::model::StoreOptions;
 use crate::shared::ledger_api;
 pub use crate::shared::write::{AdminOp, Idem, Render};
-use crate::shared::write::{Command, Gather, Linger, Shared, Writer};
+use crate::shared::write::{Command, Gather, Linger, Queue, Shared, Writer};
 
 pub use migrate::latest as latest_schema_version;
 
@@ -272,19 +271,19 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// the server receives, and commits them in groups (all requests queued
 /// while the previous commit ran go into the next transaction). Being the
 /// only writer, its wallet cache is always current.
-fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>, mut rx: mpsc::Receiver<Command>) {
+fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>, rx: mpsc::Receiver<Command>) {
     crate::shared::run_in_background();
     let mut wal = WalCap::new(&conn, [WAL_RESTART_BYTES, WAL_LIMIT_BYTES, CATCH_UP_BYTES], backfilled);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
-    let mut carry = VecDeque::new();
+    let mut queue = Queue::new(rx);
     let mut linger = Linger::default();
     // Each request is applied as it is taken: the group's wait for the
     // clients it expects (`Linger`) overlaps their requests' parsing on the
     // HTTP workers with this thread's work on the ones already in.
-    while let Some((mut gather, first)) = Gather::start(&mut rx, &mut carry, limit, linger) {
+    while let Some((mut gather, first)) = Gather::start(&mut queue, limit, linger) {
         let started = std::time::Instant::now();
-        writer.run_group(&mut LiteDb::new(&conn), vec![first], &mut || gather.next(), &mut || {});
+        writer.run_group(&mut LiteDb::new(&conn), vec![first], &mut gather, &mut || {});
         linger = Linger::after(gather.ingests(), started.elapsed());
         drop(gather);
         wal.after_group(&conn);

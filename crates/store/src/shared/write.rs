@@ -818,9 +818,9 @@ impl Writer {
             // its wallets are all held (the queue is this writer's until
             // `locked`): as a group of its own it would be small, wait for
             // these locks in turn, and pay a group's whole fixed cost. A
-            // request that needs other wallets waits for this writer's next
-            // group: locking more now, out of the sorted order, could
-            // deadlock with another server's group.
+            // request that needs other wallets goes back to the queue, first
+            // in line for the next group: locking more now, out of the
+            // sorted order, could deadlock with another server's group.
             while let Some(cmd) = more.next() {
                 let mut wants = BTreeSet::new();
                 let planned = self.plan(db, &mut g, &cmd, &mut wants);

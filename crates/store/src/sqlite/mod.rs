@@ -168,6 +168,22 @@ const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// the rest itself: about two groups' frames at 100,000 events/s.
 const CATCH_UP_BYTES: u64 = 8 << 20;
 
+/// The sizes [`WalCap`] works to, in bytes (tests use small ones).
+#[derive(Clone, Copy, Debug)]
+struct WalSizes {
+    /// The working size: past it, the WAL restarts.
+    restart: u64,
+    /// Past it, the WAL is truncated.
+    limit: u64,
+    /// How far behind the checkpointer may be for the writer to copy the rest.
+    catch_up: u64,
+}
+
+impl WalSizes {
+    /// The server's.
+    const SERVED: WalSizes = WalSizes { restart: WAL_RESTART_BYTES, limit: WAL_LIMIT_BYTES, catch_up: CATCH_UP_BYTES };
+}
+
 /// Keeps the WAL near [`WAL_RESTART_BYTES`] and its file under
 /// [`WAL_LIMIT_BYTES`]. After every group it looks at the WAL's frames
 /// (what the commit's WAL hook counted) and the file's size (one `stat`;
@@ -203,7 +219,8 @@ struct WalCap {
 impl WalCap {
     /// Registers the WAL hook on `conn`, which replaces any automatic
     /// checkpoint (there is none: `wal_autocheckpoint` is 0).
-    fn new(conn: &Connection, [restart, limit, catch_up]: [u64; 3], backfilled: Arc<AtomicI64>) -> WalCap {
+    fn new(conn: &Connection, sizes: WalSizes, backfilled: Arc<AtomicI64>) -> WalCap {
+        let WalSizes { restart, limit, catch_up } = sizes;
         conn.wal_hook(Some(count_wal_frames));
         let path = conn.path().map(|p| PathBuf::from(format!("{p}-wal"))).unwrap_or_default();
         let page =
@@ -273,7 +290,7 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// only writer, its wallet cache is always current.
 fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>, rx: mpsc::Receiver<Command>) {
     crate::shared::run_in_background();
-    let mut wal = WalCap::new(&conn, [WAL_RESTART_BYTES, WAL_LIMIT_BYTES, CATCH_UP_BYTES], backfilled);
+    let mut wal = WalCap::new(&conn, WalSizes::SERVED, backfilled);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut queue = Queue::new(rx);
@@ -419,7 +436,11 @@ mod tests {
         let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
         let backfilled = Arc::new(AtomicI64::new(-1));
-        let mut cap = WalCap::new(&writer, [256 << 10, 64 << 20, 128 << 10], backfilled.clone());
+        let mut cap = WalCap::new(
+            &writer,
+            WalSizes { restart: 256 << 10, limit: 64 << 20, catch_up: 128 << 10 },
+            backfilled.clone(),
+        );
         let mut sizes = Vec::new();
         for _ in 0..5 {
             insert();
@@ -464,7 +485,7 @@ mod tests {
         let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(1 << 20))", []).unwrap();
         let backfilled = Arc::new(AtomicI64::new(-1));
-        let mut cap = WalCap::new(&writer, [WAL_RESTART_BYTES, WAL_LIMIT_BYTES, CATCH_UP_BYTES], backfilled.clone());
+        let mut cap = WalCap::new(&writer, WalSizes::SERVED, backfilled.clone());
         while wal_len(dir.path()) <= WAL_RESTART_BYTES + (2 << 20) {
             insert();
             cap.after_group(&writer);
@@ -485,7 +506,8 @@ mod tests {
         let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(65536))", []).unwrap();
         let backfilled = Arc::new(AtomicI64::new(i64::MAX));
-        let mut cap = WalCap::new(&writer, [128 << 10, 64 << 20, 64 << 10], backfilled);
+        let mut cap =
+            WalCap::new(&writer, WalSizes { restart: 128 << 10, limit: 64 << 20, catch_up: 64 << 10 }, backfilled);
         let mut most = 0;
         for _ in 0..16 {
             insert();
@@ -518,7 +540,11 @@ mod tests {
         write(4);
         assert!(wal_len(dir.path()) > 256 << 10);
 
-        let mut cap = WalCap::new(&writer, [128 << 10, 256 << 10, 64 << 10], Arc::new(AtomicI64::new(-1)));
+        let mut cap = WalCap::new(
+            &writer,
+            WalSizes { restart: 128 << 10, limit: 256 << 10, catch_up: 64 << 10 },
+            Arc::new(AtomicI64::new(-1)),
+        );
         cap.after_group(&writer);
         assert!(cap.over, "the reader's snapshot keeps the WAL");
         assert!(wal_len(dir.path()) > 0);

@@ -1,7 +1,7 @@
 //! Credit types, products and rate cards: the static configuration a ledger
 //! rates and burns against.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -241,6 +241,10 @@ impl Catalog {
     }
 
     pub fn override_for(&self, customer: &CustomerId, product: &ProductId) -> Option<&RateCard> {
+        // Most catalogs have none: spare every usage event the key's clones.
+        if self.overrides.is_empty() {
+            return None;
+        }
         self.overrides.get(&(customer.clone(), product.clone()))
     }
 

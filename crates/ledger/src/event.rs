@@ -39,8 +39,7 @@ impl UsageEvent {
         if self.quantity > MAX_CREDITS {
             return Err(LedgerError::invalid("quantity", "must be at most 1000000000000000"));
         }
-        let size = serde_json::to_vec(&self.properties).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > MAX_PROPERTIES_BYTES {
+        if serialised_len(&self.properties) > MAX_PROPERTIES_BYTES {
             return Err(LedgerError::invalid("properties", "must serialise to at most 4096 bytes"));
         }
         Ok(())
@@ -54,6 +53,25 @@ impl UsageEvent {
             && self.quantity == other.quantity
             && self.timestamp == other.timestamp
             && self.properties == other.properties
+    }
+}
+
+/// The length of `properties` as JSON, counted without building the text.
+fn serialised_len(properties: &Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, properties) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -298,5 +316,12 @@ mod tests {
         let mut big = event(dec!(1));
         big.properties.insert("blob".into(), Value::String("x".repeat(5000)));
         assert_eq!(big.validate().unwrap_err().to_string(), "properties: must serialise to at most 4096 bytes");
+        // The limit itself: {"blob":"x..."} is 11 bytes around the text.
+        let mut at_limit = event(dec!(1));
+        at_limit.properties.insert("blob".into(), Value::String("x".repeat(4096 - 11)));
+        assert_eq!(serde_json::to_vec(&at_limit.properties).unwrap().len(), 4096);
+        assert!(at_limit.validate().is_ok());
+        at_limit.properties.insert("blob".into(), Value::String("x".repeat(4096 - 10)));
+        assert!(at_limit.validate().is_err());
     }
 }

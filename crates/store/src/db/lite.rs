@@ -292,7 +292,7 @@ impl Db for LiteDb<'_> {
     fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_ENTRY_HEAD, 15));
-        let (mut burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
+        let (burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
 
         let params: Vec<P<'_>> = rest.iter().flat_map(|e| rows::entry_params(e)).collect();
         let done = self.chunks(sql, &params, 15)?;
@@ -303,11 +303,14 @@ impl Db for LiteDb<'_> {
         fn block_of(e: &Entry) -> (&str, &str, i64, i64) {
             (e.customer.as_str(), e.credit_type.as_str(), day_of(ts(e.booked_at)), ts(e.recorded_at))
         }
-        // Stable: each block keeps its burns in the order they were booked.
-        burns.sort_by(|a, b| block_of(a).cmp(&block_of(b)));
+        // Each burn's block worked out once (not at every comparison); the
+        // sort is stable, so each block keeps its burns in booked order.
+        let mut keyed: Vec<_> = burns.into_iter().map(|e| (block_of(e), e)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
         let mut stmt = self.conn.prepare_cached(INSERT_BLOCK)?;
-        for block in burns.chunk_by(|a, b| block_of(a) == block_of(b)) {
-            let (customer, credit_type, day, recorded) = block_of(block[0]);
+        for chunk in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let (customer, credit_type, day, recorded) = chunk[0].0;
+            let block: Vec<&Entry> = chunk.iter().map(|(_, e)| *e).collect();
             let booked_max = block.iter().map(|e| ts(e.booked_at)).max().unwrap_or_default();
             stmt.execute(rusqlite::params![
                 customer,
@@ -316,7 +319,7 @@ impl Db for LiteDb<'_> {
                 booked_max,
                 recorded,
                 block.len() as i64,
-                crate::sqlite::burn_block::encode(block)
+                crate::sqlite::burn_block::encode(&block)
             ])?;
         }
         Ok(())

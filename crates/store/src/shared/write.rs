@@ -22,7 +22,7 @@
 //! of a failed attempt stays in memory: wallets taken from the cache are
 //! dropped, so memory never runs ahead of what is durable.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::ops::DerefMut;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -38,6 +38,7 @@ use creditdesk_ledger::ids::{ActorId, CreditTypeId, CustomerId, EventId, GrantId
 use creditdesk_ledger::rating::rate;
 use creditdesk_ledger::wallet::{Reversal, WalletState};
 use creditdesk_ledger::Credits;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::load::{load_catalog, load_wallet, wallet_of_grant};
@@ -502,9 +503,10 @@ struct Group {
     catalog_changed: bool,
     new_catalog: Option<CatalogCache>,
     /// Locked wallet rows; `None` on SQLite.
-    locked: Option<HashMap<WalletKey, WalletRow>>,
+    locked: Option<std::collections::HashMap<WalletKey, WalletRow>>,
     wallets: HashMap<WalletKey, Held>,
-    touched: BTreeSet<WalletKey>,
+    /// Wallets written to: their versions are bumped at the flush.
+    touched: HashSet<WalletKey>,
     new_customers: HashSet<CustomerId>,
     dirty_grants: HashSet<(WalletKey, GrantId)>,
     ledger_days: HashMap<LedgerDayKey, i64>,
@@ -535,7 +537,7 @@ impl Group {
             new_catalog: None,
             locked: None,
             wallets: HashMap::new(),
-            touched: BTreeSet::new(),
+            touched: HashSet::new(),
             new_customers: HashSet::new(),
             dirty_grants: HashSet::new(),
             ledger_days: HashMap::new(),
@@ -997,16 +999,26 @@ impl Writer {
         Posting::new(now, self.next_seq, by)
     }
 
-    /// Writes what a posting holds (grants now, the rest collected for the
-    /// flush) and notes what the flush must update.
-    fn persist<D: Db + ?Sized>(&mut self, db: &mut D, g: &mut Group, key: &WalletKey, posting: &Posting) -> Result<()> {
+    /// Writes what a posting holds (grants now, the rest moved to the
+    /// group's entries for the flush) and notes what the flush must update.
+    /// Returns where its entries are in `g.entries`.
+    fn persist<D: Db + ?Sized>(
+        &mut self,
+        db: &mut D,
+        g: &mut Group,
+        key: &WalletKey,
+        posting: Posting,
+    ) -> Result<std::ops::Range<usize>> {
         self.next_seq = posting.next_seq;
-        g.touched.insert(key.clone());
+        if !g.touched.contains(key) {
+            g.touched.insert(key.clone());
+        }
         for grant in &posting.grants {
             insert_grant(db, grant, posting.recorded_at)?;
             g.dirty_grants.insert((key.clone(), grant.id.clone()));
         }
-        for e in &posting.entries {
+        let start = g.entries.len();
+        for e in posting.entries {
             let amount = micros(e.amount);
             let (booked, recorded) = (ts(e.booked_at), ts(e.recorded_at));
             *g.ledger_days
@@ -1069,9 +1081,9 @@ impl Writer {
             if let Some(grant) = &e.grant {
                 g.dirty_grants.insert((key.clone(), grant.clone()));
             }
-            g.entries.push(e.clone());
+            g.entries.push(e);
         }
-        Ok(())
+        Ok(start..g.entries.len())
     }
 
     /// Writes the collected rows, so that queries inside the transaction
@@ -1144,7 +1156,9 @@ impl Writer {
             .collect();
         burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         db.add_burn_days(&burn)?;
-        let touched: Vec<WalletKey> = g.touched.iter().cloned().collect();
+        // In the wallets' one lock order (PostgreSQL's row locks).
+        let mut touched: Vec<WalletKey> = g.touched.iter().cloned().collect();
+        touched.sort_unstable();
         db.touch_wallets(&touched, ts(g.now), self.next_seq.saturating_sub(1) as i64)?;
         Ok(())
     }
@@ -1239,8 +1253,8 @@ impl Writer {
         let key = (event.customer.clone(), product.credit_type.clone());
         let (wallet, mut posting) = self.take(db, g, &key, Attribution::actor(actor.clone()))?;
         let allocation = wallet.burn(event, rating.credits, &mut posting);
-        self.persist(db, g, &key, &posting)?;
-        let entries = posting.entries.iter().map(|e| e.seq).collect();
+        let added = self.persist(db, g, &key, posting)?;
+        let entries = g.entries[added].iter().map(|e| e.seq).collect();
         let stored = StoredEvent { event: event.clone(), credit_type: key.1, received_at: now, rating };
         Ok(Ok((IngestResult::Accepted { rating, allocation, entries }, stored)))
     }
@@ -1262,8 +1276,8 @@ impl Writer {
         let key = (grant.customer.clone(), grant.credit_type.clone());
         let (wallet, mut posting) = self.take(db, g, &key, by)?;
         wallet.add_grant(grant, &mut posting)?;
-        self.persist(db, g, &key, &posting)?;
-        Ok(posting.entries)
+        let added = self.persist(db, g, &key, posting)?;
+        Ok(g.entries[added].to_vec())
     }
 
     fn void<D: Db + ?Sized>(
@@ -1277,7 +1291,7 @@ impl Writer {
             .ok_or_else(|| LedgerError::NotFound { what: "grant", id: grant.to_string() })?;
         let (wallet, mut posting) = self.take(db, g, &key, by.clone())?;
         let voided = wallet.void(grant, &mut posting)?;
-        self.persist(db, g, &key, &posting)?;
+        self.persist(db, g, &key, posting)?;
         Ok(voided)
     }
 
@@ -1297,7 +1311,7 @@ impl Writer {
         let refund_expiry = self.shared.options.refund_expiry;
         let (wallet, mut posting) = self.take(db, g, &key, by.clone())?;
         let reversal = wallet.reverse(event, &linked, refund_expiry, &mut posting)?;
-        self.persist(db, g, &key, &posting)?;
+        self.persist(db, g, &key, posting)?;
         Ok(reversal)
     }
 
@@ -1320,7 +1334,7 @@ impl Writer {
             wallet.catch_up(&mut posting);
             if !posting.entries.is_empty() {
                 written += posting.entries.len();
-                self.persist(db, g, &key, &posting)?;
+                self.persist(db, g, &key, posting)?;
             }
         }
         Ok(written)

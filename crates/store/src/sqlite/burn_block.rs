@@ -29,8 +29,8 @@
 //! The block table holds what every burn of the block shares: customer,
 //! credit type, recorded time (the group's), and the kind is `burn`.
 
+use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ffi::{c_int, CStr};
 use std::marker::PhantomData;
 

@@ -1,9 +1,12 @@
 //! [`Db`] on a SQLite connection: statements from rusqlite's per-connection
-//! cache. The bulk operations of the ingest path (look up a batch's events,
-//! insert its events and entries) run one statement per [`CHUNK`] rows:
-//! calls are in-process, but each statement run still costs a VM start,
-//! a cache look-up and a bind per row, on the one writer thread. The other
-//! bulk operations touch a few rows per group and stay one per row.
+//! cache. The bulk writes of a group (events, entries and burn blocks, and
+//! the running totals and day rollups of every wallet it touched) run as
+//! multi-row statements ([`Rows`]), and the idempotency look-up as one
+//! statement per [`CHUNK`] ids: calls are in-process, but each statement
+//! run still costs a VM start, a cache look-up and a bind, on the one
+//! writer thread, and a group of live ingest writes about 1,600 rollup
+//! rows for 200 customers (BENCHMARKS.md, "What a group's flush costs").
+//! The rarer bulk writes (overage, restorations) stay one per row.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -13,8 +16,10 @@ use creditdesk_ledger::ids::EventId;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 
-use super::{bad_column, BurnDay, Db, Dialect, Each, LedgerDay, Row, Sql, WalletKey, WalletRow, P};
-use crate::codec::{day_of, ts};
+use super::{
+    bad_column, params, BurnDay, Db, Dialect, Each, GrantStateRow, LedgerDay, Row, Sql, WalletKey, WalletRow, P,
+};
+use crate::codec::{day_of, quarters_from_blob, quarters_to_blob, ts};
 use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -25,7 +30,8 @@ use crate::shared::rows::entry_columns;
 const CHUNK: usize = 64;
 
 /// Registers what the store's SQL needs on a connection: `utc_day(t)`, the
-/// UTC day (floored) of a time in microseconds, and `burn_block(burns)`,
+/// UTC day (floored) of a time in microseconds, `quarters_add(a, b)`, the
+/// sum of two burn days' quarter-hour blobs, and `burn_block(burns)`,
 /// which reads a burn block as entry rows (`sqlite::burn_block`).
 pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
@@ -34,6 +40,24 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
         |ctx| Ok(day_of(ctx.get::<i64>(0)?)),
+    )?;
+    conn.create_scalar_function(
+        "quarters_add",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            let quarters = |i: usize| -> rusqlite::Result<[i64; 96]> {
+                let blob = ctx.get_raw(i).as_blob().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+                quarters_from_blob(blob).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))
+            };
+            let (mut sum, more) = (quarters(0)?, quarters(1)?);
+            for (s, m) in sum.iter_mut().zip(more) {
+                *s = s
+                    .checked_add(m)
+                    .ok_or_else(|| rusqlite::Error::UserFunctionError("a burn day's quarter hour overflows".into()))?;
+            }
+            Ok(quarters_to_blob(&sum))
+        },
     )?;
     crate::sqlite::burn_block::register(conn)
 }
@@ -103,33 +127,53 @@ pub(crate) fn move_staged_burns(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-const INSERT_BLOCK: &str = "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, \
-     recorded_at, n, burns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-/// `head` (an `INSERT INTO ...`, run as `INSERT OR FAIL INTO ...`) and
-/// then [`CHUNK`] rows of `width` placeholders each: `(?1, ?2), (?3, ?4), ...`.
+/// A multi-row statement: `head`, then rows of `width` placeholders each
+/// (`(?1, ?2), (?3, ?4), ...`), then `tail`. [`LiteDb::write_rows`] runs a
+/// list of rows in statements of [`Rows::SIZES`] rows (64, then 16, 4 and
+/// 1 for the rest): a handful of statements for any count, each prepared
+/// once per connection.
 ///
-/// Why OR FAIL: a multi-row statement that may ABORT on a constraint makes
-/// SQLite copy every page it touches into a statement journal first, so
-/// that it can undo its own earlier rows; on the ingest path that copy was
-/// a fifth of the writer's time (`perf`, 2026-12-03). FAIL stops at the
-/// failing row without undoing the statement's earlier rows, which is
-/// safe here: any error fails the whole group, and the writer rolls the
-/// transaction back (`Writer::run_group`).
-fn chunk_sql(head: &str, width: usize) -> String {
-    values_sql(head, width, CHUNK)
+/// Heads (`INSERT INTO`, `UPDATE`) run as `INSERT OR FAIL INTO` and
+/// `UPDATE OR FAIL`. Why FAIL: a multi-row statement that may ABORT on a
+/// constraint makes SQLite copy every page it touches into a statement
+/// journal first, so that it can undo its own earlier rows; on the ingest
+/// path that copy was a fifth of the writer's time (`perf`, 2026-12-03).
+/// FAIL stops at the failing row without undoing the statement's earlier
+/// rows, which is safe here: any error fails the whole group, and the
+/// writer rolls the transaction back (`Writer::run_group`).
+pub(crate) struct Rows {
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+    sql: OnceLock<[String; 4]>,
 }
 
-/// `head` as `INSERT OR FAIL` with `rows` rows of `width` placeholders.
-fn values_sql(head: &str, width: usize, rows: usize) -> String {
-    let head = head.replacen("INSERT INTO", "INSERT OR FAIL INTO", 1);
-    let rows: Vec<String> = (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect();
-    format!("{head}{}", rows.join(", "))
+impl Rows {
+    const SIZES: [usize; 4] = [CHUNK, 16, 4, 1];
+
+    const fn new(head: &'static str, width: usize, tail: &'static str) -> Rows {
+        Rows { head, width, tail, sql: OnceLock::new() }
+    }
+
+    /// The statement of `Rows::SIZES[i]` rows.
+    fn sql(&self, i: usize) -> &str {
+        &self.sql.get_or_init(|| {
+            Rows::SIZES.map(|rows| {
+                let tuples: Vec<String> = (0..rows)
+                    .map(|r| {
+                        let cells: Vec<String> = (1..=self.width).map(|c| format!("?{}", r * self.width + c)).collect();
+                        format!("({})", cells.join(", "))
+                    })
+                    .collect();
+                let head = if self.head.starts_with("UPDATE ") {
+                    self.head.replacen("UPDATE ", "UPDATE OR FAIL ", 1)
+                } else {
+                    self.head.replacen("INSERT INTO ", "INSERT OR FAIL INTO ", 1)
+                };
+                format!("{head}{}{}", tuples.join(", "), self.tail)
+            })
+        })[i]
+    }
 }
 
 impl rusqlite::ToSql for P<'_> {
@@ -155,19 +199,22 @@ impl<'c> LiteDb<'c> {
         LiteDb { conn }
     }
 
-    /// Runs `sql`, a statement of [`CHUNK`] rows of `width` values, once
-    /// per whole chunk of `params`; returns the number of rows written (the
-    /// rest, fewer than a chunk, are for the caller's one-row statement).
-    fn chunks(&self, sql: &str, params: &[P<'_>], width: usize) -> Result<usize> {
-        let mut written = 0;
-        if params.len() >= width * CHUNK {
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            for c in params.chunks_exact(width * CHUNK) {
-                stmt.execute(rusqlite::params_from_iter(c.iter()))?;
-                written += CHUNK;
+    /// Writes `params`, whole rows of `rows.width` values, in as few
+    /// statements as [`Rows::SIZES`] allows.
+    fn write_rows(&self, rows: &Rows, mut params: &[P<'_>]) -> Result<()> {
+        debug_assert!(params.len().is_multiple_of(rows.width), "{} values in rows of {}", params.len(), rows.width);
+        for (i, size) in Rows::SIZES.into_iter().enumerate() {
+            let n = size * rows.width;
+            if params.len() < n {
+                continue;
+            }
+            let mut stmt = self.conn.prepare_cached(rows.sql(i))?;
+            while params.len() >= n {
+                stmt.execute(rusqlite::params_from_iter(params[..n].iter()))?;
+                params = &params[n..];
             }
         }
-        Ok(written)
+        Ok(())
     }
 
     fn run(&self, sql: &str, params: &[P<'_>], each: Each<'_>) -> Result<()> {
@@ -275,30 +322,26 @@ impl Db for LiteDb<'_> {
     }
 
     fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {
-        static SQL: OnceLock<String> = OnceLock::new();
-        let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_EVENT_HEAD, 12));
+        static EVENTS: Rows = Rows::new(rows::INSERT_EVENT_HEAD, 12, "");
         let texts = events.iter().map(rows::EventText::of).collect::<Result<Vec<_>>>()?;
         let params: Vec<P<'_>> = events.iter().zip(&texts).flat_map(|(e, t)| rows::event_params(e, t)).collect();
-        let done = self.chunks(sql, &params, 12)?;
-        for e in &events[done..] {
-            rows::insert_event(self, e)?;
-        }
-        Ok(())
+        self.write_rows(&EVENTS, &params)
     }
 
     /// Burns go to `burn_blocks`, a block per customer, credit type,
     /// booked day and recorded time (in entry-number order within it);
     /// everything else to `entries`, a row each.
     fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
-        static SQL: OnceLock<String> = OnceLock::new();
-        let sql = SQL.get_or_init(|| chunk_sql(rows::INSERT_ENTRY_HEAD, 15));
+        static ENTRIES: Rows = Rows::new(rows::INSERT_ENTRY_HEAD, 15, "");
+        static BLOCKS: Rows = Rows::new(
+            "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+             VALUES ",
+            7,
+            "",
+        );
         let (burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
-
         let params: Vec<P<'_>> = rest.iter().flat_map(|e| rows::entry_params(e)).collect();
-        let done = self.chunks(sql, &params, 15)?;
-        for e in &rest[done..] {
-            rows::insert_entry(self, e)?;
-        }
+        self.write_rows(&ENTRIES, &params)?;
 
         fn block_of(e: &Entry) -> (&str, &str, i64, i64) {
             (e.customer.as_str(), e.credit_type.as_str(), day_of(ts(e.booked_at)), ts(e.recorded_at))
@@ -307,22 +350,80 @@ impl Db for LiteDb<'_> {
         // sort is stable, so each block keeps its burns in booked order.
         let mut keyed: Vec<_> = burns.into_iter().map(|e| (block_of(e), e)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut stmt = self.conn.prepare_cached(INSERT_BLOCK)?;
-        for chunk in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let (customer, credit_type, day, recorded) = chunk[0].0;
-            let block: Vec<&Entry> = chunk.iter().map(|(_, e)| *e).collect();
-            let booked_max = block.iter().map(|e| ts(e.booked_at)).max().unwrap_or_default();
-            stmt.execute(rusqlite::params![
-                customer,
-                credit_type,
-                day,
-                booked_max,
-                recorded,
-                block.len() as i64,
-                crate::sqlite::burn_block::encode(&block)
-            ])?;
-        }
-        Ok(())
+        let blocks: Vec<((&str, &str, i64, i64), i64, i64, Vec<u8>)> = keyed
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|chunk| {
+                let block: Vec<&Entry> = chunk.iter().map(|(_, e)| *e).collect();
+                let booked_max = block.iter().map(|e| ts(e.booked_at)).max().unwrap_or_default();
+                (chunk[0].0, booked_max, block.len() as i64, crate::sqlite::burn_block::encode(&block))
+            })
+            .collect();
+        let params: Vec<P<'_>> = blocks
+            .iter()
+            .flat_map(|((customer, credit_type, day, recorded), booked_max, n, burns)| {
+                params![*customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
+            })
+            .collect();
+        self.write_rows(&BLOCKS, &params)
+    }
+
+    fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()> {
+        // One UPDATE joined to the rows' values (`column1` is the grant).
+        static STATES: Rows = Rows::new(
+            "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
+             corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8, \
+             voided_at = v.column9, expiry_seq = v.column10 FROM (VALUES ",
+            10,
+            ") AS v WHERE grant_state.grant_id = v.column1",
+        );
+        let params: Vec<P<'_>> = states.iter().flat_map(rows::grant_state_params).collect();
+        self.write_rows(&STATES, &params)
+    }
+
+    fn add_ledger_days(&mut self, days: &[LedgerDay]) -> Result<()> {
+        static DAYS: Rows = Rows::new(
+            "INSERT INTO ledger_days (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind, amount) \
+             VALUES ",
+            7,
+            " ON CONFLICT (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind) \
+             DO UPDATE SET amount = ledger_days.amount + excluded.amount",
+        );
+        let params: Vec<P<'_>> = days.iter().flat_map(rows::ledger_day_params).collect();
+        self.write_rows(&DAYS, &params)
+    }
+
+    /// Adds each day's quarter hours to its row in SQL (`quarters_add`),
+    /// without reading the row first.
+    fn add_burn_days(&mut self, days: &[BurnDay]) -> Result<()> {
+        static DAYS: Rows = Rows::new(
+            "INSERT INTO burn_days (customer_id, credit_type_id, product_id, day, burned, reversed) VALUES ",
+            6,
+            " ON CONFLICT (customer_id, credit_type_id, product_id, day) DO UPDATE SET \
+             burned = quarters_add(burn_days.burned, excluded.burned), \
+             reversed = quarters_add(burn_days.reversed, excluded.reversed)",
+        );
+        let blobs: Vec<(Vec<u8>, Vec<u8>)> =
+            days.iter().map(|d| (quarters_to_blob(&d.burned), quarters_to_blob(&d.reversed))).collect();
+        let params: Vec<P<'_>> = days
+            .iter()
+            .zip(&blobs)
+            .flat_map(|(d, (b, r))| {
+                params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day, &b[..], &r[..]]
+            })
+            .collect();
+        self.write_rows(&DAYS, &params)
+    }
+
+    fn touch_wallets(&mut self, keys: &[WalletKey], now: i64, _last_seq: i64) -> Result<()> {
+        static WALLETS: Rows = Rows::new(
+            "INSERT INTO wallets (customer_id, credit_type_id, version, caught_up_at) VALUES ",
+            4,
+            " ON CONFLICT (customer_id, credit_type_id) DO UPDATE SET version = wallets.version + 1, \
+             caught_up_at = CASE WHEN excluded.caught_up_at > wallets.caught_up_at THEN excluded.caught_up_at \
+             ELSE wallets.caught_up_at END",
+        );
+        let params: Vec<P<'_>> = keys.iter().flat_map(|(c, ct)| params![c.as_str(), ct.as_str(), 1i64, now]).collect();
+        self.write_rows(&WALLETS, &params)
     }
 
     /// The single writer needs no locks and its cache is always current.
@@ -343,15 +444,94 @@ impl Db for LiteDb<'_> {
 mod tests {
     use super::*;
 
-    /// Both bulk inserts run as OR FAIL (no statement journal): a head
-    /// that stopped starting with `INSERT INTO` would silently lose it.
+    /// Every multi-row write runs as OR FAIL (no statement journal): a head
+    /// that stopped starting with `INSERT INTO` or `UPDATE` would silently
+    /// lose it.
     #[test]
-    fn the_bulk_inserts_run_as_insert_or_fail() {
+    fn the_multi_row_writes_run_as_or_fail() {
         for (head, width) in [(rows::INSERT_EVENT_HEAD, 12), (rows::INSERT_ENTRY_HEAD, 15)] {
-            let sql = chunk_sql(head, width);
-            assert!(sql.starts_with("INSERT OR FAIL INTO "), "{}", &sql[..40]);
-            assert!(sql.ends_with(&format!("?{})", CHUNK * width)), "{}", &sql[sql.len() - 40..]);
+            let rows = Rows::new(head, width, "");
+            assert!(rows.sql(0).starts_with("INSERT OR FAIL INTO "), "{}", &rows.sql(0)[..40]);
+            assert!(
+                rows.sql(0).ends_with(&format!("?{})", CHUNK * width)),
+                "{}",
+                &rows.sql(0)[rows.sql(0).len() - 40..]
+            );
+            assert!(rows.sql(3).ends_with(&format!("?{width})")));
         }
+        let update = Rows::new("UPDATE t SET a = v.column2 FROM (VALUES ", 2, ") AS v WHERE t.id = v.column1");
+        assert_eq!(
+            update.sql(3),
+            "UPDATE OR FAIL t SET a = v.column2 FROM (VALUES (?1, ?2)) AS v WHERE t.id = v.column1"
+        );
+    }
+
+    /// Rows are written in statements of 64, 16, 4 and 1 rows, in order,
+    /// whatever their count; a multi-row update and upsert see every row.
+    #[test]
+    fn any_count_of_rows_is_written_in_order() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, n INTEGER NOT NULL)").unwrap();
+        let db = LiteDb::new(&conn);
+        static INSERT: Rows = Rows::new("INSERT INTO t (id, k, n) VALUES ", 3, "");
+        static UPSERT: Rows =
+            Rows::new("INSERT INTO t (id, k, n) VALUES ", 3, " ON CONFLICT (id) DO UPDATE SET n = t.n + excluded.n");
+        static UPDATE: Rows = Rows::new("UPDATE t SET k = v.column2 FROM (VALUES ", 2, ") AS v WHERE t.id = v.column1");
+        let mut id = 0i64;
+        for count in [0usize, 1, 3, 4, 5, 63, 64, 65, 150, 213] {
+            let ids: Vec<i64> = (id..id + count as i64).collect();
+            id += count as i64;
+            let keys: Vec<String> = ids.iter().map(|i| format!("k{i}")).collect();
+            let p: Vec<P<'_>> = ids.iter().zip(&keys).flat_map(|(i, k)| params![*i, k.as_str(), 1i64]).collect();
+            db.write_rows(&INSERT, &p).unwrap();
+            db.write_rows(&UPSERT, &p).unwrap();
+            let p: Vec<P<'_>> = ids.iter().flat_map(|i| params![*i, "updated"]).collect();
+            db.write_rows(&UPDATE, &p).unwrap();
+            let rows: Vec<(i64, String, i64)> = conn
+                .prepare("SELECT id, k, n FROM t WHERE id >= ?1 ORDER BY rowid")
+                .unwrap()
+                .query_map([id - count as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let want: Vec<(i64, String, i64)> = ids.iter().map(|&i| (i, "updated".to_string(), 2)).collect();
+            assert_eq!(rows, want, "{count} rows");
+        }
+    }
+
+    /// `quarters_add` adds quarter by quarter, in either stored form, and
+    /// refuses an overflow rather than wrapping.
+    #[test]
+    fn quarters_add_sums_two_burn_days() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        let (mut a, mut b) = ([0i64; 96], [0i64; 96]);
+        a[0] = 5;
+        a[95] = -2;
+        b[0] = 7;
+        b[40] = 3;
+        let sum: Vec<u8> = conn
+            .query_row("SELECT quarters_add(?1, ?2)", (quarters_to_blob(&a), quarters_to_blob(&b)), |r| r.get(0))
+            .unwrap();
+        let mut want = [0i64; 96];
+        want[0] = 12;
+        want[40] = 3;
+        want[95] = -2;
+        assert_eq!(quarters_from_blob(&sum).unwrap(), want);
+        let empty: Vec<u8> = conn
+            .query_row("SELECT quarters_add(?1, ?2)", (Vec::<u8>::new(), quarters_to_blob(&b)), |r| r.get(0))
+            .unwrap();
+        assert_eq!(quarters_from_blob(&empty).unwrap(), b);
+        let mut max = [0i64; 96];
+        max[1] = i64::MAX;
+        let mut one = [0i64; 96];
+        one[1] = 1;
+        let overflow =
+            conn.query_row("SELECT quarters_add(?1, ?2)", (quarters_to_blob(&max), quarters_to_blob(&one)), |r| {
+                r.get::<_, Vec<u8>>(0)
+            });
+        assert!(overflow.is_err());
     }
 
     /// `utc_day` floors: a time before the epoch is on the day before.

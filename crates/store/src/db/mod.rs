@@ -279,19 +279,15 @@ pub(crate) trait Db {
     /// Records a catalog change for the other processes to notice.
     fn bump_catalog_version(&mut self) -> Result<()>;
 
-    // ---- the write path's bulk operations: one statement per row here ----
+    // ---- the write path's bulk operations (SQLite: multi-row statements;
+    // PostgreSQL: one statement per list, over arrays) ----
 
     /// Calls `each` with a row of [`rows::BODY_COLUMNS`] after the id for
     /// every stored event among `ids` (committed, or written by this
     /// transaction), once per event: the idempotency check's lookup.
     fn find_event_bodies(&mut self, ids: &[&EventId], each: Each<'_>) -> Result<()>;
 
-    fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()> {
-        for e in events {
-            rows::insert_event(self, e)?;
-        }
-        Ok(())
-    }
+    fn insert_events(&mut self, events: &[StoredEvent]) -> Result<()>;
 
     fn insert_rejected(&mut self, rows_: &[RejectedRow]) -> Result<()> {
         for r in rows_ {
@@ -311,33 +307,16 @@ pub(crate) trait Db {
         Ok(())
     }
 
-    fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
-        for e in entries {
-            rows::insert_entry(self, e)?;
-        }
-        Ok(())
-    }
+    fn insert_entries(&mut self, entries: &[Entry]) -> Result<()>;
 
-    fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()> {
-        for s in states {
-            rows::update_grant_state(self, s)?;
-        }
-        Ok(())
-    }
+    /// Sets the grants' running totals (their rows exist).
+    fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()>;
 
-    fn add_ledger_days(&mut self, days: &[LedgerDay]) -> Result<()> {
-        for d in days {
-            self.execute(&rows::ADD_LEDGER_DAY, &rows::ledger_day_params(d))?;
-        }
-        Ok(())
-    }
+    /// Adds each amount to its `ledger_days` cell (creating it).
+    fn add_ledger_days(&mut self, days: &[LedgerDay]) -> Result<()>;
 
-    fn add_burn_days(&mut self, days: &[BurnDay]) -> Result<()> {
-        for d in days {
-            rows::add_burn_day(self, d)?;
-        }
-        Ok(())
-    }
+    /// Adds each day's quarter hours to its `burn_days` row (creating it).
+    fn add_burn_days(&mut self, days: &[BurnDay]) -> Result<()>;
 
     fn insert_overage_items(&mut self, items: &[OverageRow]) -> Result<()> {
         for o in items {
@@ -364,12 +343,7 @@ pub(crate) trait Db {
     /// Bumps the touched wallets' versions and records their catch-up time
     /// and (where several writers share the database) the highest entry
     /// number written to them so far.
-    fn touch_wallets(&mut self, keys: &[WalletKey], now: i64, _last_seq: i64) -> Result<()> {
-        for (c, ct) in keys {
-            self.execute(&rows::TOUCH_WALLET, &params![c.as_str(), ct.as_str(), now])?;
-        }
-        Ok(())
-    }
+    fn touch_wallets(&mut self, keys: &[WalletKey], now: i64, last_seq: i64) -> Result<()>;
 }
 
 /// The first row of a query, mapped.

@@ -13,7 +13,7 @@ use creditdesk_ledger::rating::Rating;
 use rust_decimal::Decimal;
 
 use crate::codec::*;
-use crate::db::{params, query_all, query_opt, BurnDay, Db, GrantStateRow, LedgerDay, OverageRow, Row, Sql, P};
+use crate::db::{params, query_all, query_opt, Db, GrantStateRow, LedgerDay, OverageRow, Row, Sql, P};
 use crate::error::{Result, StoreError};
 use crate::model::StoredEvent;
 
@@ -37,19 +37,9 @@ pub(crate) use entry_columns;
 
 pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
 
-/// `INSERT_ENTRY` up to its `VALUES` (multi-row inserts add their rows).
+/// An insert into `entries` up to its `VALUES` (the multi-row writes add
+/// their rows).
 pub(crate) const INSERT_ENTRY_HEAD: &str = concat!("INSERT INTO entries (", entry_columns!(), ") VALUES ");
-const INSERT_ENTRY: Sql = Sql::same(concat!(
-    "INSERT INTO entries (",
-    entry_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-));
-
-pub(crate) fn insert_entry<D: Db + ?Sized>(db: &mut D, e: &Entry) -> Result<()> {
-    db.execute(&INSERT_ENTRY, &entry_params(e))?;
-    Ok(())
-}
-
 /// An entry's values, in [`ENTRY_COLUMNS`] order.
 pub(crate) fn entry_params(e: &Entry) -> [P<'_>; 15] {
     params![
@@ -192,10 +182,9 @@ macro_rules! insert_event_head {
          received_at, credits, credits_per_unit, rate_version, from_override) VALUES "
     };
 }
-/// `INSERT_EVENT` up to its `VALUES` (multi-row inserts add their rows).
+/// An insert into `events` up to its `VALUES` (the multi-row writes add
+/// their rows).
 pub(crate) const INSERT_EVENT_HEAD: &str = insert_event_head!();
-const INSERT_EVENT: Sql =
-    Sql::same(concat!(insert_event_head!(), "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
 
 /// An event's values that are text rendered from other types (quantity,
 /// properties, credits per unit): made first, so the parameters can borrow them.
@@ -232,12 +221,6 @@ pub(crate) fn event_params<'a>(s: &'a StoredEvent, t: &'a EventText) -> [P<'a>; 
         ts(s.rating.rate_version),
         s.rating.from_override,
     ]
-}
-
-pub(crate) fn insert_event<D: Db + ?Sized>(db: &mut D, s: &StoredEvent) -> Result<()> {
-    let text = EventText::of(s)?;
-    db.execute(&INSERT_EVENT, &event_params(s, &text))?;
-    Ok(())
 }
 
 /// An event from the columns `FIND_EVENT` selects, starting at column `at`.
@@ -287,37 +270,23 @@ pub(crate) fn find_event<D: Db + ?Sized>(db: &mut D, id: &EventId) -> Result<Opt
     query_opt(db, &FIND_EVENT, &params![id.as_str()], |r| event_from_row(r, 0, id.clone()))
 }
 
-const UPDATE_GRANT_STATE: Sql = Sql::same(
-    "UPDATE grant_state SET burned = ?2, settled = ?3, expired = ?4, corrected = ?5, rolled = ?6, voided = ?7, \
-     reversed = ?8, voided_at = ?9, expiry_seq = ?10 WHERE grant_id = ?1",
-);
-
-pub(crate) fn update_grant_state<D: Db + ?Sized>(db: &mut D, s: &GrantStateRow) -> Result<()> {
-    db.execute(
-        &UPDATE_GRANT_STATE,
-        &params![
-            s.grant.as_str(),
-            s.burned,
-            s.settled,
-            s.expired,
-            s.corrected,
-            s.rolled,
-            s.voided,
-            s.reversed,
-            s.voided_at,
-            s.expiry_seq,
-        ],
-    )?;
-    Ok(())
+/// A grant's running totals: the grant, then `grant_state`'s columns in order.
+pub(crate) fn grant_state_params(s: &GrantStateRow) -> [P<'_>; 10] {
+    params![
+        s.grant.as_str(),
+        s.burned,
+        s.settled,
+        s.expired,
+        s.corrected,
+        s.rolled,
+        s.voided,
+        s.reversed,
+        s.voided_at,
+        s.expiry_seq,
+    ]
 }
 
-pub(crate) const ADD_LEDGER_DAY: Sql = Sql::same(
-    "INSERT INTO ledger_days (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind, amount) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-     ON CONFLICT (customer_id, credit_type_id, booked_day, recorded_day, grant_id, kind) \
-     DO UPDATE SET amount = ledger_days.amount + excluded.amount",
-);
-
+/// A `ledger_days` cell's key and the amount to add, in column order.
 pub(crate) fn ledger_day_params(d: &LedgerDay) -> [P<'_>; 7] {
     params![
         d.customer.as_str(),
@@ -328,34 +297,6 @@ pub(crate) fn ledger_day_params(d: &LedgerDay) -> [P<'_>; 7] {
         d.kind,
         d.amount
     ]
-}
-
-const READ_BURN_DAY: Sql = Sql::same(
-    "SELECT burned, reversed FROM burn_days WHERE customer_id = ?1 AND credit_type_id = ?2 AND product_id = ?3 \
-     AND day = ?4",
-);
-const WRITE_BURN_DAY: Sql = Sql::same(
-    "INSERT INTO burn_days (customer_id, credit_type_id, product_id, day, burned, reversed) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (customer_id, credit_type_id, product_id, day) \
-     DO UPDATE SET burned = excluded.burned, reversed = excluded.reversed",
-);
-
-pub(crate) fn add_burn_day<D: Db + ?Sized>(db: &mut D, d: &BurnDay) -> Result<()> {
-    let key = params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day];
-    let old = query_opt(db, &READ_BURN_DAY, &key, |r| {
-        Ok((quarters_from_blob(r.blob(0)?)?, quarters_from_blob(r.blob(1)?)?))
-    })?;
-    let (mut b, mut r) = old.unwrap_or(([0; 96], [0; 96]));
-    for i in 0..96 {
-        b[i] += d.burned[i];
-        r[i] += d.reversed[i];
-    }
-    let (b, r) = (quarters_to_blob(&b), quarters_to_blob(&r));
-    db.execute(
-        &WRITE_BURN_DAY,
-        &params![d.customer.as_str(), d.credit_type.as_str(), d.product.as_str(), d.day, &b[..], &r[..]],
-    )?;
-    Ok(())
 }
 
 pub(crate) const INSERT_OVERAGE: Sql = Sql::same(
@@ -382,13 +323,6 @@ pub(crate) const ADD_OVERAGE_DELTA: Sql =
 
 pub(crate) const INSERT_RESTORATION: Sql =
     Sql::same("INSERT INTO restorations (grant_id, seq, booked_at, amount) VALUES (?1, ?2, ?3, ?4)");
-
-pub(crate) const TOUCH_WALLET: Sql = Sql::same(
-    "INSERT INTO wallets (customer_id, credit_type_id, version, caught_up_at) VALUES (?1, ?2, 1, ?3) \
-     ON CONFLICT (customer_id, credit_type_id) DO UPDATE SET version = wallets.version + 1, \
-     caught_up_at = CASE WHEN excluded.caught_up_at > wallets.caught_up_at THEN excluded.caught_up_at \
-     ELSE wallets.caught_up_at END",
-);
 
 pub(crate) const INSERT_REJECTED: Sql = Sql::same(
     "INSERT INTO rejected_events (event_id, customer_id, product_id, body, received_at, code, detail) \

@@ -350,7 +350,8 @@ impl Db for LiteDb<'_> {
         // sort is stable, so each block keeps its burns in booked order.
         let mut keyed: Vec<_> = burns.into_iter().map(|e| (block_of(e), e)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        let blocks: Vec<((&str, &str, i64, i64), i64, i64, Vec<u8>)> = keyed
+        // (block key, latest booked time, burns, the encoded block)
+        let blocks: Vec<_> = keyed
             .chunk_by(|a, b| a.0 == b.0)
             .map(|chunk| {
                 let block: Vec<&Entry> = chunk.iter().map(|(_, e)| *e).collect();

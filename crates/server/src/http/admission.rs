@@ -18,7 +18,7 @@ use super::extract::MAX_BODY_BYTES;
 /// batches (24 KB each, 35,000 events, more than the writer's largest
 /// group of 20,000), so a server that keeps up never makes a batch wait
 /// here. Measured with 256 clients sending 1,000-event batches as fast as
-/// acked (2026-12-04, BENCHMARKS.md): peak RSS 240 MB against 314 MB with
+/// acked (2026-12-04, docs/bench-history.md): peak RSS 240 MB against 314 MB with
 /// no budget (263 MB with 16 MiB), ingest the same.
 pub const INGEST_BYTES_IN_FLIGHT: usize = MAX_BODY_BYTES / 2;
 

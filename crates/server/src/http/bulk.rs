@@ -11,7 +11,7 @@
 //! takes the core from it at once. One thread, not a pool: two workers
 //! woke each other to share tasks, and the writer's CPU per event rose by
 //! 3-6 %; one thread parses about 400,000 events/s, above the duplicate
-//! replay target (BENCHMARKS.md, 2026-12-04).
+//! replay target (docs/bench-history.md, 2026-12-04).
 
 use std::future::Future;
 use std::sync::OnceLock;

@@ -19,7 +19,7 @@ use crate::model::Idempotent;
 /// until 2026-12-04) it did not: the scheduler let a woken request thread
 /// wait for the writer's or checkpointer's time slice, up to a 4 ms tick
 /// (`perf sched` under live ingest), and that wait was the balance
-/// query's p99 (BENCHMARKS.md). Background threads still get every idle
+/// query's p99 (docs/bench-history.md). Background threads still get every idle
 /// core, and share a contended one among themselves; while request
 /// threads keep both cores busy, ingest waits (its clients see slower
 /// acks, not errors).

@@ -173,9 +173,9 @@ impl Command {
 /// clients are about to send (the SQLite writer's group commit, which
 /// applies each request as it is taken: [`Gather`]).
 ///
-/// A group costs about 4 ms whatever its size (on the machine of
-/// BENCHMARKS.md): the running totals and day rollups of every customer it
-/// touches are rewritten and committed once per group. Closed-loop clients
+/// A group costs about 6 ms whatever its size (BENCHMARKS.md, "What a
+/// group's flush costs"): the running totals and day rollups of every
+/// customer it touches are written and committed once per group. Closed-loop clients
 /// fall into cohorts: those acked together send again together, and a
 /// batch that arrived during a group starts the next one alone while the
 /// others are still on their way, so 8 clients settled into alternating

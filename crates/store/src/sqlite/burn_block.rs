@@ -8,7 +8,7 @@
 //! customers per write group. As rows, each burn cost a row and two
 //! per-customer index entries (and before this, a second copy while it
 //! was staged). As a block, a group writes one row per customer, credit
-//! type and booked day (BENCHMARKS.md, "A prototype of burn blocks").
+//! type and booked day (docs/bench-history.md, "A prototype of burn blocks").
 //!
 //! Block format, version 1 (all integers LEB128 varints, signed ones
 //! zigzag-encoded):

@@ -157,7 +157,7 @@ const WAL_RESTART_BYTES: u64 = 64 << 20;
 /// and later groups write over blocks the file already has. Trimming it
 /// back to the working size at every restart (until 2026-12-04) freed the
 /// few MiB past it, which the next groups allocated again; the
-/// `ftruncate` alone held the writer 20-76 ms (BENCHMARKS.md).
+/// `ftruncate` alone held the writer 20-76 ms (docs/bench-history.md).
 const WAL_KEEP_BYTES: u64 = 2 * WAL_RESTART_BYTES;
 
 /// Past this size (readers kept the restart from happening) the writer
@@ -198,7 +198,7 @@ impl WalSizes {
 /// waits for the checkpointer to be nearly done: copying on its own what
 /// the checkpointer had not yet reached (tens of megabytes) held the
 /// writer for 10-60 ms, the p99 of batch acks at 100,000 events/s
-/// (2026-12-04, BENCHMARKS.md). Past twice the working size (the
+/// (2026-12-04, docs/bench-history.md). Past twice the working size (the
 /// checkpointer cannot keep up) it copies whatever is left. Over the
 /// limit: a TRUNCATE checkpoint after every group until one succeeds. A
 /// checkpoint that cannot finish (a reader still on an older snapshot)
@@ -383,7 +383,7 @@ impl SqliteStore {
     /// a blocking thread and back cost two thread wake-ups, each of which
     /// can wait for a core under ingest. Balance p99 under live ingest,
     /// server side: 0.7-1.1 ms against 1.5-1.9 ms (2026-12-04,
-    /// BENCHMARKS.md). A current-thread runtime (most tests) cannot lend
+    /// docs/bench-history.md). A current-thread runtime (most tests) cannot lend
     /// its only worker, so it uses the blocking pool.
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T> + Send + 'static) -> Result<T> {
         let pool = self.inner.readers.clone();

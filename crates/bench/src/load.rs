@@ -50,6 +50,10 @@ pub struct Paced {
     pub ack: Latency,
     pub ack_max_ms: f64,
     pub balance: Latency,
+    /// The store's writer threads over this phase, per event (as
+    /// [`Figures::writer_per_live_event`]): at a rate below saturation a
+    /// group is smaller, so its fixed cost weighs more per event.
+    pub writer_per_event: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -249,10 +253,7 @@ pub async fn run(
         usage_batches("l", args.live, args, |i| now + TimeDelta::microseconds((i * 1_000_000 / args.live) as i64));
     let writer_before = crate::Server::writer_usage(pid);
     let (live_secs, acks) = ingest_concurrently(&api, &bodies, args.concurrency, Some(args.queries)).await?;
-    let writer_per_live_event = writer_before.zip(crate::Server::writer_usage(pid)).map(|(a, b)| {
-        let n = args.live as f64;
-        ((b.cpu_secs - a.cpu_secs) * 1e6 / n, b.bytes_written.saturating_sub(a.bytes_written) as f64 / n)
-    });
+    let writer_per_live_event = writer_per_event(pid, writer_before, args.live);
     let (ack_lat, (balance_lat, noop_lat)) = acks;
     let live_eps = args.live as f64 / live_secs;
     line(format!(
@@ -267,7 +268,9 @@ pub async fn run(
     // 4. New events at the offered rate, on a fixed schedule.
     let paced_events = (paced_rate * args.paced_seconds) as usize;
     let bodies = usage_batches("p", paced_events, args, |_| Utc::now());
-    let paced = ingest_paced(&api, bodies, args.batch, paced_rate).await?;
+    let writer_before = crate::Server::writer_usage(pid);
+    let mut paced = ingest_paced(&api, bodies, args.batch, paced_rate).await?;
+    paced.writer_per_event = writer_per_event(pid, writer_before, paced_events);
     line(format!(
         "paced: {paced_events} events offered at {paced_rate:.0}/s in {}-event batches, taken at {:.0}/s",
         args.batch, paced.events_per_sec
@@ -455,6 +458,16 @@ async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f6
         ack: latency(acks),
         ack_max_ms,
         balance,
+        writer_per_event: None,
+    })
+}
+
+/// The writer threads' CPU microseconds and bytes written per event since
+/// `before`, over `events` events; `None` without `/proc`.
+fn writer_per_event(pid: u32, before: Option<crate::ThreadUsage>, events: usize) -> Option<(f64, f64)> {
+    before.zip(crate::Server::writer_usage(pid)).map(|(a, b)| {
+        let n = events as f64;
+        ((b.cpu_secs - a.cpu_secs) * 1e6 / n, b.bytes_written.saturating_sub(a.bytes_written) as f64 / n)
     })
 }
 
@@ -474,6 +487,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
          | live ingest over HTTP into SQLite | >= 100,000 events/s | {:.0} events/s | raw SQLite insert of the same rows, no logic: {:.0} events/s | {} |\n\
          | the store's writer thread during live ingest, per event (bytes written: the WAL) | - | {} | | |\n\
          | p99 batch ack at {:.0} events/s offered ({}-event batches on a fixed schedule, acks timed from when due) | <= 15 ms | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | the closed loop above, at saturation: p99 {:.1} ms (p50 {:.1} ms) | {} |\n\
+         | the store's writer thread during that paced ingest, per event (bytes written: the WAL) | - | {} | | |\n\
          | balance query while that paced ingest runs | - | p99 {:.2} ms (p50 {:.2} ms, n={}) | | |\n\
          | duplicate replay | >= 300,000 events/s | {:.0} events/s | | {} |\n\
          | balance query, customer with {} history events, while ingest runs | p99 <= 2 ms | p99 {:.2} ms (p50 {:.2} ms, n={}) | plain SQL ledger summing entries: p99 {:.2} ms; an authenticated no-op (`/v1/version`) in the same loop: p99 {:.2} ms (p50 {:.2} ms) | {} |\n\
@@ -482,9 +496,10 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
          | server resident memory at full ingest | <= 150 MB | {:.0} MB ({:.0} MiB) max | | {} |\n\
          | backfill of the history (1,000-event batches) | - | {:.0} events/s | | |\n",
         f.live_events_per_sec, b.raw_insert_events_per_sec, ok(f.live_events_per_sec >= 100_000.0),
-        writer_usage(f),
+        writer_usage(f.writer_per_live_event),
         f.paced.offered_events_per_sec, f.batch, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
         f.live_batch_p99_ms, f.live_batch_p50_ms, ack_verdict,
+        writer_usage(f.paced.writer_per_event),
         f.paced.balance.p99_ms, f.paced.balance.p50_ms, f.paced.balance.n,
         f.duplicate_events_per_sec, ok(f.duplicate_events_per_sec >= 300_000.0),
         f.history_events, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n, b.naive_balance.p99_ms,
@@ -496,11 +511,16 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
     )
 }
 
-fn writer_usage(f: &Figures) -> String {
-    match f.writer_per_live_event {
+fn writer_usage(per_event: Option<(f64, f64)>) -> String {
+    match per_event {
         Some((us, bytes)) => format!("{us:.2} us CPU, {bytes:.0} bytes written"),
         None => "not measured (no /proc)".into(),
     }
+}
+
+/// CPU alone: PostgreSQL's writers send their bytes to its server.
+fn writer_cpu(per_event: Option<(f64, f64)>) -> String {
+    per_event.map_or("not measured (no /proc)".into(), |(us, _)| format!("{us:.2} us"))
 }
 
 /// The PostgreSQL run's figures: its target is the ingest rate (service.md:
@@ -514,6 +534,7 @@ pub fn pg_summary(f: &Figures) -> String {
          | the store's writer threads during live ingest, CPU per event | - | {} | |\n\
          | p99 batch ack during that ingest | - | {:.1} ms (p50 {:.1} ms) | |\n\
          | p99 batch ack at {:.0} events/s offered (fixed schedule, acks timed from when due) | - | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | |\n\
+         | the store's writer threads during that paced ingest, CPU per event | - | {} | |\n\
          | duplicate replay | - | {:.0} events/s | |\n\
          | balance query, customer with {} history events, while ingest runs | - | p99 {:.2} ms (p50 {:.2} ms, n={}) | |\n\
          | authenticated no-op (`/v1/version`) in the same loop | - | p99 {:.2} ms (p50 {:.2} ms) | |\n\
@@ -522,9 +543,10 @@ pub fn pg_summary(f: &Figures) -> String {
          | server resident memory (the server process; PostgreSQL's own not counted) | - | {:.0} MB max | |\n\
          | backfill of the history (1,000-event batches) | - | {:.0} events/s | |\n",
         f.live_events_per_sec, ok(f.live_events_per_sec >= 20_000.0),
-        f.writer_per_live_event.map_or("not measured (no /proc)".into(), |(us, _)| format!("{us:.2} us")),
+        writer_cpu(f.writer_per_live_event),
         f.live_batch_p99_ms, f.live_batch_p50_ms,
         f.paced.offered_events_per_sec, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
+        writer_cpu(f.paced.writer_per_event),
         f.duplicate_events_per_sec,
         f.history_events, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n,
         f.noop_under_load.p99_ms, f.noop_under_load.p50_ms,

@@ -61,6 +61,17 @@ async fn store_on(dir: &tempfile::TempDir, clock: Arc<ManualClock>) -> SqliteSto
     s
 }
 
+/// A customer beside `acme`, with a grant of `amount` credits.
+async fn other_customer(s: &SqliteStore, id: &str, amount: i64) -> CustomerId {
+    let customer = CustomerId::new(id).unwrap();
+    let c = Customer { id: customer.clone(), name: id.into(), external_ref: None, created_at: t0() };
+    s.admin(AdminOp::Customer(c)).await.unwrap();
+    let mut g = grant(&format!("g-{id}"), amount);
+    g.customer = customer.clone();
+    s.grant(g).await.unwrap();
+    customer
+}
+
 fn grant(id: &str, amount: i64) -> NewGrant {
     NewGrant::new(
         GrantId::new(id).unwrap(),
@@ -311,18 +322,25 @@ async fn a_write_from_another_connection_is_waited_for_not_failed() {
     }
 }
 
-/// Burns are written in blocks (`burn_blocks`), one per write group here.
-/// Every read sees each burn exactly once: the ledger listing (paged, and
-/// filtered down to one burn many blocks back), balances now, at a past
-/// instant and as known at a past time (from whole days' rollups and the
-/// entries of the boundary days), the daily burn series, an event's
-/// entries; and the same after the store is reopened.
+/// Burns are written in blocks, one per customer and write group here,
+/// staged in `burn_blocks_recent` and moved to `burn_blocks` some groups
+/// later (15 other customers burn in every group, so `acme`'s blocks wait
+/// in both tables). Every read sees each burn exactly once: the ledger
+/// listing (paged, and filtered down to one burn many blocks back),
+/// balances now, at a past instant and as known at a past time (from
+/// whole days' rollups and the entries of the boundary days), the daily
+/// burn series, an event's entries; and the same after the store is
+/// reopened.
 #[tokio::test]
 async fn burns_in_blocks_are_read_once_by_every_read() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let s = store_on(&dir, clock.clone()).await;
     s.grant(grant("g1", 1_000_000)).await.unwrap();
+    let mut others = Vec::new();
+    for j in 0..15 {
+        others.push(other_customer(&s, &format!("other-{j:02}"), 1_000_000).await);
+    }
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
     creditdesk_store::sqlite::register_sql_functions(&conn).unwrap();
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
@@ -334,13 +352,23 @@ async fn burns_in_blocks_are_read_once_by_every_read() {
     let ledger_events = |page: &creditdesk_store::Page<creditdesk_ledger::entry::Entry>| -> Vec<String> {
         page.items.iter().filter_map(|e| e.event.as_ref().map(|e| e.to_string())).collect()
     };
+    let mut staged_seen = false;
     for i in 0..40i64 {
         clock.set(at_round(i) + TimeDelta::milliseconds(1));
-        let e = UsageEvent { timestamp: at_round(i), ..event(format!("e-{i}"), i + 1) };
-        s.ingest(vec![e], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+        let mut batch = vec![UsageEvent { timestamp: at_round(i), ..event(format!("e-{i}"), i + 1) }];
+        batch.extend(others.iter().map(|c| UsageEvent {
+            customer: c.clone(),
+            timestamp: at_round(i),
+            ..event(format!("{c}-{i}"), 1)
+        }));
+        s.ingest(batch, IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
 
-        assert_eq!(count("SELECT COUNT(*) FROM burn_blocks"), i + 1);
-        assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn'"), i + 1);
+        let acme_blocks = "(SELECT COUNT(*) FROM burn_blocks WHERE customer_id = 'acme') \
+                           + (SELECT COUNT(*) FROM burn_blocks_recent WHERE customer_id = 'acme')";
+        assert_eq!(count(&format!("SELECT {acme_blocks}")), i + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn' AND customer_id = 'acme'"), i + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'burn'"), 16 * (i + 1));
+        staged_seen |= count("SELECT COUNT(*) FROM burn_blocks_recent WHERE customer_id = 'acme'") > 1;
         assert_eq!(count("SELECT COUNT(*) FROM entries WHERE kind = 'burn'"), 0);
 
         let page = s.ledger(acme.clone(), LedgerFilter::default(), None, 1000).await.unwrap();
@@ -382,6 +410,9 @@ async fn burns_in_blocks_are_read_once_by_every_read() {
         }
     }
     assert_eq!(paged, (0..40).rev().map(|k| format!("e-{k}")).collect::<Vec<_>>());
+    // The reads above ran with several of acme's blocks staged, and some moved.
+    assert!(staged_seen);
+    assert!(count("SELECT COUNT(*) FROM burn_blocks WHERE customer_id = 'acme'") > 0);
     // One burn 39 blocks back matches a filter: the window widens to it.
     let only = LedgerFilter { event: Some(EventId::new("e-0").unwrap()), ..LedgerFilter::default() };
     let page = s.ledger(acme.clone(), only, None, 2).await.unwrap();
@@ -394,20 +425,29 @@ async fn burns_in_blocks_are_read_once_by_every_read() {
 }
 
 /// Burn blocks are part of the ledger: the database refuses to change or
-/// remove one.
+/// remove one, moved or staged (a staged one leaves only once moved).
 #[tokio::test]
 async fn a_burn_block_cannot_be_changed_or_removed() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
     s.grant(grant("g1", 10)).await.unwrap();
-    s.ingest(vec![event("e-1".into(), 1)], IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
+    let zeta = other_customer(&s, "zeta", 10).await;
+    // Two customers staged: the group moves one (an eighth, rounded up).
+    let batch = vec![event("e-1".into(), 1), UsageEvent { customer: zeta, ..event("e-2".into(), 1) }];
+    s.ingest(batch, IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
     drop(s);
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-    for sql in ["UPDATE burn_blocks SET n = 2", "UPDATE burn_blocks SET burns = x'01'", "DELETE FROM burn_blocks"] {
-        let err = conn.execute(sql, []).unwrap_err().to_string();
-        assert!(err.contains("append-only"), "{sql}: {err}");
+    for table in ["burn_blocks", "burn_blocks_recent"] {
+        for sql in [
+            format!("UPDATE {table} SET n = 2"),
+            format!("UPDATE {table} SET burns = x'01'"),
+            format!("DELETE FROM {table}"),
+        ] {
+            let err = conn.execute(&sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap(), 1);
     }
-    assert_eq!(conn.query_row("SELECT COUNT(*) FROM burn_blocks", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
 }
 
 /// Burn-day rows written by earlier builds hold dense blobs (96

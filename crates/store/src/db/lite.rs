@@ -29,6 +29,27 @@ use crate::shared::rows::entry_columns;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
+/// The largest burn-block id in either table.
+const LAST_BLOCK_ID: &str = "SELECT MAX(COALESCE((SELECT MAX(id) FROM burn_blocks), 0), \
+     COALESCE((SELECT MAX(id) FROM burn_blocks_recent), 0))";
+
+/// A group's move of staged blocks: those of the eighth of the staged
+/// customers whose oldest staged block is oldest, into `burn_blocks` with
+/// their ids (in index order), then out of the staging table (its guard
+/// checks each is moved). An eighth a group keeps each customer's blocks
+/// about eight groups, so its index tails are written once for eight
+/// blocks; all at once every eighth group would make that group as slow
+/// as eight (BENCHMARKS.md, "What a commit writes now").
+const MOVE_STAGED: [&str; 2] = [
+    "INSERT INTO burn_blocks (id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+     SELECT id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns \
+     FROM burn_blocks_recent WHERE customer_id IN (SELECT customer_id FROM burn_blocks_recent \
+     GROUP BY customer_id ORDER BY MIN(id) \
+     LIMIT (SELECT (COUNT(DISTINCT customer_id) + 7) / 8 FROM burn_blocks_recent)) \
+     ORDER BY customer_id, credit_type_id, id",
+    "DELETE FROM burn_blocks_recent WHERE id IN (SELECT r.id FROM burn_blocks_recent r JOIN burn_blocks b ON b.id = r.id)",
+];
+
 /// Registers what the store's SQL needs on a connection: `utc_day(t)`, the
 /// UTC day (floored) of a time in microseconds, `quarters_add(a, b)`, the
 /// sum of two burn days' quarter-hour blobs, and `burn_block(burns)`,
@@ -328,15 +349,17 @@ impl Db for LiteDb<'_> {
         self.write_rows(&EVENTS, &params)
     }
 
-    /// Burns go to `burn_blocks`, a block per customer, credit type,
-    /// booked day and recorded time (in entry-number order within it);
-    /// everything else to `entries`, a row each.
+    /// Burns are staged in `burn_blocks_recent`, a block per customer,
+    /// credit type, booked day and recorded time (in entry-number order
+    /// within it), and then the staged blocks of an eighth of the staged
+    /// customers move to `burn_blocks` ([`MOVE_STAGED`]); everything else
+    /// goes to `entries`, a row each. Called once per write group.
     fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
         static ENTRIES: Rows = Rows::new(rows::INSERT_ENTRY_HEAD, 15, "");
         static BLOCKS: Rows = Rows::new(
-            "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
-             VALUES ",
-            7,
+            "INSERT INTO burn_blocks_recent \
+             (id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) VALUES ",
+            8,
             "",
         );
         let (burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
@@ -359,13 +382,24 @@ impl Db for LiteDb<'_> {
                 (chunk[0].0, booked_max, block.len() as i64, crate::sqlite::burn_block::encode(&block))
             })
             .collect();
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        // Ids above both tables' (a moved block keeps its id).
+        let last: i64 = self.conn.prepare_cached(LAST_BLOCK_ID)?.query_row([], |r| r.get(0))?;
+        let ids: Vec<i64> = (last + 1..).take(blocks.len()).collect();
         let params: Vec<P<'_>> = blocks
             .iter()
-            .flat_map(|((customer, credit_type, day, recorded), booked_max, n, burns)| {
-                params![*customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
+            .zip(&ids)
+            .flat_map(|(((customer, credit_type, day, recorded), booked_max, n, burns), id)| {
+                params![*id, *customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
             })
             .collect();
-        self.write_rows(&BLOCKS, &params)
+        self.write_rows(&BLOCKS, &params)?;
+        for sql in MOVE_STAGED {
+            self.conn.prepare_cached(sql)?.execute([])?;
+        }
+        Ok(())
     }
 
     fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()> {
@@ -611,7 +645,10 @@ mod tests {
         db.insert_entries(&entries).unwrap();
         db.commit().unwrap();
         let blocks: Vec<(String, String, i64, i64)> = conn
-            .prepare("SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks ORDER BY 1, 2, 3")
+            .prepare(
+                "SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks UNION ALL \
+                 SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks_recent ORDER BY 1, 2, 3",
+            )
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()

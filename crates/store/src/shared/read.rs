@@ -31,9 +31,10 @@ const DAYS_BEFORE: Sql = Sql::same(
      AND credit_type_id = ?2 AND booked_day < ?3 AND recorded_day < ?4 GROUP BY grant_id, kind",
 );
 /// SQLite: `cols` of the entries that match `cond` (which names the
-/// customer as `?1`): the rows of `entries`, and the burns of the blocks
-/// that `blocks` picks (a condition on `burn_blocks`' own columns that
-/// narrows them by index before any is read: `sqlite::burn_block`).
+/// customer as `?1`): the rows of `entries`, and the burns of the blocks,
+/// moved and staged, that `blocks` picks (a condition on the blocks' own
+/// columns that narrows them by index before any is read:
+/// `sqlite::burn_block`).
 macro_rules! lite_entries {
     ($cols:expr, $cond:expr, $blocks:expr) => {
         concat!(
@@ -44,6 +45,12 @@ macro_rules! lite_entries {
             " UNION ALL SELECT ",
             $cols,
             " FROM burn_blocks, burn_block(burns) WHERE ",
+            $blocks,
+            " AND ",
+            $cond,
+            " UNION ALL SELECT ",
+            $cols,
+            " FROM burn_blocks_recent, burn_block(burns) WHERE ",
             $blocks,
             " AND ",
             $cond
@@ -218,6 +225,8 @@ const LAST_RECORDED: Sql = Sql::each(
     "SELECT recorded_at FROM (SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 \
      AND credit_type_id = ?2 ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM (SELECT \
      recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
+     ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM (SELECT recorded_at FROM \
+     burn_blocks_recent WHERE customer_id = ?1 AND credit_type_id = ?2 AND recorded_at <= ?3 \
      ORDER BY recorded_at DESC LIMIT 1) ORDER BY 1 DESC LIMIT 1",
     "SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
      ORDER BY recorded_at DESC LIMIT 1",
@@ -257,7 +266,8 @@ pub(crate) fn balance<D: Db + ?Sized>(
 pub(crate) const BOOKED_AFTER: Sql = Sql::each(
     "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 UNION ALL \
      SELECT 1 FROM burn_blocks WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_day >= utc_day(?3) \
-     AND booked_max > ?3 LIMIT 1",
+     AND booked_max > ?3 UNION ALL SELECT 1 FROM burn_blocks_recent WHERE customer_id = ?1 \
+     AND credit_type_id = ?2 AND booked_max > ?3 LIMIT 1",
     "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 LIMIT 1",
 );
 
@@ -328,12 +338,15 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
     Ok(rollup.burn_series(from, to, bucket, tz)?)
 }
 
-/// The recorded time of the customer's `?4 + 1`-th newest burn block
-/// recorded by `?2` (of credit type `?3` if given): `None` when it has
-/// fewer.
+/// The recorded time of the customer's `?4 + 1`-th newest burn block,
+/// moved or staged, recorded by `?2` (of credit type `?3` if given):
+/// `None` when it has fewer. Each table's newest by its own index first.
 const BLOCK_WINDOW: Sql = Sql::same(
-    "SELECT recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?2 \
-     AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) ORDER BY recorded_at DESC LIMIT 1 OFFSET ?4",
+    "SELECT recorded_at FROM (SELECT recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?2 \
+     AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) ORDER BY recorded_at DESC LIMIT ?4 + 1) \
+     UNION ALL SELECT recorded_at FROM (SELECT recorded_at FROM burn_blocks_recent WHERE customer_id = ?1 \
+     AND recorded_at <= ?2 AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) \
+     ORDER BY recorded_at DESC LIMIT ?4 + 1) ORDER BY 1 DESC LIMIT 1 OFFSET ?4",
 );
 
 /// Ledger entries, newest recorded first, `(recorded_at, seq)` cursor.
@@ -405,7 +418,10 @@ pub(crate) fn ledger<D: Db + ?Sized>(
                 Some(t) => format!("customer_id = ?1 AND recorded_at >= {t}"),
                 None => "customer_id = ?1".to_owned(),
             };
-            let sql = format!("{rows} UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks, burn_block(burns) WHERE {blocks} AND {cond}{order}");
+            let sql = format!(
+                "{rows} UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks, burn_block(burns) WHERE {blocks} AND {cond} \
+                 UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks_recent, burn_block(burns) WHERE {blocks} AND {cond}{order}"
+            );
             read(db, &sql, &mut items)?;
             let complete =
                 oldest.is_none_or(|t| items.iter().filter(|e| ts(e.recorded_at) >= t).count() > limit as usize);
@@ -631,6 +647,9 @@ const USAGE_ENTRY_SLOTS: Sql = Sql::each(
          SELECT credit_type_id, booked_at, kind, amount FROM entries WHERE ",
         usage_entry_slots!(),
         " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks, burn_block(burns) \
+         WHERE booked_day >= utc_day(?1) AND booked_day <= utc_day(?2) AND ",
+        usage_entry_slots!(),
+        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks_recent, burn_block(burns) \
          WHERE booked_day >= utc_day(?1) AND booked_day <= utc_day(?2) AND ",
         usage_entry_slots!(),
         ") GROUP BY 1, 2, 3"

@@ -417,7 +417,14 @@ async fn burns_in_blocks_are_read_once_by_every_read() {
     let only = LedgerFilter { event: Some(EventId::new("e-0").unwrap()), ..LedgerFilter::default() };
     let page = s.ledger(acme.clone(), only, None, 2).await.unwrap();
     assert_eq!((ledger_events(&page), page.next_cursor), (vec!["e-0".to_owned()], None));
+    // Groups without burns move staged blocks too: they drain.
+    for k in 0..20 {
+        s.grant(grant(&format!("g-drain-{k}"), 1)).await.unwrap();
+    }
+    assert_eq!(count("SELECT COUNT(*) FROM burn_blocks_recent"), 0);
     let before = s.ledger(acme.clone(), LedgerFilter::default(), None, 1000).await.unwrap();
+    let burns_newest_first: Vec<String> = ledger_events(&before).into_iter().filter(|e| e.starts_with("e-")).collect();
+    assert_eq!(burns_newest_first, (0..40).rev().map(|k| format!("e-{k}")).collect::<Vec<_>>());
     drop(s);
     let s = store_on(&dir, clock).await;
     let after = s.ledger(acme, LedgerFilter::default(), None, 1000).await.unwrap();

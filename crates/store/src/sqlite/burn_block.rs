@@ -1,6 +1,7 @@
 //! Burn blocks (SQLite): the burns one write group books for one
 //! customer, credit type and booked day, stored as one row of
-//! `burn_blocks` whose `burns` column is a compact binary block, and
+//! `burn_blocks` (staged first in `burn_blocks_recent`: docs/server.md,
+//! "Staged blocks") whose `burns` column is a compact binary block, and
 //! `burn_block(burns)`, a table-valued SQL function that reads a block
 //! back as entry rows.
 //!

@@ -385,12 +385,11 @@ impl Db for LiteDb<'_> {
         if !blocks.is_empty() {
             // Ids above both tables' (a moved block keeps its id).
             let last: i64 = self.conn.prepare_cached(LAST_BLOCK_ID)?.query_row([], |r| r.get(0))?;
-            let ids: Vec<i64> = (last + 1..).take(blocks.len()).collect();
             let params: Vec<P<'_>> = blocks
                 .iter()
-                .zip(&ids)
+                .zip(last + 1..)
                 .flat_map(|(((customer, credit_type, day, recorded), booked_max, n, burns), id)| {
-                    params![*id, *customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
+                    params![id, *customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
                 })
                 .collect();
             self.write_rows(&BLOCKS, &params)?;

@@ -455,6 +455,21 @@ async fn a_burn_block_cannot_be_changed_or_removed() {
         }
         assert_eq!(conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap(), 1);
     }
+    // A staged block may go once `burn_blocks` holds the same block, not a
+    // block that differs in its recorded time or its bytes.
+    let copy = |recorded: &str, burns: &str| {
+        format!(
+            "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+             SELECT customer_id, credit_type_id, booked_day, booked_max, {recorded}, n, {burns} FROM burn_blocks_recent"
+        )
+    };
+    for (recorded, burns) in [("recorded_at + 1", "burns"), ("recorded_at", "burns || x'00'")] {
+        conn.execute(&copy(recorded, burns), []).unwrap();
+        let err = conn.execute("DELETE FROM burn_blocks_recent", []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{recorded}, {burns}: {err}");
+    }
+    conn.execute(&copy("recorded_at", "burns"), []).unwrap();
+    assert_eq!(conn.execute("DELETE FROM burn_blocks_recent", []).unwrap(), 1);
 }
 
 /// Burn-day rows written by earlier builds hold dense blobs (96

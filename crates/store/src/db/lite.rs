@@ -29,25 +29,26 @@ use crate::shared::rows::entry_columns;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
-/// The largest burn-block id in either table.
-const LAST_BLOCK_ID: &str = "SELECT MAX(COALESCE((SELECT MAX(id) FROM burn_blocks), 0), \
-     COALESCE((SELECT MAX(id) FROM burn_blocks_recent), 0))";
+/// The staged customers a group moves: the eighth of them whose oldest
+/// staged block is oldest, as a JSON array for [`MOVE_STAGED`]. An eighth
+/// a group keeps each customer's blocks about eight groups, so its index
+/// tails are written once for eight blocks; all at once every eighth group
+/// would make that group as slow as eight (BENCHMARKS.md, "What a commit
+/// writes now").
+const STAGED_TO_MOVE: &str = "SELECT json_group_array(customer_id) FROM (SELECT customer_id \
+     FROM burn_blocks_recent GROUP BY customer_id ORDER BY MIN(id) \
+     LIMIT (SELECT (COUNT(DISTINCT customer_id) + 7) / 8 FROM burn_blocks_recent))";
 
-/// A group's move of staged blocks: those of the eighth of the staged
-/// customers whose oldest staged block is oldest, into `burn_blocks` with
-/// their ids (in index order), then out of the staging table (its guard
-/// checks each is moved). An eighth a group keeps each customer's blocks
-/// about eight groups, so its index tails are written once for eight
-/// blocks; all at once every eighth group would make that group as slow
-/// as eight (BENCHMARKS.md, "What a commit writes now").
+/// A group's move of those customers' staged blocks: appended to
+/// `burn_blocks` in its index order (new ids, so the table's inserts go to
+/// its last page: migration 10), then out of the staging table (its guard
+/// checks each is moved).
 const MOVE_STAGED: [&str; 2] = [
-    "INSERT INTO burn_blocks (id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
-     SELECT id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns \
-     FROM burn_blocks_recent WHERE customer_id IN (SELECT customer_id FROM burn_blocks_recent \
-     GROUP BY customer_id ORDER BY MIN(id) \
-     LIMIT (SELECT (COUNT(DISTINCT customer_id) + 7) / 8 FROM burn_blocks_recent)) \
+    "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+     SELECT customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns \
+     FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1)) \
      ORDER BY customer_id, credit_type_id, id",
-    "DELETE FROM burn_blocks_recent WHERE id IN (SELECT r.id FROM burn_blocks_recent r JOIN burn_blocks b ON b.id = r.id)",
+    "DELETE FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1))",
 ];
 
 /// Registers what the store's SQL needs on a connection: `utc_day(t)`, the
@@ -358,8 +359,8 @@ impl Db for LiteDb<'_> {
         static ENTRIES: Rows = Rows::new(rows::INSERT_ENTRY_HEAD, 15, "");
         static BLOCKS: Rows = Rows::new(
             "INSERT INTO burn_blocks_recent \
-             (id, customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) VALUES ",
-            8,
+             (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) VALUES ",
+            7,
             "",
         );
         let (burns, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.kind == EntryKind::Burn);
@@ -382,22 +383,18 @@ impl Db for LiteDb<'_> {
                 (chunk[0].0, booked_max, block.len() as i64, crate::sqlite::burn_block::encode(&block))
             })
             .collect();
-        if !blocks.is_empty() {
-            // Ids above both tables' (a moved block keeps its id).
-            let last: i64 = self.conn.prepare_cached(LAST_BLOCK_ID)?.query_row([], |r| r.get(0))?;
-            let params: Vec<P<'_>> = blocks
-                .iter()
-                .zip(last + 1..)
-                .flat_map(|(((customer, credit_type, day, recorded), booked_max, n, burns), id)| {
-                    params![id, *customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
-                })
-                .collect();
-            self.write_rows(&BLOCKS, &params)?;
-        }
+        let params: Vec<P<'_>> = blocks
+            .iter()
+            .flat_map(|((customer, credit_type, day, recorded), booked_max, n, burns)| {
+                params![*customer, *credit_type, *day, *booked_max, *recorded, *n, &burns[..]]
+            })
+            .collect();
+        self.write_rows(&BLOCKS, &params)?;
         // Every group moves, burns or not, so staged blocks drain when
-        // ingest stops (an empty staging table costs two cheap statements).
+        // ingest stops (an empty staging table costs three cheap statements).
+        let customers: String = self.conn.prepare_cached(STAGED_TO_MOVE)?.query_row([], |r| r.get(0))?;
         for sql in MOVE_STAGED {
-            self.conn.prepare_cached(sql)?.execute([])?;
+            self.conn.prepare_cached(sql)?.execute([&customers])?;
         }
         Ok(())
     }

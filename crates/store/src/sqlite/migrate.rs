@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_burn_rollups_on_move.sql")),
     (8, include_str!("../../migrations/sqlite/0008_burn_blocks.sql")),
     (9, include_str!("../../migrations/sqlite/0009_staged_burn_blocks.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_moved_blocks_appended.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -86,7 +87,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7, 8, 9]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7, 8, 9, 10]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
@@ -122,7 +123,7 @@ mod tests {
         let mut conn = at_version(6);
         stage_burn(&conn);
         conn.execute("INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3)", []).unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![7, 8, 9]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![7, 8, 9, 10]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
         assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
@@ -135,7 +136,7 @@ mod tests {
     fn burns_staged_by_version_7_move_with_their_rollups_before_blocks() {
         let mut conn = at_version(7);
         stage_burn(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), vec![8, 9]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![8, 9, 10]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
         assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);

@@ -42,9 +42,10 @@ const STAGED_TO_MOVE: &str = "SELECT json_group_array(customer_id) FROM (SELECT 
 /// A group's move of those customers' staged blocks: appended to
 /// `burn_blocks` in its index order (new ids, so the table's inserts go to
 /// its last page: migration 10), then out of the staging table (its guard
-/// checks each is moved).
+/// checks each is moved). Both run without a statement journal (OR FAIL,
+/// and the guard raises FAIL), as [`Rows`] explains.
 const MOVE_STAGED: [&str; 2] = [
-    "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+    "INSERT OR FAIL INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
      SELECT customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns \
      FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1)) \
      ORDER BY customer_id, credit_type_id, id",

@@ -29,15 +29,9 @@ use crate::shared::rows::entry_columns;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
-/// The staged customers a group moves: the eighth of them whose oldest
-/// staged block is oldest, as a JSON array for [`MOVE_STAGED`]. An eighth
-/// a group keeps each customer's blocks about eight groups, so its index
-/// tails are written once for eight blocks; all at once every eighth group
-/// would make that group as slow as eight (BENCHMARKS.md, "What a commit
-/// writes now").
-const STAGED_TO_MOVE: &str = "SELECT json_group_array(customer_id) FROM (SELECT customer_id \
-     FROM burn_blocks_recent GROUP BY customer_id ORDER BY MIN(id) \
-     LIMIT (SELECT (COUNT(DISTINCT customer_id) + 7) / 8 FROM burn_blocks_recent))";
+/// The staged blocks' customers, oldest block first: a group reads them
+/// until it has the customers it moves ([`LiteDb::staged_to_move`]).
+const STAGED_IN_ORDER: &str = "SELECT customer_id FROM burn_blocks_recent ORDER BY id";
 
 /// A group's move of those customers' staged blocks: appended to
 /// `burn_blocks` in its index order (new ids, so the table's inserts go to
@@ -240,6 +234,28 @@ impl<'c> LiteDb<'c> {
         Ok(())
     }
 
+    /// The `k` staged customers whose oldest staged block is oldest, as a
+    /// JSON array for [`MOVE_STAGED`]. `k` is an eighth of the customers
+    /// the group staged blocks for, so a group moves about as many blocks
+    /// as it stages, and each customer's blocks wait about eight groups:
+    /// its index tails are written once for eight blocks, and all at once
+    /// every eighth group would make that group as slow as eight
+    /// (BENCHMARKS.md, "What a commit writes now"). Read in staging order
+    /// until `k` are found, not grouped over the whole table.
+    fn staged_to_move(&self, k: usize) -> Result<String> {
+        let mut stmt = self.conn.prepare_cached(STAGED_IN_ORDER)?;
+        let mut rows = stmt.query([])?;
+        let mut customers: Vec<String> = Vec::with_capacity(k);
+        while customers.len() < k {
+            let Some(row) = rows.next()? else { break };
+            let customer = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            if !customers.iter().any(|c| c == customer) {
+                customers.push(customer.to_owned());
+            }
+        }
+        serde_json::to_string(&customers).map_err(crate::error::StoreError::corrupt)
+    }
+
     fn run(&self, sql: &str, params: &[P<'_>], each: Each<'_>) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
@@ -393,7 +409,8 @@ impl Db for LiteDb<'_> {
         self.write_rows(&BLOCKS, &params)?;
         // Every group moves, burns or not, so staged blocks drain when
         // ingest stops (an empty staging table costs three cheap statements).
-        let customers: String = self.conn.prepare_cached(STAGED_TO_MOVE)?.query_row([], |r| r.get(0))?;
+        let group_customers = blocks.chunk_by(|a, b| a.0 .0 == b.0 .0).count();
+        let customers = self.staged_to_move(group_customers.div_ceil(8).max(1))?;
         for sql in MOVE_STAGED {
             self.conn.prepare_cached(sql)?.execute([&customers])?;
         }
@@ -535,6 +552,33 @@ mod tests {
 
     /// `quarters_add` adds quarter by quarter, in either stored form, and
     /// refuses an overflow rather than wrapping.
+    /// A group moves the customers whose oldest staged block is oldest,
+    /// as many as it is asked for, each once.
+    #[test]
+    fn the_customers_staged_longest_move_first() {
+        let staged = |customers: &[&str]| {
+            let mut conn = Connection::open_in_memory().unwrap();
+            register_functions(&conn).unwrap();
+            crate::sqlite::migrate_for_tests(&mut conn);
+            for customer in customers {
+                conn.execute(
+                    "INSERT INTO burn_blocks_recent \
+                     (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
+                     VALUES (?1, 'api', 1, 1, 1, 1, x'01')",
+                    [customer],
+                )
+                .unwrap();
+            }
+            conn
+        };
+        let conn = staged(&["c", "a", "c", "b", "a", "d"]);
+        let db = LiteDb::new(&conn);
+        assert_eq!(db.staged_to_move(1).unwrap(), r#"["c"]"#);
+        assert_eq!(db.staged_to_move(3).unwrap(), r#"["c","a","b"]"#);
+        assert_eq!(db.staged_to_move(9).unwrap(), r#"["c","a","b","d"]"#);
+        assert_eq!(LiteDb::new(&staged(&[])).staged_to_move(1).unwrap(), "[]");
+    }
+
     #[test]
     fn quarters_add_sums_two_burn_days() {
         let conn = Connection::open_in_memory().unwrap();

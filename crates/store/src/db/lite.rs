@@ -417,8 +417,20 @@ impl Db for LiteDb<'_> {
         Ok(())
     }
 
+    /// Grants neither voided nor expired have only their totals set: a
+    /// statement that sets `voided_at` or `expiry_seq`, even to the NULL
+    /// they hold, makes SQLite delete and re-insert the grant's entry in
+    /// `grant_state_live` (an index on those columns), about doubling the
+    /// row's cost. They only ever go from NULL to a value, so a grant
+    /// still without either holds NULL in both.
     fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()> {
         // One UPDATE joined to the rows' values (`column1` is the grant).
+        static TOTALS: Rows = Rows::new(
+            "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
+             corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8 FROM (VALUES ",
+            8,
+            ") AS v WHERE grant_state.grant_id = v.column1",
+        );
         static STATES: Rows = Rows::new(
             "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
              corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8, \
@@ -426,7 +438,11 @@ impl Db for LiteDb<'_> {
             10,
             ") AS v WHERE grant_state.grant_id = v.column1",
         );
-        let params: Vec<P<'_>> = states.iter().flat_map(rows::grant_state_params).collect();
+        let (live, ended): (Vec<&GrantStateRow>, Vec<&GrantStateRow>) =
+            states.iter().partition(|s| s.voided_at.is_none() && s.expiry_seq.is_none());
+        let params: Vec<P<'_>> = live.iter().flat_map(|s| rows::grant_state_params(s).into_iter().take(8)).collect();
+        self.write_rows(&TOTALS, &params)?;
+        let params: Vec<P<'_>> = ended.iter().flat_map(|s| rows::grant_state_params(s)).collect();
         self.write_rows(&STATES, &params)
     }
 

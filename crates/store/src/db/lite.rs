@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
 use crate::shared::rows::entry_columns;
+use crate::sqlite::static_rows::StaticRows;
 
 /// Rows per multi-row statement (15 x 64 parameters, far below SQLite's
 /// limit of 32,766).
@@ -206,28 +207,41 @@ impl rusqlite::ToSql for P<'_> {
 }
 
 /// A SQLite connection as a [`Db`]. Borrows it: the store keeps the
-/// connection (and its statement cache) for its whole life.
-pub(crate) struct LiteDb<'c> {
+/// connection (and its statement cache) for its whole life. The writer's
+/// also lends its multi-row statements bound in place
+/// ([`crate::sqlite::static_rows`]).
+pub(crate) struct LiteDb<'c, 'r> {
     conn: &'c Connection,
+    rows: Option<&'r mut StaticRows<'c>>,
 }
 
-impl<'c> LiteDb<'c> {
-    pub(crate) fn new(conn: &'c Connection) -> LiteDb<'c> {
-        LiteDb { conn }
+impl<'c, 'r> LiteDb<'c, 'r> {
+    pub(crate) fn new(conn: &'c Connection) -> LiteDb<'c, 'r> {
+        LiteDb { conn, rows: None }
+    }
+
+    /// The writer's: multi-row writes go through `rows`.
+    pub(crate) fn writer(conn: &'c Connection, rows: &'r mut StaticRows<'c>) -> LiteDb<'c, 'r> {
+        LiteDb { conn, rows: Some(rows) }
     }
 
     /// Writes `params`, whole rows of `rows.width` values, in as few
     /// statements as [`Rows::SIZES`] allows.
-    fn write_rows(&self, rows: &Rows, mut params: &[P<'_>]) -> Result<()> {
+    fn write_rows(&mut self, rows: &'static Rows, mut params: &[P<'_>]) -> Result<()> {
         debug_assert!(params.len().is_multiple_of(rows.width), "{} values in rows of {}", params.len(), rows.width);
         for (i, size) in Rows::SIZES.into_iter().enumerate() {
             let n = size * rows.width;
             if params.len() < n {
                 continue;
             }
-            let mut stmt = self.conn.prepare_cached(rows.sql(i))?;
             while params.len() >= n {
-                stmt.execute(rusqlite::params_from_iter(params[..n].iter()))?;
+                match self.rows.as_deref_mut() {
+                    Some(fast) => fast.execute(rows.sql(i), &params[..n])?,
+                    None => self
+                        .conn
+                        .prepare_cached(rows.sql(i))?
+                        .execute(rusqlite::params_from_iter(params[..n].iter()))?,
+                };
                 params = &params[n..];
             }
         }
@@ -304,7 +318,7 @@ impl Row for LiteRow<'_, '_> {
     }
 }
 
-impl Db for LiteDb<'_> {
+impl Db for LiteDb<'_, '_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
@@ -534,12 +548,20 @@ mod tests {
 
     /// Rows are written in statements of 64, 16, 4 and 1 rows, in order,
     /// whatever their count; a multi-row update and upsert see every row.
+    /// The same through rusqlite and through the writer's statements.
     #[test]
     fn any_count_of_rows_is_written_in_order() {
-        let conn = Connection::open_in_memory().unwrap();
-        register_functions(&conn).unwrap();
+        for in_place in [false, true] {
+            let conn = Connection::open_in_memory().unwrap();
+            let mut statements = StaticRows::new(&conn);
+            let mut db = if in_place { LiteDb::writer(&conn, &mut statements) } else { LiteDb::new(&conn) };
+            rows_in_order(&conn, &mut db);
+        }
+    }
+
+    fn rows_in_order(conn: &Connection, db: &mut LiteDb<'_, '_>) {
+        register_functions(conn).unwrap();
         conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, n INTEGER NOT NULL)").unwrap();
-        let db = LiteDb::new(&conn);
         static INSERT: Rows = Rows::new("INSERT INTO t (id, k, n) VALUES ", 3, "");
         static UPSERT: Rows =
             Rows::new("INSERT INTO t (id, k, n) VALUES ", 3, " ON CONFLICT (id) DO UPDATE SET n = t.n + excluded.n");

@@ -3,6 +3,7 @@
 
 pub(crate) mod burn_block;
 mod migrate;
+pub(crate) mod static_rows;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -299,12 +300,13 @@ fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>,
     let mut writer = Writer::new(shared);
     let mut queue = Queue::new(rx);
     let mut linger = Linger::default();
+    let mut rows = static_rows::StaticRows::new(&conn);
     // Each request is applied as it is taken: the group's wait for the
     // clients it expects (`Linger`) overlaps their requests' parsing on the
     // HTTP workers with this thread's work on the ones already in.
     while let Some((mut gather, first)) = Gather::start(&mut queue, limit, linger) {
         let started = std::time::Instant::now();
-        writer.run_group(&mut LiteDb::new(&conn), vec![first], &mut gather, &mut || {});
+        writer.run_group(&mut LiteDb::writer(&conn, &mut rows), vec![first], &mut gather, &mut || {});
         linger = Linger::after(gather.ingests(), started.elapsed());
         drop(gather);
         wal.after_group(&conn);

@@ -19,7 +19,7 @@ use rusqlite::Connection;
 use super::{
     bad_column, params, BurnDay, Db, Dialect, Each, GrantStateRow, LedgerDay, Row, Sql, WalletKey, WalletRow, P,
 };
-use crate::codec::{day_of, quarters_from_blob, quarters_to_blob, ts};
+use crate::codec::{day_of, quarters_sum, quarters_to_blob, ts};
 use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -64,17 +64,10 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
         |ctx| {
-            let quarters = |i: usize| -> rusqlite::Result<[i64; 96]> {
-                let blob = ctx.get_raw(i).as_blob().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
-                quarters_from_blob(blob).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))
-            };
-            let (mut sum, more) = (quarters(0)?, quarters(1)?);
-            for (s, m) in sum.iter_mut().zip(more) {
-                *s = s
-                    .checked_add(m)
-                    .ok_or_else(|| rusqlite::Error::UserFunctionError("a burn day's quarter hour overflows".into()))?;
-            }
-            Ok(quarters_to_blob(&sum))
+            let blob = |i: usize| ctx.get_raw(i).as_blob().map_err(|e| rusqlite::Error::UserFunctionError(e.into()));
+            quarters_sum(blob(0)?, blob(1)?)
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?
+                .ok_or_else(|| rusqlite::Error::UserFunctionError("a burn day's quarter hour overflows".into()))
         },
     )?;
     crate::sqlite::burn_block::register(conn)
@@ -473,14 +466,17 @@ impl Db for LiteDb<'_, '_> {
     }
 
     /// Adds each day's quarter hours to its row in SQL (`quarters_add`),
-    /// without reading the row first.
+    /// without reading the row first; an empty blob (no reversals, the
+    /// usual case) adds nothing and is not added.
     fn add_burn_days(&mut self, days: &[BurnDay]) -> Result<()> {
         static DAYS: Rows = Rows::new(
             "INSERT INTO burn_days (customer_id, credit_type_id, product_id, day, burned, reversed) VALUES ",
             6,
             " ON CONFLICT (customer_id, credit_type_id, product_id, day) DO UPDATE SET \
-             burned = quarters_add(burn_days.burned, excluded.burned), \
-             reversed = quarters_add(burn_days.reversed, excluded.reversed)",
+             burned = CASE WHEN length(excluded.burned) = 0 THEN burn_days.burned \
+             ELSE quarters_add(burn_days.burned, excluded.burned) END, \
+             reversed = CASE WHEN length(excluded.reversed) = 0 THEN burn_days.reversed \
+             ELSE quarters_add(burn_days.reversed, excluded.reversed) END",
         );
         let blobs: Vec<(Vec<u8>, Vec<u8>)> =
             days.iter().map(|d| (quarters_to_blob(&d.burned), quarters_to_blob(&d.reversed))).collect();
@@ -523,6 +519,7 @@ impl Db for LiteDb<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::quarters_from_blob;
 
     /// Every multi-row write runs as OR FAIL (no statement journal): a head
     /// that stopped starting with `INSERT INTO` or `UPDATE` would silently
@@ -638,6 +635,16 @@ mod tests {
             .query_row("SELECT quarters_add(?1, ?2)", (Vec::<u8>::new(), quarters_to_blob(&b)), |r| r.get(0))
             .unwrap();
         assert_eq!(quarters_from_blob(&empty).unwrap(), b);
+        // A dense blob (as earlier builds wrote) adds the same, and a
+        // quarter that sums to zero is left out.
+        let dense: Vec<u8> = a.iter().flat_map(|q| q.to_le_bytes()).collect();
+        let mut minus = [0i64; 96];
+        minus[95] = 2;
+        let sum: Vec<u8> =
+            conn.query_row("SELECT quarters_add(?1, ?2)", (dense, quarters_to_blob(&minus)), |r| r.get(0)).unwrap();
+        let mut want = [0i64; 96];
+        want[0] = 5;
+        assert_eq!(sum, quarters_to_blob(&want));
         let mut max = [0i64; 96];
         max[1] = i64::MAX;
         let mut one = [0i64; 96];

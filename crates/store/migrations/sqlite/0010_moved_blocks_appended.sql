@@ -4,8 +4,9 @@
 -- of the customers, staged over the last eight groups, so with their own
 -- ids they landed between ids already moved, in the middle of the table's
 -- last pages, and each insert split pages there; appended, they go to the
--- table's last page (BENCHMARKS.md, "The move appends"). No read uses a
--- block's id, so ids need only be unique in their own table.
+-- table's last page (docs/server.md, "The move appends"; BENCHMARKS.md,
+-- "The group's fixed cost after staging"). No read uses a block's id, so
+-- ids need only be unique in their own table.
 --
 -- The guard no longer matches ids: a staged block may leave only once
 -- `burn_blocks` holds a block with the same customer, credit type, booked

@@ -447,6 +447,7 @@ impl Db for LiteDb<'_, '_> {
         );
         let (live, ended): (Vec<&GrantStateRow>, Vec<&GrantStateRow>) =
             states.iter().partition(|s| s.voided_at.is_none() && s.expiry_seq.is_none());
+        // The first 8 values: the grant and its totals, in TOTALS' order.
         let params: Vec<P<'_>> = live.iter().flat_map(|s| rows::grant_state_params(s).into_iter().take(8)).collect();
         self.write_rows(&TOTALS, &params)?;
         let params: Vec<P<'_>> = ended.iter().flat_map(|s| rows::grant_state_params(s)).collect();

@@ -4,6 +4,7 @@
 pub(crate) mod burn_block;
 mod migrate;
 pub(crate) mod static_rows;
+mod wal_writes;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -339,7 +340,9 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         skip_memory_statistics();
-        let mut conn = Connection::open(&path)?;
+        // The writer's connection: its WAL frames reach the file in one
+        // write per commit (`wal_writes`).
+        let mut conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), wal_writes::register()?)?;
         configure(&conn, options.sync_full)?;
         migrate::migrate(&mut conn)?;
         let shared = Arc::new(Shared::load(&mut LiteDb::new(&conn), options.clone())?);

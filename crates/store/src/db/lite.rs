@@ -19,7 +19,7 @@ use rusqlite::Connection;
 use super::{
     bad_column, params, BurnDay, Db, Dialect, Each, GrantStateRow, LedgerDay, Row, Sql, WalletKey, WalletRow, P,
 };
-use crate::codec::{day_of, quarters_sum, quarters_to_blob, ts};
+use crate::codec::{day_of, quarters_sum, ts, Quarters};
 use crate::error::Result;
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -93,15 +93,14 @@ pub(crate) fn move_staged_burns(conn: &Connection) -> Result<()> {
     }
     let mut db = LiteDb::new(conn);
     let mut ledger: HashMap<(String, String, i64, i64, String), i64> = HashMap::new();
-    let mut burn: HashMap<(String, String, String, i64), Box<[i64; 96]>> = HashMap::new();
+    let mut burn: HashMap<(String, String, String, i64), Quarters> = HashMap::new();
     db.run(STAGED_BURN_SUMS, &[], &mut |r| {
         let (customer, credit_type, grant, product) = (r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?);
         let quarter = r.i64(4)?;
         let (booked_day, slot) = (quarter.div_euclid(96), quarter.rem_euclid(96) as usize);
         let key = (customer.clone(), credit_type.clone(), booked_day, r.i64(5)?, grant);
         *ledger.entry(key).or_default() += r.i64(6)?;
-        burn.entry((customer, credit_type, product, booked_day)).or_insert_with(|| Box::new([0; 96]))[slot] +=
-            r.i64(7)?;
+        burn.entry((customer, credit_type, product, booked_day)).or_default().add(slot, r.i64(7)?);
         Ok(())
     })?;
     let mut ledger: Vec<LedgerDay> = ledger
@@ -126,7 +125,7 @@ pub(crate) fn move_staged_burns(conn: &Connection) -> Result<()> {
             product,
             day,
             burned,
-            reversed: Box::new([0; 96]),
+            reversed: Quarters::default(),
         })
         .collect();
     burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
@@ -479,8 +478,7 @@ impl Db for LiteDb<'_, '_> {
              reversed = CASE WHEN length(excluded.reversed) = 0 THEN burn_days.reversed \
              ELSE quarters_add(burn_days.reversed, excluded.reversed) END",
         );
-        let blobs: Vec<(Vec<u8>, Vec<u8>)> =
-            days.iter().map(|d| (quarters_to_blob(&d.burned), quarters_to_blob(&d.reversed))).collect();
+        let blobs: Vec<(Vec<u8>, Vec<u8>)> = days.iter().map(|d| (d.burned.to_blob(), d.reversed.to_blob())).collect();
         let params: Vec<P<'_>> = days
             .iter()
             .zip(&blobs)
@@ -520,7 +518,7 @@ impl Db for LiteDb<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::quarters_from_blob;
+    use crate::codec::{quarters_from_blob, quarters_to_blob};
 
     /// Every multi-row write runs as OR FAIL (no statement journal): a head
     /// that stopped starting with `INSERT INTO` or `UPDATE` would silently

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use creditdesk_ledger::entry::Entry;
 use creditdesk_ledger::ids::{CreditTypeId, CustomerId, EventId};
 
+use crate::codec::Quarters;
 use crate::error::{Result, StoreError};
 use crate::model::StoredEvent;
 use crate::shared::rows;
@@ -174,8 +175,8 @@ pub(crate) struct BurnDay {
     pub credit_type: String,
     pub product: String,
     pub day: i64,
-    pub burned: Box<[i64; 96]>,
-    pub reversed: Box<[i64; 96]>,
+    pub burned: Quarters,
+    pub reversed: Quarters,
 }
 
 impl LedgerDay {

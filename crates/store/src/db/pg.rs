@@ -417,9 +417,11 @@ impl Db for PgDb<'_> {
         for d in days {
             let key = (d.customer.clone(), d.credit_type.clone(), d.product.clone(), d.day);
             let (mut b, mut r) = existing.remove(&key).unwrap_or(([0; 96], [0; 96]));
-            for i in 0..96 {
-                b[i] += d.burned[i];
-                r[i] += d.reversed[i];
+            for (q, amount) in d.burned.iter() {
+                b[q] += amount;
+            }
+            for (q, amount) in d.reversed.iter() {
+                r[q] += amount;
             }
             burned.push(quarters_to_blob(&b));
             reversed.push(quarters_to_blob(&r));

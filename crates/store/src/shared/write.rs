@@ -492,7 +492,6 @@ type LedgerDayKey = (CustomerId, CreditTypeId, i64, i64, Option<GrantId>, &'stat
 /// (customer, credit type, product, day): a `burn_days` row, holding
 /// quarter-hour (burned, reversed) micro-credits.
 type BurnDayKey = (CustomerId, CreditTypeId, Option<ProductId>, i64);
-type Quarters = ([i64; 96], [i64; 96]);
 
 /// One attempt of a group: what it took, and what the flush writes.
 /// Dropped without being published (a failed attempt), it forgets the
@@ -511,7 +510,8 @@ struct Group {
     new_customers: HashSet<CustomerId>,
     dirty_grants: HashSet<(WalletKey, GrantId)>,
     ledger_days: HashMap<LedgerDayKey, i64>,
-    burn_days: HashMap<BurnDayKey, Box<Quarters>>,
+    /// (burned, reversed) quarters to add.
+    burn_days: HashMap<BurnDayKey, (Quarters, Quarters)>,
     /// Rows not yet written (see `flush_rows`).
     entries: Vec<Entry>,
     overage_new: Vec<OverageRow>,
@@ -1038,11 +1038,11 @@ impl Writer {
                 let cell = g
                     .burn_days
                     .entry((e.customer.clone(), e.credit_type.clone(), e.product.clone(), day_of(booked)))
-                    .or_insert_with(|| Box::new(([0; 96], [0; 96])));
+                    .or_default();
                 if usage {
-                    cell.0[quarter_of(booked)] += amount.abs();
+                    cell.0.add(quarter_of(booked), amount.abs());
                 } else {
-                    cell.1[quarter_of(booked)] += amount;
+                    cell.1.add(quarter_of(booked), amount);
                 }
             }
             let related = e.related.map(|s| s as i64);
@@ -1143,16 +1143,13 @@ impl Writer {
         let mut burn: Vec<BurnDay> = g
             .burn_days
             .drain()
-            .map(|((c, ct, product, day), cell)| {
-                let (burned, reversed) = *cell;
-                BurnDay {
-                    customer: c.to_string(),
-                    credit_type: ct.to_string(),
-                    product: product.map_or_else(String::new, |p| p.to_string()),
-                    day,
-                    burned: Box::new(burned),
-                    reversed: Box::new(reversed),
-                }
+            .map(|((c, ct, product, day), (burned, reversed))| BurnDay {
+                customer: c.to_string(),
+                credit_type: ct.to_string(),
+                product: product.map_or_else(String::new, |p| p.to_string()),
+                day,
+                burned,
+                reversed,
             })
             .collect();
         burn.sort_unstable_by(|a, b| a.key().cmp(&b.key()));

@@ -275,8 +275,6 @@ mod tests {
         assert_eq!(quarters_from_blob(&quarters_to_blob(&full)).unwrap(), full);
     }
 
-    /// Rows written before the sparse form keep their dense blobs until
-    /// the writer next adds to them.
     proptest::proptest! {
         /// Amounts added to quarters in any order give the blob the dense
         /// day would: in quarter order, each once, zero sums left out.
@@ -292,6 +290,8 @@ mod tests {
         }
     }
 
+    /// Rows written before the sparse form keep their dense blobs until
+    /// the writer next adds to them.
     #[test]
     fn a_dense_burn_day_blob_still_reads() {
         let mut q = [0i64; 96];

@@ -363,22 +363,14 @@ unsafe extern "C" fn x_shm_unmap(f: *mut ffi::sqlite3_file, delete: c_int) -> c_
 }
 
 unsafe extern "C" fn x_fetch(f: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
-    let rc = shim(f).flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let s = shim(f);
-    if s.methods().iVersion < 3 {
-        *out = ptr::null_mut();
-        return ffi::SQLITE_OK;
-    }
-    s.methods().xFetch.map_or_else(
-        || {
+    after_flush(f, |m, real| match m.xFetch {
+        Some(fetch) if m.iVersion >= 3 => fetch(real, offset, amount, out),
+        // No memory map: SQLite reads the page instead.
+        _ => {
             *out = ptr::null_mut();
             ffi::SQLITE_OK
-        },
-        |fetch| fetch(s.real, offset, amount, out),
-    )
+        }
+    })
 }
 
 unsafe extern "C" fn x_unfetch(f: *mut ffi::sqlite3_file, offset: i64, page: *mut c_void) -> c_int {

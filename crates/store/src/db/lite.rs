@@ -431,18 +431,18 @@ impl Db for LiteDb<'_, '_> {
     /// still without either holds NULL in both.
     fn update_grant_states(&mut self, states: &[GrantStateRow]) -> Result<()> {
         // One UPDATE joined to the rows' values (`column1` is the grant).
-        static TOTALS: Rows = Rows::new(
-            "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
-             corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8 FROM (VALUES ",
-            8,
-            ") AS v WHERE grant_state.grant_id = v.column1",
-        );
+        macro_rules! set_totals {
+            () => {
+                "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
+                 corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8"
+            };
+        }
+        const BY_GRANT: &str = ") AS v WHERE grant_state.grant_id = v.column1";
+        static TOTALS: Rows = Rows::new(concat!(set_totals!(), " FROM (VALUES "), 8, BY_GRANT);
         static STATES: Rows = Rows::new(
-            "UPDATE grant_state SET burned = v.column2, settled = v.column3, expired = v.column4, \
-             corrected = v.column5, rolled = v.column6, voided = v.column7, reversed = v.column8, \
-             voided_at = v.column9, expiry_seq = v.column10 FROM (VALUES ",
+            concat!(set_totals!(), ", voided_at = v.column9, expiry_seq = v.column10 FROM (VALUES "),
             10,
-            ") AS v WHERE grant_state.grant_id = v.column1",
+            BY_GRANT,
         );
         let (live, ended): (Vec<&GrantStateRow>, Vec<&GrantStateRow>) =
             states.iter().partition(|s| s.voided_at.is_none() && s.expiry_seq.is_none());

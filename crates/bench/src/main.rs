@@ -245,7 +245,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     ));
     line(
-        "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss); \
+        "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss), \
+         the WAL restarting at the server's default working size (`wal_restart_mib`, 256 MiB); \
          PostgreSQL with its own defaults (`fsync`, `full_page_writes`, `synchronous_commit` on).\n"
             .into(),
     );

@@ -100,6 +100,7 @@ fn store_options(config: &Config) -> StoreOptions {
         policy: IngestPolicy { late_window: TimeDelta::days(config.late_window_days), ..IngestPolicy::default() },
         refund_expiry: TimeDelta::days(config.refund_expiry_days),
         sync_full: config.sync_full,
+        wal_restart_mib: config.wal_restart_mib,
         ..StoreOptions::default()
     }
 }

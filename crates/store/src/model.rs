@@ -126,6 +126,13 @@ pub struct StoreOptions {
     /// PostgreSQL: writer threads, each with its own connection (SQLite
     /// always has one writer).
     pub writers: u32,
+    /// SQLite: the WAL's working size, in MiB. Past it the writer lets the
+    /// WAL start again from its beginning, which costs one pause between
+    /// two groups (a checkpoint of what is left and two `fsync`s, 6-15 ms
+    /// under load); the file keeps up to twice this size and is truncated
+    /// past four times it. Larger means fewer pauses under sustained ingest
+    /// and a larger file (the server's default is 256: BENCHMARKS.md).
+    pub wal_restart_mib: u64,
 }
 
 impl Default for StoreOptions {
@@ -138,6 +145,7 @@ impl Default for StoreOptions {
             readers: 4,
             group_events: 20_000,
             writers: 2,
+            wal_restart_mib: 64,
         }
     }
 }
@@ -151,6 +159,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("readers", &self.readers)
             .field("group_events", &self.group_events)
             .field("writers", &self.writers)
+            .field("wal_restart_mib", &self.wal_restart_mib)
             .finish()
     }
 }

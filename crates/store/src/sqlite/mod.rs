@@ -84,14 +84,14 @@ fn skip_memory_statistics() {
 }
 
 /// Applies the connection settings every connection uses.
-fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
+fn configure(conn: &Connection, sync_full: bool, wal: WalSizes) -> rusqlite::Result<()> {
     // Only takes effect on a new database (before the first table).
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // Checkpoints run on their own thread (`checkpointer`), never inside
     // the writer's commit, where they would stall every queued batch.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES as i64)?;
+    conn.pragma_update(None, "journal_size_limit", i64::try_from(wal.keep()).unwrap_or(i64::MAX))?;
     // Statement journals (what a statement that may abort copies pages to)
     // in memory, not in a temporary file written through the kernel.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -146,26 +146,6 @@ fn checkpointer(path: &Path, stop: Arc<AtomicBool>, backfilled: Arc<AtomicI64>) 
     Ok(())
 }
 
-/// The WAL's working size. SQLite starts the WAL again from its beginning
-/// only when a write begins with every frame copied back, which a
-/// background checkpoint never sees under a steady stream of groups; so
-/// past this size the writer checkpoints itself between groups, and the
-/// next commit writes over the file's first pages (already in the page
-/// cache) instead of growing it.
-const WAL_RESTART_BYTES: u64 = 64 << 20;
-
-/// What the restart leaves of the WAL file (`journal_size_limit`): more
-/// than the WAL reaches under the cap, so that the restart never trims it
-/// and later groups write over blocks the file already has. Trimming it
-/// back to the working size at every restart (until 2026-12-04) freed the
-/// few MiB past it, which the next groups allocated again; the
-/// `ftruncate` alone held the writer 20-76 ms (docs/bench-history.md).
-const WAL_KEEP_BYTES: u64 = 2 * WAL_RESTART_BYTES;
-
-/// Past this size (readers kept the restart from happening) the writer
-/// truncates the WAL, waiting for readers on older snapshots.
-const WAL_LIMIT_BYTES: u64 = 256 << 20;
-
 /// How long one truncation attempt waits for readers on older snapshots
 /// (the writer holds every queued batch meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -175,6 +155,26 @@ const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 const CATCH_UP_BYTES: u64 = 8 << 20;
 
 /// The sizes [`WalCap`] works to, in bytes (tests use small ones).
+///
+/// The WAL's working size is [`StoreOptions::wal_restart_mib`]. SQLite
+/// starts the WAL again from its beginning only when a write begins with
+/// every frame copied back, which a background checkpoint never sees under
+/// a steady stream of groups; so past this size the writer checkpoints
+/// itself between groups, and the next commit writes over the file's first
+/// pages (already in the page cache) instead of growing it. That
+/// checkpoint's two `fsync`s hold every queued batch (BENCHMARKS.md, "The
+/// WAL's restart size"), so the server restarts less often than the
+/// store's default.
+///
+/// What the restart leaves of the WAL file (`journal_size_limit`) is twice
+/// the working size: more than the WAL reaches under the cap, so that the
+/// restart never trims it and later groups write over blocks the file
+/// already has. Trimming it back to the working size at every restart
+/// (until 2026-12-04) freed the few MiB past it, which the next groups
+/// allocated again; the `ftruncate` alone held the writer 20-76 ms
+/// (docs/bench-history.md). Past four times the working size (readers kept
+/// the restart from happening) the writer truncates the WAL, waiting for
+/// readers on older snapshots.
 #[derive(Clone, Copy, Debug)]
 struct WalSizes {
     /// The working size: past it, the WAL restarts.
@@ -186,14 +186,22 @@ struct WalSizes {
 }
 
 impl WalSizes {
-    /// The server's.
-    const SERVED: WalSizes = WalSizes { restart: WAL_RESTART_BYTES, limit: WAL_LIMIT_BYTES, catch_up: CATCH_UP_BYTES };
+    /// The store's, from its working size in MiB (at least 1).
+    fn of(options: &StoreOptions) -> WalSizes {
+        let restart = options.wal_restart_mib.clamp(1, 1 << 20) << 20;
+        WalSizes { restart, limit: 4 * restart, catch_up: CATCH_UP_BYTES }
+    }
+
+    /// What a restart leaves of the WAL file (`journal_size_limit`).
+    fn keep(&self) -> u64 {
+        2 * self.restart
+    }
 }
 
-/// Keeps the WAL near [`WAL_RESTART_BYTES`] and its file under
-/// [`WAL_LIMIT_BYTES`]. After every group it looks at the WAL's frames
+/// Keeps the WAL near its working size and its file under the limit
+/// ([`WalSizes`]). After every group it looks at the WAL's frames
 /// (what the commit's WAL hook counted) and the file's size (one `stat`;
-/// the file outlasts restarts, see [`WAL_KEEP_BYTES`]). Over the working
+/// the file outlasts restarts, see [`WalSizes::keep`]). Over the working
 /// size, once the checkpointer thread has copied all but the last
 /// [`CATCH_UP_BYTES`]: a PASSIVE checkpoint, which copies the rest and
 /// lets the next commit restart the WAL. Every group waits for it, so it
@@ -296,7 +304,7 @@ fn truncate_wal(conn: &Connection, wait: std::time::Duration) -> rusqlite::Resul
 /// only writer, its wallet cache is always current.
 fn run_writer(conn: Connection, shared: Arc<Shared>, backfilled: Arc<AtomicI64>, rx: mpsc::Receiver<Command>) {
     crate::shared::run_in_background();
-    let mut wal = WalCap::new(&conn, WalSizes::SERVED, backfilled);
+    let mut wal = WalCap::new(&conn, WalSizes::of(&shared.options), backfilled);
     let limit = shared.options.group_events;
     let mut writer = Writer::new(shared);
     let mut queue = Queue::new(rx);
@@ -343,7 +351,7 @@ impl SqliteStore {
         // The writer's connection: its WAL frames reach the file in one
         // write per commit (`wal_writes`).
         let mut conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), wal_writes::register()?)?;
-        configure(&conn, options.sync_full)?;
+        configure(&conn, options.sync_full, WalSizes::of(&options))?;
         migrate::migrate(&mut conn)?;
         let shared = Arc::new(Shared::load(&mut LiteDb::new(&conn), options.clone())?);
         let (tx, rx) = mpsc::channel(4096);
@@ -419,12 +427,26 @@ mod tests {
         std::fs::metadata(dir.join("w.db-wal")).map_or(0, |m| m.len())
     }
 
+    /// The working size comes from the options; the file a restart leaves
+    /// is twice it, and the truncation limit four times.
+    #[test]
+    fn the_wal_sizes_follow_the_options() {
+        let options = StoreOptions { wal_restart_mib: 3, ..StoreOptions::default() };
+        let sizes = WalSizes::of(&options);
+        assert_eq!((sizes.restart, sizes.limit, sizes.keep()), (3 << 20, 12 << 20, 6 << 20));
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        configure(&conn, false, sizes).unwrap();
+        let kept: i64 = conn.query_row("PRAGMA journal_size_limit", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 6 << 20);
+    }
+
     /// A configured write connection on a new database with one table.
     fn writer_on_new_file() -> (tempfile::TempDir, PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let writer = Connection::open(&path).unwrap();
-        configure(&writer, false).unwrap();
+        configure(&writer, false, WalSizes::of(&StoreOptions::default())).unwrap();
         writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
         (dir, path, writer)
     }
@@ -494,8 +516,9 @@ mod tests {
         let (dir, path, writer) = writer_on_new_file();
         let insert = || writer.execute("INSERT INTO t VALUES (zeroblob(1 << 20))", []).unwrap();
         let backfilled = Arc::new(AtomicI64::new(-1));
-        let mut cap = WalCap::new(&writer, WalSizes::SERVED, backfilled.clone());
-        while wal_len(dir.path()) <= WAL_RESTART_BYTES + (2 << 20) {
+        let sizes = WalSizes::of(&StoreOptions::default());
+        let mut cap = WalCap::new(&writer, sizes, backfilled.clone());
+        while wal_len(dir.path()) <= sizes.restart + (2 << 20) {
             insert();
             cap.after_group(&writer);
         }

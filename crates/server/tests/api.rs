@@ -41,6 +41,9 @@ async fn health_is_public_openapi_and_metrics_need_a_token() {
     assert_eq!(m.status, 200, "{}", m.text);
     assert!(m.text.contains("creditdesk_http_requests_total"), "{}", m.text);
     assert!(m.text.contains("route=\"/v1/me\""), "routes are labelled by template: {}", m.text);
+    // The store's write groups (creating the users was one each): their
+    // time's sum over time is how busy the writer is.
+    assert!(m.text.contains("creditdesk_store_write_group_seconds_count{db=\"sqlite\"}"), "{}", m.text);
 }
 
 #[tokio::test]

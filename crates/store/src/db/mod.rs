@@ -141,6 +141,16 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The `db` label of the store's metrics.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
 /// A `grant_state` row: a grant's running totals (micro-credits).
 #[derive(Clone, Debug)]
 pub(crate) struct GrantStateRow {

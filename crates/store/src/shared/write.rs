@@ -711,6 +711,7 @@ impl Writer {
         more: &mut dyn Intake,
         locked: &mut dyn FnMut(),
     ) {
+        let started = Instant::now();
         let mut attempt = 1;
         let (group, dones) = loop {
             match self.attempt(db, &mut batch, more, locked) {
@@ -761,6 +762,10 @@ impl Writer {
         for f in finish {
             f(err.as_deref());
         }
+        // Its sum's rate is how busy the writers are: the queue's wait
+        // grows steeply as it nears one per writer (BENCHMARKS.md).
+        metrics::histogram!("creditdesk_store_write_group_seconds", "db" => db.dialect().label())
+            .record(started.elapsed().as_secs_f64());
     }
 
     /// Puts what a committed group holds back into the shared state.

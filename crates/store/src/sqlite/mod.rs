@@ -248,7 +248,10 @@ impl WalCap {
         let size = std::fs::metadata(&self.path).map_or(0, |m| m.len());
         self.over = self.over || size > self.limit;
         if self.over {
-            match truncate_wal(conn, TRUNCATE_WAIT) {
+            let started = std::time::Instant::now();
+            let truncated = truncate_wal(conn, TRUNCATE_WAIT);
+            record_checkpoint("truncate", started);
+            match truncated {
                 Ok(true) => self.over = false,
                 Ok(false) => tracing::debug!("WAL truncation busy; retrying after the next group"),
                 Err(e) => tracing::warn!(error = %e, "WAL truncation failed; retrying after the next group"),
@@ -259,9 +262,11 @@ impl WalCap {
         let wal = frames * self.frame;
         if wal > self.restart && (self.behind(frames) <= self.catch_up || wal > 2 * self.restart) {
             // Busy (a reader's snapshot): the next group tries again.
+            let started = std::time::Instant::now();
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed; retrying after the next group");
             }
+            record_checkpoint("restart", started);
         }
     }
 
@@ -274,6 +279,14 @@ impl WalCap {
             _ => frames * self.frame,
         }
     }
+}
+
+/// The writer's own checkpoints (each holds every queued batch), for
+/// `/metrics`: `kind` is `restart` (the rest of the WAL copied so that
+/// the next commit starts it again) or `truncate`.
+fn record_checkpoint(kind: &'static str, started: std::time::Instant) {
+    metrics::histogram!("creditdesk_store_wal_checkpoint_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
 }
 
 thread_local! {
@@ -441,6 +454,21 @@ mod tests {
         assert_eq!(kept, 6 << 20);
     }
 
+    /// The writer's checkpoints of `kind` recorded for `/metrics` while
+    /// `f` ran.
+    fn checkpoints_in(kind: &str, f: impl FnOnce()) -> usize {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, f);
+        let ours = |key: &metrics::Key| {
+            key.name() == "creditdesk_store_wal_checkpoint_seconds"
+                && key.labels().any(|l| l.key() == "kind" && l.value() == kind)
+        };
+        let recorded = snapshotter.snapshot().into_vec().into_iter().filter(|(k, ..)| ours(k.key()));
+        recorded.map(|(.., v)| if let DebugValue::Histogram(v) = v { v.len() } else { 0 }).sum()
+    }
+
     /// A configured write connection on a new database with one table.
     fn writer_on_new_file() -> (tempfile::TempDir, PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -473,11 +501,14 @@ mod tests {
             backfilled.clone(),
         );
         let mut sizes = Vec::new();
-        for _ in 0..5 {
-            insert();
-            cap.after_group(&writer);
-            sizes.push(wal_len(dir.path()));
-        }
+        let none = checkpoints_in("restart", || {
+            for _ in 0..5 {
+                insert();
+                cap.after_group(&writer);
+                sizes.push(wal_len(dir.path()));
+            }
+        });
+        assert_eq!(none, 0, "no checkpoint of the writer's while the checkpointer is behind");
         assert!(sizes[4] > 256 << 10 && sizes[4] < 512 << 10, "past the working size, under twice it: {sizes:?}");
         assert!(sizes.windows(2).all(|w| w[0] < w[1]), "nothing copied, no restart: {sizes:?}");
 
@@ -491,7 +522,7 @@ mod tests {
             Connection::open(&path).unwrap().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2)).unwrap();
         reader.execute_batch("COMMIT").unwrap();
         backfilled.store(copied, Ordering::Relaxed);
-        cap.after_group(&writer);
+        assert_eq!(checkpoints_in("restart", || cap.after_group(&writer)), 1, "timed for /metrics");
         let grown = wal_len(dir.path());
         insert();
         // A 64 KiB row is 65536 / PAGE_SIZE overflow pages and a leaf or two.

@@ -246,7 +246,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     ));
     line(
         "Durability: SQLite WAL, `synchronous=NORMAL` (durable across process crashes; `sync_full` for power loss), \
-         the WAL restarting at the server's default working size (`wal_restart_mib`, 256 MiB); \
+         the WAL restarting at the server's default working size (`wal_restart_mib`); \
          PostgreSQL with its own defaults (`fsync`, `full_page_writes`, `synchronous_commit` on).\n"
             .into(),
     );

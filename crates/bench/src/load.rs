@@ -54,10 +54,88 @@ pub struct Paced {
     /// the background class), which the ack includes.
     pub sent_late: Latency,
     pub balance: Latency,
+    /// Where the acks' time went.
+    pub stages: AckStages,
     /// The store's writer threads over this phase, per event (as
     /// [`Figures::writer_per_live_event`]): at a rate below saturation a
     /// group is smaller, so its fixed cost weighs more per event.
     pub writer_per_event: Option<(f64, f64)>,
+}
+
+/// Where the paced acks' time went, each over all batches: the stages of
+/// the server's `Server-Timing` header (docs/server.md, "Where an ingest's
+/// time goes") and what lies outside the server's measure.
+#[derive(Clone, Copy, Default)]
+pub struct AckStages {
+    pub admit: Latency,
+    pub parse: Latency,
+    pub queue: Latency,
+    pub write: Latency,
+    pub reply: Latency,
+    /// The server's `total`.
+    pub server: Latency,
+    /// The ack less the sender's lateness and the server's total: the
+    /// network, the HTTP workers' reading and writing, the sender's read.
+    pub outside: Latency,
+}
+
+impl AckStages {
+    /// From each batch's ack, lateness and `Server-Timing` metrics.
+    fn of(batches: &[(f64, f64, ServerTiming)]) -> AckStages {
+        let stage = |name: &str| {
+            latency(
+                batches.iter().filter_map(|(_, _, m)| m.iter().find(|(n, _)| n == name).map(|(_, ms)| *ms)).collect(),
+            )
+        };
+        let outside = batches
+            .iter()
+            .filter_map(|(ack, late, m)| m.iter().find(|(n, _)| n == "total").map(|(_, total)| ack - late - total))
+            .collect();
+        AckStages {
+            admit: stage("admit"),
+            parse: stage("parse"),
+            queue: stage("queue"),
+            write: stage("write"),
+            reply: stage("reply"),
+            server: stage("total"),
+            outside: latency(outside),
+        }
+    }
+
+    /// `name p50 / p99` for each, in the order a request meets them.
+    pub fn line(&self, sent_late: Latency) -> String {
+        [
+            ("the sender's lateness", sent_late),
+            ("admit", self.admit),
+            ("parse", self.parse),
+            ("queue", self.queue),
+            ("write", self.write),
+            ("reply", self.reply),
+            ("outside the server", self.outside),
+            ("(the server's total", self.server),
+        ]
+        .iter()
+        .map(|(name, l)| format!("{name} {:.2} / {:.2}", l.p50_ms, l.p99_ms))
+        .collect::<Vec<_>>()
+        .join(", ")
+            + ")"
+    }
+}
+
+/// An answer's `Server-Timing` metrics: (name, milliseconds).
+type ServerTiming = Vec<(String, f64)>;
+
+fn server_timing(headers: &reqwest::header::HeaderMap) -> ServerTiming {
+    let Some(header) = headers.get("server-timing").and_then(|v| v.to_str().ok()) else {
+        return Vec::new();
+    };
+    header
+        .split(',')
+        .filter_map(|item| {
+            let (name, dur) = item.trim().split_once(";dur=")?;
+            Some((name.to_owned(), dur.parse().ok()?))
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Default)]
@@ -92,7 +170,8 @@ impl Api {
 
     /// A pre-serialised body: the client's JSON work is outside the clock
     /// (and `Bytes` clones share the buffer, so no copy inside it either).
-    async fn post_raw(&self, path: &str, body: Bytes) -> anyhow::Result<()> {
+    /// Posts a body; returns the answer's `Server-Timing` metrics.
+    async fn post_raw(&self, path: &str, body: Bytes) -> anyhow::Result<ServerTiming> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -102,12 +181,13 @@ impl Api {
             .send()
             .await?;
         let status = r.status();
+        let timing = server_timing(r.headers());
         // Read the whole answer: an ack is only an ack once it arrived.
         let text = r.bytes().await?;
         if !status.is_success() {
             bail!("POST {path}: {status}: {}", String::from_utf8_lossy(&text));
         }
-        Ok(())
+        Ok(timing)
     }
 
     async fn get_timed(&self, path_and_query: &str) -> anyhow::Result<f64> {
@@ -280,6 +360,7 @@ pub async fn run(
          the sender started each request {:.2} ms after it was due at p50, {:.2} ms at p99",
         args.batch, paced.events_per_sec, paced.sent_late.p50_ms, paced.sent_late.p99_ms
     ));
+    line(format!("paced ack by stage, p50 / p99 ms: {}", paced.stages.line(paced.sent_late)));
 
     // 5. Series and point-in-time balance for the big customer (quiet server).
     let from = rfc3339(slot(year_ago));
@@ -445,18 +526,22 @@ async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f6
         let api = api.clone();
         sends.push(tokio::spawn(async move {
             let late = tokio::time::Instant::now().duration_since(due);
-            api.post_raw("/v1/events", body).await?;
+            let timing = api.post_raw("/v1/events", body).await?;
             let acked = tokio::time::Instant::now();
-            anyhow::Ok((acked.duration_since(due).as_secs_f64() * 1000.0, late.as_secs_f64() * 1000.0, acked))
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            anyhow::Ok((ms(acked.duration_since(due)), ms(late), timing, acked))
         }));
     }
-    let (mut acks, mut lates, mut last) = (Vec::with_capacity(sends.len()), Vec::with_capacity(sends.len()), start);
+    let mut batches = Vec::with_capacity(sends.len());
+    let mut last = start;
     for s in sends {
-        let (ms, late, acked) = s.await??;
-        acks.push(ms);
-        lates.push(late);
+        let (ack, late, timing, acked) = s.await??;
+        batches.push((ack, late, timing));
         last = last.max(acked);
     }
+    let stages = AckStages::of(&batches);
+    let acks: Vec<f64> = batches.iter().map(|b| b.0).collect();
+    let lates: Vec<f64> = batches.iter().map(|b| b.1).collect();
     let balance = latency(reader.finish().await?.0);
     let ack_max_ms = acks.iter().copied().fold(0.0, f64::max);
     Ok(Paced {
@@ -466,6 +551,7 @@ async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f6
         ack_max_ms,
         sent_late: latency(lates),
         balance,
+        stages,
         writer_per_event: None,
     })
 }
@@ -496,6 +582,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
          | the store's writer thread during live ingest, per event (bytes written: the WAL) | - | {} | | |\n\
          | p99 batch ack at {:.0} events/s offered ({}-event batches on a fixed schedule, acks timed from when due) | <= 15 ms | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | the closed loop above, at saturation: p99 {:.1} ms (p50 {:.1} ms) | {} |\n\
          | the store's writer thread during that paced ingest, per event (bytes written: the WAL) | - | {} | | |\n\
+         | where that paced ack's time went, p50 / p99 ms (the server's `Server-Timing` stages) | - | {} | | |\n\
          | balance query while that paced ingest runs | - | p99 {:.2} ms (p50 {:.2} ms, n={}) | | |\n\
          | duplicate replay | >= 300,000 events/s | {:.0} events/s | | {} |\n\
          | balance query, customer with {} history events, while ingest runs | p99 <= 2 ms | p99 {:.2} ms (p50 {:.2} ms, n={}) | plain SQL ledger summing entries: p99 {:.2} ms; an authenticated no-op (`/v1/version`) in the same loop: p99 {:.2} ms (p50 {:.2} ms) | {} |\n\
@@ -508,6 +595,7 @@ pub fn summary(f: &Figures, b: &Baselines) -> String {
         f.paced.offered_events_per_sec, f.batch, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
         f.live_batch_p99_ms, f.live_batch_p50_ms, ack_verdict,
         writer_usage(f.paced.writer_per_event),
+        f.paced.stages.line(f.paced.sent_late),
         f.paced.balance.p99_ms, f.paced.balance.p50_ms, f.paced.balance.n,
         f.duplicate_events_per_sec, ok(f.duplicate_events_per_sec >= 300_000.0),
         f.history_events, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n, b.naive_balance.p99_ms,
@@ -543,6 +631,7 @@ pub fn pg_summary(f: &Figures) -> String {
          | p99 batch ack during that ingest | - | {:.1} ms (p50 {:.1} ms) | |\n\
          | p99 batch ack at {:.0} events/s offered (fixed schedule, acks timed from when due) | - | {:.1} ms (p50 {:.1} ms, max {:.1} ms; taken at {:.0} events/s) | |\n\
          | the store's writer threads during that paced ingest, CPU per event | - | {} | |\n\
+         | where that paced ack's time went, p50 / p99 ms (the server's `Server-Timing` stages) | - | {} | |\n\
          | duplicate replay | - | {:.0} events/s | |\n\
          | balance query, customer with {} history events, while ingest runs | - | p99 {:.2} ms (p50 {:.2} ms, n={}) | |\n\
          | authenticated no-op (`/v1/version`) in the same loop | - | p99 {:.2} ms (p50 {:.2} ms) | |\n\
@@ -555,6 +644,7 @@ pub fn pg_summary(f: &Figures) -> String {
         f.live_batch_p99_ms, f.live_batch_p50_ms,
         f.paced.offered_events_per_sec, f.paced.ack.p99_ms, f.paced.ack.p50_ms, f.paced.ack_max_ms, f.paced.events_per_sec,
         writer_cpu(f.paced.writer_per_event),
+        f.paced.stages.line(f.paced.sent_late),
         f.duplicate_events_per_sec,
         f.history_events, f.balance_under_load.p99_ms, f.balance_under_load.p50_ms, f.balance_under_load.n,
         f.noop_under_load.p99_ms, f.noop_under_load.p50_ms,

@@ -450,6 +450,32 @@ async fn ingest_duplicates_conflicts_timing_and_backfill() {
     assert_eq!(r.ok(200)["results"][0]["status"], "accepted", "{}", r.text);
 }
 
+/// Every ingest answer says where its time went (`Server-Timing`): the
+/// stages in order, none negative, together within the total; a replay
+/// under its key is answered by the writer too.
+#[tokio::test]
+async fn ingest_answers_say_where_their_time_went() {
+    let s = Server::start().await;
+    s.catalog().await;
+    let admin = Some(s.admin.as_str());
+    s.post(admin, "/v1/grants", &Server::grant_body("g1", "c1", "1000")).await.ok(201);
+    s.clock.advance(TimeDelta::minutes(30));
+    let body = json!({"events": [s.event("e1", "c1", "5", 10), s.event("e2", "c1", "1", 5)]});
+    for key in [None, Some("k1"), Some("k1")] {
+        let r = s.post_keyed(admin, "/v1/events", &body, key).await;
+        r.ok(200);
+        let stages = r.server_timing();
+        let names: Vec<&str> = stages.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["admit", "parse", "queue", "write", "reply", "total"], "{:?}", r.headers);
+        assert!(stages.iter().all(|(_, ms)| *ms >= 0.0), "{stages:?}");
+        let parts: f64 = stages[..5].iter().map(|(_, ms)| ms).sum();
+        let total = stages[5].1;
+        // Each stage is rounded to the microsecond.
+        assert!(parts <= total + 0.005, "the stages ({parts} ms) within the total ({total} ms): {stages:?}");
+        assert!(stages[3].1 > 0.0, "a commit takes time: {stages:?}");
+    }
+}
+
 #[tokio::test]
 async fn idempotency_keys_replay_and_conflict() {
     let s = Server::start().await;

@@ -19,6 +19,9 @@ async fn the_api_works_on_postgres() {
         json!({ "events": [s.event("e1", "c1", "4", 10), s.event("e1", "c1", "4", 10), s.event("e2", "c1", "1", 5)] });
     let r = s.post(admin, "/v1/events", &batch).await;
     let results = r.ok(200)["results"].as_array().unwrap().clone();
+    // PostgreSQL's writers note the queue and the group as SQLite's does.
+    let stages: Vec<String> = r.server_timing().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(stages, ["admit", "parse", "queue", "write", "reply", "total"], "{:?}", r.headers);
     let statuses: Vec<&str> = results.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["accepted", "duplicate", "accepted"]);
     let conflict = json!({ "events": [s.event("e1", "c1", "9", 10)] });

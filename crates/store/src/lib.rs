@@ -27,6 +27,6 @@ pub use model::{
 };
 pub use pg::PgStore;
 pub use shared::run_in_background;
-pub use shared::write::{AdminOp, Idem, Render};
+pub use shared::write::{AdminOp, Idem, Render, WriteTiming};
 pub use sqlite::SqliteStore;
 pub use store::Store;

@@ -86,8 +86,9 @@ impl Store {
         actor: ActorId,
         idem: Option<Idem<Vec<IngestResult>>>,
         audit: Option<crate::workflow::AuditEntry>,
+        timing: Option<std::sync::Arc<crate::WriteTiming>>,
     ) -> Result<Idempotent<Vec<IngestResult>>> {
-        each!(self, s => s.ingest_audited(events, mode, actor, idem, audit).await)
+        each!(self, s => s.ingest_audited(events, mode, actor, idem, audit, timing).await)
     }
 
     pub async fn grant(&self, grant: NewGrant) -> Result<Vec<Entry>> {

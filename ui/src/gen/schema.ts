@@ -4324,6 +4324,8 @@ export interface operations {
             };
             200: {
                 headers: {
+                    /** @description Where the request's time went, in milliseconds: admit, parse, queue (waiting for the writer), write (in the writer's group until its commit), reply, total */
+                    "Server-Timing"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,6 +1,7 @@
 //! Usage: `POST /v1/events`, `GET /v1/events/rejected`, `POST /v1/authorize`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{Method, StatusCode};
@@ -17,7 +18,7 @@ use creditdesk_ledger::event::{RejectReason, UsageEvent, MAX_QUANTITY_SCALE};
 use creditdesk_ledger::ids::{ActorId, CustomerId, EventId, ProductId};
 use creditdesk_ledger::rating::rate;
 use creditdesk_ledger::Credits;
-use creditdesk_store::RejectedRecord;
+use creditdesk_store::{RejectedRecord, WriteTiming};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -49,7 +50,9 @@ fn to_event(e: &EventIn) -> ApiResult<UsageEvent> {
 /// (admin) lifts the late window for imports.
 #[utoipa::path(post, path = "/v1/events", tag = "usage", request_body = IngestRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the POST repeatable")),
-    responses((status = 200, body = IngestResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = IngestResponse, headers(("Server-Timing" = String,
+            description = "Where the request's time went, in milliseconds: admit, parse, queue (waiting for the writer), write (in the writer's group until its commit), reply, total"))),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,15 +60,57 @@ pub async fn ingest(
     IdempotencyKey(key): IdempotencyKey,
     request: Request,
 ) -> ApiResult<Response> {
+    let arrived = Instant::now();
     // Let in by its size before its body is read (`admission`); the
     // permit is held until the answer is ready.
     let _admitted = state.ingest_admission.admit(admission::declared_length(&request)).await?;
     // Parsing, the store's answer and its rendering are bulk work.
-    bulk::run(async move {
+    let (mut response, stages) = bulk::run(async move {
+        let mut stages = Stages::new(arrived);
         let Json(req) = Json::<IngestRequest>::from_request(request, &state).await?;
-        ingest_batch(state, caller, request_id, key, req).await
+        let response = ingest_batch(state, caller, request_id, key, req, &mut stages).await?;
+        Ok((response, stages))
     })
-    .await
+    .await?;
+    response.headers_mut().insert("server-timing", stages.header(arrived.elapsed()));
+    Ok(response)
+}
+
+/// Where one ingest request's time went, for its `Server-Timing` header
+/// (docs/server.md, "Where an ingest's time goes").
+struct Stages {
+    arrived: Instant,
+    /// Admission, and the hop to the ingest thread.
+    admit: Duration,
+    /// From arrival until the batch was sent to the store.
+    sent: Duration,
+    /// From arrival until the answer was rendered, back on the ingest thread.
+    answered: Duration,
+    write: Option<Arc<WriteTiming>>,
+}
+
+impl Stages {
+    /// On the ingest thread, for a request that arrived at `arrived`.
+    fn new(arrived: Instant) -> Stages {
+        Stages { arrived, admit: arrived.elapsed(), sent: Duration::ZERO, answered: Duration::ZERO, write: None }
+    }
+
+    /// `admit`, `parse` (reading and checking the body), `queue` (waiting
+    /// for the writer), `write` (in the writer's group, until its commit),
+    /// `reply` (from the commit until the answer was rendered) and `total`
+    /// (until the answer left the ingest thread), in milliseconds.
+    fn header(&self, total: Duration) -> axum::http::HeaderValue {
+        let mut stages = vec![("admit", self.admit), ("parse", self.sent.saturating_sub(self.admit))];
+        let written = self.write.as_ref().and_then(|w| Some((w.queue()?, w.write()?)));
+        if let Some((queue, write)) = written {
+            let reply = self.answered.saturating_sub(self.sent + queue + write);
+            stages.extend([("queue", queue), ("write", write), ("reply", reply)]);
+        }
+        stages.push(("total", total));
+        let text: Vec<String> =
+            stages.iter().map(|(name, d)| format!("{name};dur={:.3}", d.as_secs_f64() * 1000.0)).collect();
+        axum::http::HeaderValue::from_str(&text.join(", ")).unwrap_or(axum::http::HeaderValue::from_static(""))
+    }
 }
 
 async fn ingest_batch(
@@ -74,6 +119,7 @@ async fn ingest_batch(
     request_id: Option<String>,
     key: Option<String>,
     req: IngestRequest,
+    stages: &mut Stages,
 ) -> ApiResult<Response> {
     caller.require(Action::Ingest)?;
     let mode = match req.mode.unwrap_or(WriteMode::Live) {
@@ -108,10 +154,14 @@ async fn ingest_batch(
     // The call's audit row commits with the batch (replays included).
     let row =
         audit::call_row(&state, &caller, &Method::POST, routes::EVENTS, routes::EVENTS.to_owned(), request_id, "ok");
+    let timing = WriteTiming::start();
+    stages.sent = stages.arrived.elapsed();
+    stages.write = Some(timing.clone());
     let (recorded, results) = idempotency::run(key, render, |idem| async move {
-        store.ingest_audited(events, mode, actor, idem, Some(row)).await
+        store.ingest_audited(events, mode, actor, idem, Some(row), Some(timing)).await
     })
     .await?;
+    stages.answered = stages.arrived.elapsed();
     if let Some(results) = results {
         let mut counts = [0u64; 3];
         for r in &results {

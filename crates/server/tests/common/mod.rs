@@ -68,6 +68,20 @@ impl Resp {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The `Server-Timing` header's metrics: (name, milliseconds), in
+    /// order (panics if it is missing or not `name;dur=ms` items).
+    #[allow(dead_code)] // used by some test binaries only
+    pub fn server_timing(&self) -> Vec<(String, f64)> {
+        let header = self.header("server-timing").unwrap_or_else(|| panic!("no Server-Timing: {:?}", self.headers));
+        header
+            .split(", ")
+            .map(|item| {
+                let (name, dur) = item.split_once(";dur=").unwrap_or_else(|| panic!("not name;dur=ms: {header}"));
+                (name.to_owned(), dur.parse().unwrap_or_else(|_| panic!("not milliseconds: {header}")))
+            })
+            .collect()
+    }
+
     /// The problem's `code` (panics with the body if it is not a problem).
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_else(|| panic!("not a problem ({}): {}", self.status, self.text))

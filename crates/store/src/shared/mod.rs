@@ -82,13 +82,15 @@ macro_rules! ledger_api {
                 actor: creditdesk_ledger::ids::ActorId,
                 idem: Option<$crate::Idem<Vec<creditdesk_ledger::engine::IngestResult>>>,
             ) -> $crate::Result<$crate::Idempotent<Vec<creditdesk_ledger::engine::IngestResult>>> {
-                self.ingest_audited(events, mode, actor, idem, None).await
+                self.ingest_audited(events, mode, actor, idem, None, None).await
             }
 
             /// [`Self::ingest_idempotent`] with the call's audit row, written in
             /// the batch's transaction (its `at` becomes the commit group's
             /// time): an acknowledged batch is never without its row, and the
-            /// row costs the writer no request of its own.
+            /// row costs the writer no request of its own. With a
+            /// [`WriteTiming`](crate::WriteTiming), the writer notes when it
+            /// took the batch and when the batch's group committed.
             pub async fn ingest_audited(
                 &self,
                 events: Vec<creditdesk_ledger::event::UsageEvent>,
@@ -96,6 +98,7 @@ macro_rules! ledger_api {
                 actor: creditdesk_ledger::ids::ActorId,
                 idem: Option<$crate::Idem<Vec<creditdesk_ledger::engine::IngestResult>>>,
                 audit: Option<$crate::workflow::AuditEntry>,
+                timing: Option<std::sync::Arc<$crate::WriteTiming>>,
             ) -> $crate::Result<$crate::Idempotent<Vec<creditdesk_ledger::engine::IngestResult>>> {
                 // Times are stored to the microsecond: finer digits go now, so
                 // an event sent again compares equal to the stored one
@@ -105,8 +108,16 @@ macro_rules! ledger_api {
                     e.timestamp = chrono::SubsecRound::trunc_subsecs(e.timestamp, 6);
                 }
                 let audit = audit.map(Box::new);
-                self.send(|reply| $crate::shared::write::Command::Ingest { events, mode, actor, idem, audit, reply })
-                    .await
+                self.send(|reply| $crate::shared::write::Command::Ingest {
+                    events,
+                    mode,
+                    actor,
+                    idem,
+                    audit,
+                    timing,
+                    reply,
+                })
+                .await
             }
 
             pub async fn grant(

@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::DerefMut;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,49 @@ pub struct Idem<T> {
     pub render: Render<T>,
 }
 
+/// When a writer took an ingest request off its queue and when the group
+/// holding it committed, counted from when the request was queued: the
+/// `queue` and `write` stages of the server's `Server-Timing` header
+/// (docs/server.md, "Where an ingest's time goes").
+#[derive(Debug)]
+pub struct WriteTiming {
+    queued_at: Instant,
+    /// Nanoseconds after `queued_at`; 0 until it happened.
+    taken: AtomicU64,
+    committed: AtomicU64,
+}
+
+impl WriteTiming {
+    /// Starts the clock: call it right before the request is sent.
+    pub fn start() -> Arc<WriteTiming> {
+        Arc::new(WriteTiming { queued_at: Instant::now(), taken: AtomicU64::new(0), committed: AtomicU64::new(0) })
+    }
+
+    fn mark(&self, at: &AtomicU64) {
+        let ns = u64::try_from(self.queued_at.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1);
+        // The reply's channel orders this before the caller's read.
+        at.store(ns, Ordering::Relaxed);
+    }
+
+    /// How long the request waited for a writer; `None` if none took it.
+    pub fn queue(&self) -> Option<Duration> {
+        match self.taken.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// From the writer taking the request to its group's commit; `None`
+    /// if the group did not commit.
+    pub fn write(&self) -> Option<Duration> {
+        let taken = self.queue()?;
+        match self.committed.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns).saturating_sub(taken)),
+        }
+    }
+}
+
 /// Renders a write's result as the response to record: (status, body).
 pub type Render<T> = Box<dyn FnOnce(&T) -> (u16, String) + Send>;
 
@@ -98,6 +142,7 @@ pub(crate) enum Command {
         /// with the group's time) when the call is answered, replays
         /// included, and not when it is refused.
         audit: Option<Box<AuditEntry>>,
+        timing: Option<Arc<WriteTiming>>,
         reply: Reply<Idempotent<Vec<IngestResult>>>,
     },
     Grant {
@@ -141,6 +186,22 @@ impl Command {
             Command::Ingest { events, .. } => events.len().max(1),
             _ => 1,
         }
+    }
+
+    fn timing(&self) -> Option<&Arc<WriteTiming>> {
+        match self {
+            Command::Ingest { timing, .. } => timing.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Notes that a writer took the request for its group (again, if an
+    /// earlier group put it back).
+    fn taken(self) -> Command {
+        if let Some(t) = self.timing() {
+            t.mark(&t.taken);
+        }
+        self
     }
 
     fn idem_key(&self) -> Option<&IdempotencyKey> {
@@ -277,7 +338,7 @@ impl<Q: DerefMut<Target = Queue>> Gather<Q> {
             weight: first.weight(),
             later: Vec::new(),
         };
-        Some((gather, first))
+        Some((gather, first.taken()))
     }
 
     /// The group's next request; `None` when the group is complete: at its
@@ -311,7 +372,7 @@ impl<Q: DerefMut<Target = Queue>> Gather<Q> {
             }
             self.ingests += usize::from(next.is_ingest());
             self.weight += next.weight();
-            return Some(next);
+            return Some(next.taken());
         }
         None
     }
@@ -730,6 +791,7 @@ impl Writer {
             }
         };
         // Record idempotent responses (each rendered once, here), commit.
+        let timings: Vec<Arc<WriteTiming>> = batch.iter().filter_map(|c| c.timing().cloned()).collect();
         let mut finish: Vec<Finish> = Vec::with_capacity(batch.len());
         let mut outcome: Result<()> = Ok(());
         for (cmd, done) in batch.into_iter().zip(dones) {
@@ -753,7 +815,10 @@ impl Writer {
         }
         let outcome = outcome.and_then(|()| db.commit());
         match &outcome {
-            Ok(()) => self.publish(group),
+            Ok(()) => {
+                timings.iter().for_each(|t| t.mark(&t.committed));
+                self.publish(group)
+            }
             Err(_) => {
                 let _ = db.rollback();
             }
@@ -1575,7 +1640,7 @@ mod tests {
     fn ingest() -> Command {
         let (reply, _) = oneshot::channel();
         let actor = ActorId::new("t").unwrap();
-        Command::Ingest { events: vec![], mode: IngestMode::Live, actor, idem: None, audit: None, reply }
+        Command::Ingest { events: vec![], mode: IngestMode::Live, actor, idem: None, audit: None, timing: None, reply }
     }
 
     fn queue() -> (mpsc::Sender<Command>, Queue) {
@@ -1658,6 +1723,7 @@ mod tests {
             actor: ActorId::new("t").unwrap(),
             idem,
             audit: None,
+            timing: None,
             reply,
         }
     }

@@ -26,7 +26,7 @@ pub use model::{
     SlotUsage, StoreOptions, StoredEvent, User,
 };
 pub use pg::PgStore;
+pub use shared::run_in_background;
 pub use shared::write::{AdminOp, Idem, Render, WriteTiming};
-pub use shared::{run_between, run_in_background};
 pub use sqlite::SqliteStore;
 pub use store::Store;

@@ -1,18 +1,14 @@
-//! Where usage ingest runs: one thread of its own, below the request
-//! threads and above the store's background ones, off the runtime that
-//! serves everything else.
+//! Where usage ingest runs: one thread of its own, in the background
+//! scheduling class, off the runtime that serves everything else.
 //!
 //! A batch takes milliseconds of CPU to parse, validate and render. On the
 //! main runtime's workers that ran back to back with support agents'
 //! balance lookups, and a lookup waited for a core behind it (`perf
 //! sched` under live ingest: one worker held its core for 4.7 ms while
-//! another, woken with a lookup, waited 2.6 ms). Here the work is in
-//! `SCHED_BATCH` at nice 19 ([`creditdesk_store::run_between`]): a woken
-//! request thread is never preempted by it and outweighs it 68 to 1, and
-//! the thread, woken with a batch or an answer, takes a core from the
-//! store's writer or checkpointer (background class) at once. In the
-//! background class itself (until 2026-12-05) it waited for their time
-//! slice: 3-7 ms at the p99 of each hop. One thread, not a pool: two workers
+//! another, woken with a lookup, waited 2.6 ms). Here the work is in the
+//! background class with the store's writer
+//! ([`creditdesk_store::run_in_background`]), so a woken request thread
+//! takes the core from it at once. One thread, not a pool: two workers
 //! woke each other to share tasks, and the writer's CPU per event rose by
 //! 3-6 %; one thread parses about 400,000 events/s, above the duplicate
 //! replay target (docs/bench-history.md, 2026-12-04).
@@ -38,7 +34,7 @@ fn runtime() -> Option<&'static Handle> {
         };
         let handle = runtime.handle().clone();
         let started = std::thread::Builder::new().name("creditdesk-bulk".into()).spawn(move || {
-            creditdesk_store::run_between();
+            creditdesk_store::run_in_background();
             runtime.block_on(std::future::pending::<()>());
         });
         match started {
@@ -66,25 +62,24 @@ pub async fn run<T: Send + 'static>(
 mod tests {
     use super::*;
 
-    /// Where the work ran: its thread's name and (Linux) scheduling policy
-    /// and nice value.
-    async fn where_it_ran() -> Result<(Option<String>, i32, i32), ApiError> {
+    /// Where the work ran: its thread's name and (Linux) scheduling policy.
+    async fn where_it_ran() -> Result<(Option<String>, i32), ApiError> {
         let name = std::thread::current().name().map(str::to_owned);
         #[cfg(target_os = "linux")]
-        // SAFETY: queries about the calling thread; no memory is passed.
-        let (policy, nice) = unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) };
+        // SAFETY: a query about the calling thread; no memory is passed.
+        let policy = unsafe { libc::sched_getscheduler(0) };
         #[cfg(not(target_os = "linux"))]
-        let (policy, nice) = (0, 0);
-        Ok((name, policy, nice))
+        let policy = 0;
+        Ok((name, policy))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bulk_work_runs_on_its_own_thread_between_requests_and_background_and_keeps_its_errors() {
-        let (name, policy, nice) = run(where_it_ran()).await.unwrap();
+    async fn bulk_work_runs_on_its_own_background_thread_and_keeps_its_errors() {
+        let (name, policy) = run(where_it_ran()).await.unwrap();
         assert_eq!(name.as_deref(), Some("creditdesk-bulk"));
         #[cfg(target_os = "linux")]
-        assert_eq!((policy, nice), (libc::SCHED_BATCH, 19));
-        let (here, _, _) = where_it_ran().await.unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE);
+        let (here, _) = where_it_ran().await.unwrap();
         assert_ne!(here.as_deref(), Some("creditdesk-bulk"));
 
         let refused = run(async { Err::<(), _>(ApiError::field("events", "must not be empty")) }).await.unwrap_err();

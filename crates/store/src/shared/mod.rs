@@ -14,7 +14,7 @@ use crate::model::Idempotent;
 ///
 /// For work that is measured in throughput, not in one request's wait:
 /// the store's writers and checkpointer (they batch their work by group
-/// commit); the server's ingest thread uses [`run_between`]. Any request-serving thread
+/// commit) and the server's ingest handling. Any request-serving thread
 /// that wakes takes the core from such a thread at once. At nice 10 (used
 /// until 2026-12-04) it did not: the scheduler let a woken request thread
 /// wait for the writer's or checkpointer's time slice, up to a 4 ms tick
@@ -32,35 +32,6 @@ pub fn run_in_background() {
         let param = libc::sched_param { sched_priority: 0 };
         if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
             tracing::debug!("could not move a thread to the background scheduling class");
-        }
-    }
-}
-
-/// Puts the calling thread between the request threads and the
-/// background ones (Linux: `SCHED_BATCH` at nice 19); elsewhere does
-/// nothing.
-///
-/// For short pieces of ingest work that a batch's ack waits on: the
-/// server's ingest thread (parsing a batch, rendering its answer). When it
-/// wakes it takes a core from a background thread at once (Linux preempts
-/// an idle-class thread for any other that wakes), where in the background
-/// class it waited for the writer's or the checkpointer's time slice: the
-/// `admit` and `reply` stages of `Server-Timing` had a p99 of 3-7 ms
-/// (BENCHMARKS.md, "Where the paced ack's time goes"). A `SCHED_BATCH`
-/// thread that wakes never preempts a running request thread, and at
-/// nice 19 it weighs 15 against a request thread's 1024 while both want a
-/// core.
-pub fn run_between() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread (pid 0), with a
-    // parameter struct that lives across the call. Lowering a thread's own
-    // priority needs no privilege.
-    unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) != 0
-            || libc::setpriority(libc::PRIO_PROCESS, 0, 19) != 0
-        {
-            tracing::debug!("could not move a thread to SCHED_BATCH at nice 19");
         }
     }
 }

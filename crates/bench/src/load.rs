@@ -102,9 +102,11 @@ impl AckStages {
         }
     }
 
-    /// `name p50 / p99` for each, in the order a request meets them.
+    /// `name p50 / p99` for each, in the order a request meets them, and
+    /// the server's total.
     pub fn line(&self, sent_late: Latency) -> String {
-        [
+        let each = |name: &str, l: Latency| format!("{name} {:.2} / {:.2}", l.p50_ms, l.p99_ms);
+        let stages = [
             ("the sender's lateness", sent_late),
             ("admit", self.admit),
             ("parse", self.parse),
@@ -112,13 +114,9 @@ impl AckStages {
             ("write", self.write),
             ("reply", self.reply),
             ("outside the server", self.outside),
-            ("(the server's total", self.server),
-        ]
-        .iter()
-        .map(|(name, l)| format!("{name} {:.2} / {:.2}", l.p50_ms, l.p99_ms))
-        .collect::<Vec<_>>()
-        .join(", ")
-            + ")"
+        ];
+        let parts: Vec<String> = stages.iter().map(|&(name, l)| each(name, l)).collect();
+        format!("{}, ({})", parts.join(", "), each("the server's total", self.server))
     }
 }
 
@@ -168,9 +166,9 @@ impl Api {
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     }
 
-    /// A pre-serialised body: the client's JSON work is outside the clock
-    /// (and `Bytes` clones share the buffer, so no copy inside it either).
-    /// Posts a body; returns the answer's `Server-Timing` metrics.
+    /// Posts a pre-serialised body: the client's JSON work is outside the
+    /// clock (and `Bytes` clones share the buffer, so no copy inside it
+    /// either). Returns the answer's `Server-Timing` metrics.
     async fn post_raw(&self, path: &str, body: Bytes) -> anyhow::Result<ServerTiming> {
         let r = self
             .http

@@ -1,5 +1,6 @@
 //! Usage: `POST /v1/events`, `GET /v1/events/rejected`, `POST /v1/authorize`.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,7 +99,7 @@ impl Stages {
     /// `admit`, `parse` (reading and checking the body), `queue` (waiting
     /// for the writer), `write` (in the writer's group, until its commit),
     /// `reply` (from the commit until the answer was rendered) and `total`
-    /// (until the answer left the ingest thread), in milliseconds.
+    /// (until the answer is back on the HTTP worker), in milliseconds.
     fn header(&self, total: Duration) -> axum::http::HeaderValue {
         let mut stages = vec![("admit", self.admit), ("parse", self.sent.saturating_sub(self.admit))];
         let written = self.write.as_ref().and_then(|w| Some((w.queue()?, w.write()?)));
@@ -107,9 +108,13 @@ impl Stages {
             stages.extend([("queue", queue), ("write", write), ("reply", reply)]);
         }
         stages.push(("total", total));
-        let text: Vec<String> =
-            stages.iter().map(|(name, d)| format!("{name};dur={:.3}", d.as_secs_f64() * 1000.0)).collect();
-        axum::http::HeaderValue::from_str(&text.join(", ")).unwrap_or(axum::http::HeaderValue::from_static(""))
+        let mut text = String::with_capacity(128);
+        for (i, (name, d)) in stages.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = write!(text, "{sep}{name};dur={:.3}", d.as_secs_f64() * 1000.0);
+        }
+        // Names and digits only: always a valid header value.
+        axum::http::HeaderValue::from_str(&text).unwrap_or(axum::http::HeaderValue::from_static(""))
     }
 }
 

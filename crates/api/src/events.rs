@@ -34,6 +34,25 @@ pub struct IngestRequest {
     /// `live` (default) or `backfill` (admin imports: the late window is lifted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<WriteMode>,
+    /// What each accepted event's result says: `full` (default) or `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_detail: Option<ResultDetail>,
+}
+
+/// How much an accepted event's result says. Duplicates and rejections
+/// always carry their original time or reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultDetail {
+    /// The rating, the allocation across grants and the entries written:
+    /// what support needs to explain a charge.
+    #[default]
+    Full,
+    /// The id and status alone: for metering pipelines that stream events
+    /// and only need to know each one is booked. Cheaper to answer
+    /// (docs/server.md, "Answers with status alone"); the detail stays in
+    /// the ledger.
+    Status,
 }
 
 impl Validate for IngestRequest {
@@ -123,11 +142,11 @@ pub enum EventResult {
     /// Rated and burned; the ledger entries are written.
     Accepted {
         id: String,
-        credit_type_id: String,
-        rating: Rating,
-        allocation: Allocation,
-        /// Sequence numbers of the entries written (burns, overage, corrections).
-        entry_seqs: Vec<u64>,
+        /// How it was rated and burned; absent when the request asked for
+        /// `result_detail: status`.
+        #[serde(flatten)]
+        #[schema(schema_with = accepted_detail_if_asked)]
+        detail: Option<AcceptedDetail>,
     },
     /// Seen before with the same body; nothing written.
     Duplicate {
@@ -137,6 +156,28 @@ pub enum EventResult {
     },
     /// Not booked; kept in the rejected store with this reason.
     Rejected { id: String, reason: EventRejection },
+}
+
+/// How an accepted event was rated and burned (`result_detail: full`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedDetail {
+    pub credit_type_id: String,
+    pub rating: Rating,
+    pub allocation: Allocation,
+    /// Sequence numbers of the entries written (burns, overage, corrections).
+    pub entry_seqs: Vec<u64>,
+}
+
+/// [`AcceptedDetail`]'s fields, each optional: they are all there or all
+/// absent, which OpenAPI cannot say of flattened fields.
+fn accepted_detail_if_asked() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let mut schema = <AcceptedDetail as utoipa::PartialSchema>::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.required.clear();
+    }
+    schema
 }
 
 impl EventResult {
@@ -358,16 +399,20 @@ mod tests {
 
     #[test]
     fn batch_size_rules() {
-        let empty = IngestRequest { events: vec![], mode: None };
+        let empty = IngestRequest { events: vec![], mode: None, result_detail: None };
         assert_eq!(empty.validate(), [FieldError::new("events", "must contain at least one event")]);
         let one: EventIn = serde_json::from_value(event(0)).unwrap();
-        let full = IngestRequest { events: vec![one.clone(); MAX_BATCH], mode: None };
+        let full = IngestRequest { events: vec![one.clone(); MAX_BATCH], mode: None, result_detail: None };
         assert!(full.validate().is_empty());
-        let over = IngestRequest { events: vec![one.clone(); MAX_BATCH + 1], mode: Some(WriteMode::Backfill) };
+        let over = IngestRequest {
+            events: vec![one.clone(); MAX_BATCH + 1],
+            mode: Some(WriteMode::Backfill),
+            result_detail: None,
+        };
         assert_eq!(over.validate(), [FieldError::new("events", "must contain at most 1000 events")]);
         let mut bad = one;
         bad.customer_id = "a b".into();
-        let errs = IngestRequest { events: vec![bad], mode: None }.validate();
+        let errs = IngestRequest { events: vec![bad], mode: None, result_detail: None }.validate();
         assert_eq!(errs[0].field, "events[0].customer_id");
     }
 
@@ -377,19 +422,22 @@ mod tests {
         let results = vec![
             EventResult::Accepted {
                 id: "e1".into(),
-                credit_type_id: "batch".into(),
-                rating: Rating {
-                    credits: Decimal::new(255, 1),
-                    credits_per_unit: Decimal::from(2),
-                    rate_version: t,
-                    from_override: false,
-                },
-                allocation: Allocation {
-                    burns: vec![BurnLine { grant_id: "g1".into(), amount: Decimal::new(205, 1) }],
-                    overage: Decimal::from(5),
-                },
-                entry_seqs: vec![10, 11],
+                detail: Some(AcceptedDetail {
+                    credit_type_id: "batch".into(),
+                    rating: Rating {
+                        credits: Decimal::new(255, 1),
+                        credits_per_unit: Decimal::from(2),
+                        rate_version: t,
+                        from_override: false,
+                    },
+                    allocation: Allocation {
+                        burns: vec![BurnLine { grant_id: "g1".into(), amount: Decimal::new(205, 1) }],
+                        overage: Decimal::from(5),
+                    },
+                    entry_seqs: vec![10, 11],
+                }),
             },
+            EventResult::Accepted { id: "e4".into(), detail: None },
             EventResult::Duplicate { id: "e2".into(), original_received_at: t },
             EventResult::Rejected {
                 id: "e3".into(),
@@ -404,19 +452,22 @@ mod tests {
             },
         ];
         let resp = IngestResponse::new(results);
-        assert_eq!((resp.accepted, resp.duplicates, resp.rejected), (1, 1, 1));
+        assert_eq!((resp.accepted, resp.duplicates, resp.rejected), (2, 1, 1));
         let v = serde_json::to_value(&resp).unwrap();
         assert_eq!(v["results"][0]["status"], "accepted");
+        assert_eq!(v["results"][0]["credit_type_id"], "batch");
         assert_eq!(v["results"][0]["allocation"]["burns"][0]["amount"], "20.5");
+        // `result_detail: status`: the id and the status alone.
+        assert_eq!(v["results"][1], json!({"status": "accepted", "id": "e4"}));
         assert_eq!(
-            v["results"][1],
+            v["results"][2],
             json!({"status": "duplicate", "id": "e2", "original_received_at": "2026-03-10T12:00:00Z"})
         );
-        assert_eq!(v["results"][2]["reason"]["code"], "event_too_old");
-        assert!(v["results"][2]["reason"].get("field").is_none());
+        assert_eq!(v["results"][3]["reason"]["code"], "event_too_old");
+        assert!(v["results"][3]["reason"].get("field").is_none());
         let back: IngestResponse = serde_json::from_value(v).unwrap();
         assert_eq!(back, resp);
-        assert_eq!(back.results[2].id(), "e3");
+        assert_eq!(back.results[3].id(), "e3");
     }
 
     #[test]

@@ -114,6 +114,7 @@ fn ingest_request() -> IngestRequest {
             properties: Default::default(),
         }],
         mode: None,
+        result_detail: None,
     }
 }
 

@@ -450,6 +450,47 @@ async fn ingest_duplicates_conflicts_timing_and_backfill() {
     assert_eq!(r.ok(200)["results"][0]["status"], "accepted", "{}", r.text);
 }
 
+/// `result_detail: status` answers each accepted event with its id and
+/// status alone; rejections keep their reason, duplicates their original
+/// time, and the ledger is written exactly as for a full answer.
+#[tokio::test]
+async fn ingest_results_with_status_alone() {
+    let s = Server::start().await;
+    s.catalog().await;
+    let admin = Some(s.admin.as_str());
+    s.post(admin, "/v1/grants", &Server::grant_body("g1", "c1", "1000")).await.ok(201);
+    s.clock.advance(TimeDelta::minutes(30));
+
+    let full = s.post(admin, "/v1/events", &json!({"events": [s.event("e1", "c1", "5", 10)]})).await;
+    let full = full.ok(200)["results"][0].clone();
+    assert_eq!(full["status"], "accepted");
+    assert!(full["rating"]["credits"].is_string() && full["entry_seqs"].is_array(), "{full}");
+
+    let mut unknown = s.event("unk", "c1", "1", 1);
+    unknown["product_id"] = json!("nope");
+    let body = json!({"events": [s.event("e2", "c1", "5", 10), unknown], "result_detail": "status"});
+    let answer = s.post(admin, "/v1/events", &body).await;
+    // Awaited and rendered on the HTTP worker, timed the same.
+    assert_eq!(answer.server_timing().len(), 6, "{:?}", answer.headers);
+    let r = answer.ok(200);
+    assert_eq!(r["results"][0], json!({"status": "accepted", "id": "e2"}));
+    assert_eq!(r["results"][1]["reason"]["code"], "validation_failed");
+    assert_eq!(r["results"][1]["reason"]["field"], "product_id");
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)));
+    let replay = json!({"events": [s.event("e2", "c1", "5", 10)], "result_detail": "status"});
+    let again = s.post(admin, "/v1/events", &replay).await;
+    let again = again.ok(200);
+    assert_eq!(again["results"][0]["status"], "duplicate");
+    assert!(again["results"][0]["original_received_at"].is_string(), "{again}");
+
+    // The same burn in the ledger as the fully answered event's.
+    let e1 = s.read("/v1/customers/c1/ledger?event=e1").await["items"].clone();
+    let e2 = s.read("/v1/customers/c1/ledger?event=e2").await["items"].clone();
+    assert_eq!(e2.as_array().map(Vec::len), Some(1), "{e2}");
+    assert_eq!((&e2[0]["kind"], &e2[0]["amount"]), (&e1[0]["kind"], &e1[0]["amount"]));
+    assert_eq!(s.rejected_count().await, 1);
+}
+
 /// Every ingest answer says where its time went (`Server-Timing`): the
 /// stages in order, none negative, together within the total; a replay
 /// under its key is answered by the writer too.
@@ -646,6 +687,9 @@ async fn bad_ingest_input_names_every_field_and_writes_nothing() {
     assert_eq!(r.field(), "events");
     let r = s.post(admin, "/v1/events", &json!({"events": [good.clone()], "mode": "replay"})).await;
     assert_eq!(r.field(), "mode");
+    let r = s.post(admin, "/v1/events", &json!({"events": [good.clone()], "result_detail": "none"})).await;
+    r.problem(422, "validation_failed");
+    assert_eq!(r.field(), "result_detail");
     let r = s.post(admin, "/v1/events", &json!({"event": [good.clone()]})).await;
     assert!(r.fields().contains(&"event".to_owned()), "{}", r.text);
     let r = s.post(admin, "/v1/events", &json!([good.clone()])).await;

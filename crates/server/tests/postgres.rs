@@ -94,4 +94,12 @@ async fn the_api_works_on_postgres() {
     assert_eq!(rec["rows"][0]["overage"], "10");
     let none = s.read("/v1/reports/reconciliation?from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z&customer=c2").await;
     assert!(none["rows"].as_array().unwrap().is_empty());
+
+    // Status alone: awaited and rendered on the HTTP worker, timed the same.
+    let brief = json!({ "events": [s.event("e3", "c2", "1", 1)], "result_detail": "status" });
+    let r = s.post(admin, "/v1/events", &brief).await;
+    assert_eq!(r.ok(200)["results"][0], json!({"status": "accepted", "id": "e3"}));
+    let stages: Vec<String> = r.server_timing().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(stages, ["admit", "parse", "queue", "write", "reply", "total"], "{:?}", r.headers);
+    assert_eq!(s.read("/v1/customers/c2/ledger?event=e3").await["items"].as_array().map(Vec::len), Some(1));
 }

@@ -674,8 +674,9 @@ export interface paths {
         put?: never;
         /**
          * Ingests up to 1,000 usage events: one result per event, in request
-         *     order (accepted with rating and allocation, duplicate, or rejected with
-         *     its reason and kept in the rejected store). A batch that is not
+         *     order (accepted with rating and allocation, or with its status alone
+         *     under `result_detail: status`; duplicate; or rejected with its reason
+         *     and kept in the rejected store). A batch that is not
          *     well-formed is refused whole and nothing is stored. `mode=backfill`
          *     (admin) lifts the late window for imports.
          */
@@ -894,6 +895,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description How an accepted event was rated and burned (`result_detail: full`). */
+        AcceptedDetail: {
+            allocation: components["schemas"]["Allocation"];
+            credit_type_id: string;
+            /** @description Sequence numbers of the entries written (burns, overage, corrections). */
+            entry_seqs: number[];
+            rating: components["schemas"]["Rating"];
+        };
         /** @description How one event's credits were covered. */
         Allocation: {
             /** @description One line per grant drawn, in burn order. */
@@ -1671,16 +1680,18 @@ export interface components {
             original_received_at?: string | null;
         };
         /** @description What happened to one event, tagged by `status`. */
-        EventResult: {
-            allocation: components["schemas"]["Allocation"];
-            credit_type_id: string;
+        EventResult: ({
+            allocation?: components["schemas"]["Allocation"];
+            credit_type_id?: string;
             /** @description Sequence numbers of the entries written (burns, overage, corrections). */
-            entry_seqs: number[];
+            entry_seqs?: number[];
+            rating?: components["schemas"]["Rating"];
+        } & {
             id: string;
-            rating: components["schemas"]["Rating"];
+        } & {
             /** @enum {string} */
             status: "accepted";
-        } | {
+        }) | {
             id: string;
             /**
              * Format: date-time
@@ -2057,6 +2068,7 @@ export interface components {
             /** @description 1..=1000 events. */
             events: components["schemas"]["EventIn"][];
             mode?: components["schemas"]["WriteMode"] | null;
+            result_detail?: components["schemas"]["ResultDetail"] | null;
         };
         /** @description Answer to an ingest: one result per event in request order, and counts. */
         IngestResponse: {
@@ -2655,6 +2667,12 @@ export interface components {
             reason: string;
             reason_code?: string | null;
         };
+        /**
+         * @description How much an accepted event's result says. Duplicates and rejections
+         *     always carry their original time or reason.
+         * @enum {string}
+         */
+        ResultDetail: "full" | "status";
         /**
          * @description A user's role. What each may do and the default money limits are in
          *     the service spec ("Roles and approval limits").

@@ -12,6 +12,12 @@
 //! woke each other to share tasks, and the writer's CPU per event rose by
 //! 3-6 %; one thread parses about 400,000 events/s, above the duplicate
 //! replay target (docs/bench-history.md, 2026-12-04).
+//!
+//! A batch that asks for its results' status alone (`result_detail:
+//! status`) is only parsed here: it waits for the store on the HTTP
+//! worker and its small answer is rendered there, which saves the hop
+//! back through this thread, a background thread's wake-up that waits for
+//! a core (docs/server.md, "Answers with status alone").
 
 use std::future::Future;
 use std::sync::OnceLock;

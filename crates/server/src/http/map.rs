@@ -303,27 +303,34 @@ pub fn rejection(r: &RejectReason) -> api::events::EventRejection {
     out
 }
 
-pub fn ingest_result(id: &str, credit_type: Option<&str>, r: &IngestResult) -> api::events::EventResult {
-    use api::events::{Allocation, BurnLine, EventResult, Rating};
+pub fn ingest_result(
+    id: &str,
+    credit_type: Option<&str>,
+    r: &IngestResult,
+    detail: api::events::ResultDetail,
+) -> api::events::EventResult {
+    use api::events::{AcceptedDetail, Allocation, BurnLine, EventResult, Rating, ResultDetail};
     match r {
         IngestResult::Accepted { rating, allocation, entries } => EventResult::Accepted {
             id: id.to_owned(),
-            credit_type_id: credit_type.unwrap_or_default().to_owned(),
-            rating: Rating {
-                credits: rating.credits.get(),
-                credits_per_unit: rating.credits_per_unit,
-                rate_version: rating.rate_version,
-                from_override: rating.from_override,
-            },
-            allocation: Allocation {
-                burns: allocation
-                    .burns
-                    .iter()
-                    .map(|(g, c)| BurnLine { grant_id: g.to_string(), amount: c.get() })
-                    .collect(),
-                overage: allocation.overage.get(),
-            },
-            entry_seqs: entries.clone(),
+            detail: (detail == ResultDetail::Full).then(|| AcceptedDetail {
+                credit_type_id: credit_type.unwrap_or_default().to_owned(),
+                rating: Rating {
+                    credits: rating.credits.get(),
+                    credits_per_unit: rating.credits_per_unit,
+                    rate_version: rating.rate_version,
+                    from_override: rating.from_override,
+                },
+                allocation: Allocation {
+                    burns: allocation
+                        .burns
+                        .iter()
+                        .map(|(g, c)| BurnLine { grant_id: g.to_string(), amount: c.get() })
+                        .collect(),
+                    overage: allocation.overage.get(),
+                },
+                entry_seqs: entries.clone(),
+            }),
         },
         IngestResult::Duplicate { original_received_at } => {
             EventResult::Duplicate { id: id.to_owned(), original_received_at: *original_received_at }

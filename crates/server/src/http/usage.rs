@@ -11,6 +11,7 @@ use axum::Json as AxumJson;
 use chrono::{DateTime, Utc};
 use creditdesk_api::events::{
     AuthorizeRequest, AuthorizeResponse, EventIn, IngestRequest, IngestResponse, RejectedEvent, RejectedEventsQuery,
+    ResultDetail,
 };
 use creditdesk_api::{routes, Page, Paged, Problem, WriteMode};
 use creditdesk_ledger::balance::GrantStatus;
@@ -45,8 +46,9 @@ fn to_event(e: &EventIn) -> ApiResult<UsageEvent> {
 }
 
 /// Ingests up to 1,000 usage events: one result per event, in request
-/// order (accepted with rating and allocation, duplicate, or rejected with
-/// its reason and kept in the rejected store). A batch that is not
+/// order (accepted with rating and allocation, or with its status alone
+/// under `result_detail: status`; duplicate; or rejected with its reason
+/// and kept in the rejected store). A batch that is not
 /// well-formed is refused whole and nothing is stored. `mode=backfill`
 /// (admin) lifts the late window for imports.
 #[utoipa::path(post, path = "/v1/events", tag = "usage", request_body = IngestRequest,
@@ -65,14 +67,26 @@ pub async fn ingest(
     // Let in by its size before its body is read (`admission`); the
     // permit is held until the answer is ready.
     let _admitted = state.ingest_admission.admit(admission::declared_length(&request)).await?;
-    // Parsing, the store's answer and its rendering are bulk work.
-    let (mut response, stages) = bulk::run(async move {
+    // Parsing is bulk work, and so is a full answer's rendering: that
+    // batch is written and answered on the ingest thread. A status-only
+    // answer is small, so it waits for the store and is rendered here,
+    // without a second hop through the ingest thread (docs/server.md,
+    // "Answers with status alone").
+    let (outcome, mut stages) = bulk::run(async move {
         let mut stages = Stages::new(arrived);
         let Json(req) = Json::<IngestRequest>::from_request(request, &state).await?;
-        let response = ingest_batch(state, caller, request_id, key, req, &mut stages).await?;
-        Ok((response, stages))
+        let batch = Batch::prepare(state, caller, request_id, key, req)?;
+        let outcome = match batch.detail {
+            ResultDetail::Full => Ok(batch.write(&mut stages).await?),
+            ResultDetail::Status => Err(batch),
+        };
+        Ok((outcome, stages))
     })
     .await?;
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(batch) => batch.write(&mut stages).await?,
+    };
     response.headers_mut().insert("server-timing", stages.header(arrived.elapsed()));
     Ok(response)
 }
@@ -118,72 +132,111 @@ impl Stages {
     }
 }
 
-async fn ingest_batch(
+/// A checked batch, ready for the store.
+struct Batch {
     state: AppState,
-    caller: Caller,
-    request_id: Option<String>,
-    key: Option<String>,
-    req: IngestRequest,
-    stages: &mut Stages,
-) -> ApiResult<Response> {
-    caller.require(Action::Ingest)?;
-    let mode = match req.mode.unwrap_or(WriteMode::Live) {
-        WriteMode::Live => IngestMode::Live,
-        WriteMode::Backfill => {
-            caller.require(Action::Backfill)?;
-            IngestMode::Backfill
-        }
-    };
-    let key = idempotency::key(&caller, key, routes::EVENTS, &[], &req)?;
-    let mut events = Vec::with_capacity(req.events.len());
-    for (i, e) in req.events.iter().enumerate() {
-        events.push(to_event(e).map_err(|err| err.nest(&format!("events[{i}]")))?);
-    }
-    let ids: Vec<String> = req.events.iter().map(|e| e.id.clone()).collect();
-    let products: Vec<ProductId> = events.iter().map(|e| e.product.clone()).collect();
-    let catalog = state.store.catalog();
-    let render: Render<Vec<IngestResult>> = Arc::new(move |results: &Vec<IngestResult>| {
-        let out = ids
-            .iter()
-            .zip(&products)
-            .zip(results)
-            .map(|((id, p), r)| {
-                let ct = catalog.product(p).ok().map(|p| p.credit_type.to_string());
-                map::ingest_result(id, ct.as_deref(), r)
-            })
-            .collect();
-        idempotency::json(StatusCode::OK, &IngestResponse::new(out))
-    });
-    let actor = ActorId::new(caller.actor())?;
-    let store = state.store.clone();
-    // The call's audit row commits with the batch (replays included).
-    let row =
-        audit::call_row(&state, &caller, &Method::POST, routes::EVENTS, routes::EVENTS.to_owned(), request_id, "ok");
-    let timing = WriteTiming::start();
-    stages.sent = stages.arrived.elapsed();
-    stages.write = Some(timing.clone());
-    let (recorded, results) = idempotency::run(key, render, |idem| async move {
-        store.ingest_audited(events, mode, actor, idem, Some(row), Some(timing)).await
-    })
-    .await?;
-    stages.answered = stages.arrived.elapsed();
-    if let Some(results) = results {
-        let mut counts = [0u64; 3];
-        for r in &results {
-            counts[match r {
-                IngestResult::Accepted { .. } => 0,
-                IngestResult::Duplicate { .. } => 1,
-                IngestResult::Rejected { .. } => 2,
-            }] += 1;
-        }
-        for (status, n) in ["accepted", "duplicate", "rejected"].into_iter().zip(counts) {
-            if n > 0 {
-                metrics::counter!("creditdesk_ingest_events_total", "status" => status).increment(n);
+    key: Option<creditdesk_store::IdempotencyKey>,
+    events: Vec<UsageEvent>,
+    mode: IngestMode,
+    actor: ActorId,
+    row: creditdesk_store::workflow::AuditEntry,
+    detail: ResultDetail,
+    render: Render<Vec<IngestResult>>,
+}
+
+impl Batch {
+    /// Checks the caller's rights and the events' shapes (nothing is
+    /// written if any fails) and prepares the answer's rendering.
+    fn prepare(
+        state: AppState,
+        caller: Caller,
+        request_id: Option<String>,
+        key: Option<String>,
+        req: IngestRequest,
+    ) -> ApiResult<Batch> {
+        caller.require(Action::Ingest)?;
+        let mode = match req.mode.unwrap_or(WriteMode::Live) {
+            WriteMode::Live => IngestMode::Live,
+            WriteMode::Backfill => {
+                caller.require(Action::Backfill)?;
+                IngestMode::Backfill
             }
+        };
+        let key = idempotency::key(&caller, key, routes::EVENTS, &[], &req)?;
+        let mut events = Vec::with_capacity(req.events.len());
+        for (i, e) in req.events.iter().enumerate() {
+            events.push(to_event(e).map_err(|err| err.nest(&format!("events[{i}]")))?);
         }
-        metrics::counter!("creditdesk_ingest_batches_total").increment(1);
+        let ids: Vec<String> = req.events.iter().map(|e| e.id.clone()).collect();
+        let detail = req.result_detail.unwrap_or_default();
+        // Each accepted event's credit type, for full results only.
+        let products: Vec<ProductId> = match detail {
+            ResultDetail::Full => events.iter().map(|e| e.product.clone()).collect(),
+            ResultDetail::Status => Vec::new(),
+        };
+        let catalog = state.store.catalog();
+        let render: Render<Vec<IngestResult>> = Arc::new(move |results: &Vec<IngestResult>| {
+            let out = ids
+                .iter()
+                .zip(results)
+                .enumerate()
+                .map(|(i, (id, r))| {
+                    let ct = products.get(i).and_then(|p| catalog.product(p).ok()).map(|p| p.credit_type.to_string());
+                    map::ingest_result(id, ct.as_deref(), r, detail)
+                })
+                .collect();
+            idempotency::json(StatusCode::OK, &IngestResponse::new(out))
+        });
+        let actor = ActorId::new(caller.actor())?;
+        // The call's audit row commits with the batch (replays included).
+        let row = audit::call_row(
+            &state,
+            &caller,
+            &Method::POST,
+            routes::EVENTS,
+            routes::EVENTS.to_owned(),
+            request_id,
+            "ok",
+        );
+        Ok(Batch { state, key, events, mode, actor, row, detail, render })
     }
-    Ok(audit::audited(recorded.into_response()))
+
+    /// Sends the batch to the store, waits for its group's commit and
+    /// renders the answer (or replays the one recorded under its key).
+    async fn write(self, stages: &mut Stages) -> ApiResult<Response> {
+        let Batch { state, key, events, mode, actor, row, render, .. } = self;
+        let store = state.store.clone();
+        let timing = WriteTiming::start();
+        stages.sent = stages.arrived.elapsed();
+        stages.write = Some(timing.clone());
+        let (recorded, results) = idempotency::run(key, render, |idem| async move {
+            store.ingest_audited(events, mode, actor, idem, Some(row), Some(timing)).await
+        })
+        .await?;
+        stages.answered = stages.arrived.elapsed();
+        if let Some(results) = results {
+            count_results(&results);
+        }
+        Ok(audit::audited(recorded.into_response()))
+    }
+}
+
+/// The ingest counters of `/metrics`.
+fn count_results(results: &[IngestResult]) {
+    let mut counts = [0u64; 3];
+    for r in results {
+        counts[match r {
+            IngestResult::Accepted { .. } => 0,
+            IngestResult::Duplicate { .. } => 1,
+            IngestResult::Rejected { .. } => 2,
+        }] += 1;
+    }
+    for (status, n) in ["accepted", "duplicate", "rejected"].into_iter().zip(counts) {
+        if n > 0 {
+            metrics::counter!("creditdesk_ingest_events_total", "status" => status).increment(n);
+        }
+    }
+    metrics::counter!("creditdesk_ingest_batches_total").increment(1);
 }
 
 /// Rebuilds the stored reason (the store keeps it as JSON tagged by `code`).

@@ -483,6 +483,17 @@ async fn ingest_results_with_status_alone() {
     assert_eq!(again["results"][0]["status"], "duplicate");
     assert!(again["results"][0]["original_received_at"].is_string(), "{again}");
 
+    // Under a key, the writer renders the same short answer once and
+    // replays it; the other setting under that key is a conflict.
+    let keyed = json!({"events": [s.event("e3", "c1", "1", 5)], "result_detail": "status"});
+    let first = s.post_keyed(admin, "/v1/events", &keyed, Some("k-status")).await;
+    assert_eq!(first.body["results"][0], json!({"status": "accepted", "id": "e3"}), "{}", first.text);
+    let replay = s.post_keyed(admin, "/v1/events", &keyed, Some("k-status")).await;
+    assert_eq!((replay.header("idempotent-replayed"), replay.text.as_str()), (Some("true"), first.text.as_str()));
+    let mut full = keyed.clone();
+    full["result_detail"] = json!("full");
+    s.post_keyed(admin, "/v1/events", &full, Some("k-status")).await.problem(409, "idempotency_conflict");
+
     // The same burn in the ledger as the fully answered event's.
     let e1 = s.read("/v1/customers/c1/ledger?event=e1").await["items"].clone();
     let e2 = s.read("/v1/customers/c1/ledger?event=e2").await["items"].clone();

@@ -72,20 +72,20 @@ pub async fn ingest(
     // answer is small, so it waits for the store and is rendered here,
     // without a second hop through the ingest thread (docs/server.md,
     // "Answers with status alone").
-    let (outcome, mut stages) = bulk::run(async move {
+    let (handed, mut stages) = bulk::run(async move {
         let mut stages = Stages::new(arrived);
         let Json(req) = Json::<IngestRequest>::from_request(request, &state).await?;
         let batch = Batch::prepare(state, caller, request_id, key, req)?;
-        let outcome = match batch.detail {
-            ResultDetail::Full => Ok(batch.write(&mut stages).await?),
-            ResultDetail::Status => Err(batch),
+        let handed = match batch.detail {
+            ResultDetail::Full => Handed::Answered(batch.write(&mut stages).await?),
+            ResultDetail::Status => Handed::ToWrite(Box::new(batch)),
         };
-        Ok((outcome, stages))
+        Ok((handed, stages))
     })
     .await?;
-    let mut response = match outcome {
-        Ok(response) => response,
-        Err(batch) => batch.write(&mut stages).await?,
+    let mut response = match handed {
+        Handed::Answered(response) => response,
+        Handed::ToWrite(batch) => batch.write(&mut stages).await?,
     };
     response.headers_mut().insert("server-timing", stages.header(arrived.elapsed()));
     Ok(response)
@@ -130,6 +130,14 @@ impl Stages {
         // Names and digits only: always a valid header value.
         axum::http::HeaderValue::from_str(&text).unwrap_or(axum::http::HeaderValue::from_static(""))
     }
+}
+
+/// What the ingest thread hands back to the HTTP worker.
+enum Handed {
+    /// Written and answered in full.
+    Answered(Response),
+    /// Checked, to be written and answered with status alone.
+    ToWrite(Box<Batch>),
 }
 
 /// A checked batch, ready for the store.

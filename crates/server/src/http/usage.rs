@@ -97,9 +97,10 @@ struct Stages {
     arrived: Instant,
     /// Admission, and the hop to the ingest thread.
     admit: Duration,
-    /// From arrival until the batch was sent to the store.
+    /// From arrival until the batch was sent to the store (a status-only
+    /// batch: by the HTTP worker, after the hand-back from the ingest thread).
     sent: Duration,
-    /// From arrival until the answer was rendered, back on the ingest thread.
+    /// From arrival until the answer was rendered, where it was sent from.
     answered: Duration,
     write: Option<Arc<WriteTiming>>,
 }

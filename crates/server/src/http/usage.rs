@@ -20,7 +20,7 @@ use creditdesk_ledger::event::{RejectReason, UsageEvent, MAX_QUANTITY_SCALE};
 use creditdesk_ledger::ids::{ActorId, CustomerId, EventId, ProductId};
 use creditdesk_ledger::rating::rate;
 use creditdesk_ledger::Credits;
-use creditdesk_store::{RejectedRecord, WriteTiming};
+use creditdesk_store::{RejectedRecord, Store, WriteTiming};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -143,7 +143,7 @@ enum Handed {
 
 /// A checked batch, ready for the store.
 struct Batch {
-    state: AppState,
+    store: Store,
     key: Option<creditdesk_store::IdempotencyKey>,
     events: Vec<UsageEvent>,
     mode: IngestMode,
@@ -207,14 +207,13 @@ impl Batch {
             request_id,
             "ok",
         );
-        Ok(Batch { state, key, events, mode, actor, row, detail, render })
+        Ok(Batch { store: state.store.clone(), key, events, mode, actor, row, detail, render })
     }
 
     /// Sends the batch to the store, waits for its group's commit and
     /// renders the answer (or replays the one recorded under its key).
     async fn write(self, stages: &mut Stages) -> ApiResult<Response> {
-        let Batch { state, key, events, mode, actor, row, render, .. } = self;
-        let store = state.store.clone();
+        let Batch { store, key, events, mode, actor, row, render, .. } = self;
         let timing = WriteTiming::start();
         stages.sent = stages.arrived.elapsed();
         stages.write = Some(timing.clone());

@@ -82,6 +82,12 @@ impl Resp {
             .collect()
     }
 
+    /// The `Server-Timing` header's stage names, in order.
+    #[allow(dead_code)] // used by some test binaries only
+    pub fn stage_names(&self) -> Vec<String> {
+        self.server_timing().into_iter().map(|(name, _)| name).collect()
+    }
+
     /// The problem's `code` (panics with the body if it is not a problem).
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_else(|| panic!("not a problem ({}): {}", self.status, self.text))

@@ -439,7 +439,7 @@ async fn a_burn_block_cannot_be_changed_or_removed() {
     let s = store(&dir).await;
     s.grant(grant("g1", 10)).await.unwrap();
     let zeta = other_customer(&s, "zeta", 10).await;
-    // Two customers staged: the group moves one (an eighth, rounded up).
+    // Two customers staged: the group moves one (a sixteenth, rounded up).
     let batch = vec![event("e-1".into(), 1), UsageEvent { customer: zeta, ..event("e-2".into(), 1) }];
     s.ingest(batch, IngestMode::Live, ActorId::new("i").unwrap()).await.unwrap();
     drop(s);

@@ -47,6 +47,18 @@ const MOVE_STAGED: [&str; 2] = [
     "DELETE FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1))",
 ];
 
+/// Each group moves the staged blocks of one in this many of the customers
+/// it staged blocks for, those staged longest: a group moves about as many
+/// blocks as it stages, and each customer's blocks wait about this many
+/// groups, so its two index tails in `burn_blocks` are written once for
+/// that many blocks. Moving every customer every so many groups instead
+/// would make that group as slow as all of them (BENCHMARKS.md, "What a
+/// commit writes now"). 8 until 2026-12-05: 16 gave the lower ack p99 at
+/// 100,000 events/s in each of six interleaved rounds (by 1.2 ms at the
+/// median), and 32 fell between the two (BENCHMARKS.md, "Moving a
+/// sixteenth of the staged customers").
+const MOVE_ONE_IN: usize = 16;
+
 /// Registers what the store's SQL needs on a connection: `utc_day(t)`, the
 /// UTC day (floored) of a time in microseconds, `quarters_add(a, b)`, the
 /// sum of two burn days' quarter-hour blobs, and `burn_block(burns)`,
@@ -241,12 +253,8 @@ impl<'c, 'r> LiteDb<'c, 'r> {
     }
 
     /// The `k` staged customers whose oldest staged block is oldest, as a
-    /// JSON array for [`MOVE_STAGED`]. `k` is an eighth of the customers
-    /// the group staged blocks for, so a group moves about as many blocks
-    /// as it stages, and each customer's blocks wait about eight groups:
-    /// its index tails are written once for eight blocks, and all at once
-    /// every eighth group would make that group as slow as eight
-    /// (BENCHMARKS.md, "What a commit writes now"). Read in staging order
+    /// JSON array for [`MOVE_STAGED`]. `k` is one in [`MOVE_ONE_IN`] of
+    /// the customers the group staged blocks for. Read in staging order
     /// until `k` are found, not grouped over the whole table.
     fn staged_to_move(&self, k: usize) -> Result<String> {
         let mut stmt = self.conn.prepare_cached(STAGED_IN_ORDER)?;
@@ -375,9 +383,10 @@ impl Db for LiteDb<'_, '_> {
 
     /// Burns are staged in `burn_blocks_recent`, a block per customer,
     /// credit type, booked day and recorded time (in entry-number order
-    /// within it), and then the staged blocks of an eighth of the staged
-    /// customers move to `burn_blocks` ([`MOVE_STAGED`]); everything else
-    /// goes to `entries`, a row each. Called once per write group.
+    /// within it), and then the staged blocks of one in [`MOVE_ONE_IN`] of
+    /// the staged customers move to `burn_blocks` ([`MOVE_STAGED`]);
+    /// everything else goes to `entries`, a row each. Called once per write
+    /// group.
     fn insert_entries(&mut self, entries: &[Entry]) -> Result<()> {
         static ENTRIES: Rows = Rows::new(rows::INSERT_ENTRY_HEAD, 15, "");
         static BLOCKS: Rows = Rows::new(
@@ -416,7 +425,7 @@ impl Db for LiteDb<'_, '_> {
         // Every group moves, burns or not, so staged blocks drain when
         // ingest stops (an empty staging table costs three cheap statements).
         let group_customers = blocks.chunk_by(|a, b| a.0 .0 == b.0 .0).count();
-        let customers = self.staged_to_move(group_customers.div_ceil(8).max(1))?;
+        let customers = self.staged_to_move(group_customers.div_ceil(MOVE_ONE_IN).max(1))?;
         for sql in MOVE_STAGED {
             self.conn.prepare_cached(sql)?.execute([&customers])?;
         }

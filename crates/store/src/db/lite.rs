@@ -55,8 +55,9 @@ const MOVE_STAGED: [&str; 2] = [
 /// would make that group as slow as all of them (BENCHMARKS.md, "What a
 /// commit writes now"). 8 until 2026-12-05: 16 gave the lower ack p99 at
 /// 100,000 events/s in each of six interleaved rounds (by 1.2 ms at the
-/// median); 32 fell between the two, and 24 was lower in three rounds of
-/// six (BENCHMARKS.md, "Moving a sixteenth of the staged customers").
+/// median); 32 fell between the two, and 24 was no better (lower in
+/// three rounds of six; BENCHMARKS.md, "Moving a sixteenth of the staged
+/// customers").
 const MOVE_ONE_IN: usize = 16;
 
 /// Registers what the store's SQL needs on a connection: `utc_day(t)`, the

@@ -30,29 +30,21 @@ use crate::sqlite::static_rows::StaticRows;
 /// limit of 32,766).
 const CHUNK: usize = 64;
 
-/// The staged blocks not yet moved, oldest first, with their customers: a
-/// group reads them until it has the customers it moves and the oldest
-/// block it leaves staged ([`LiteDb::staged_to_move`]).
-const STAGED_IN_ORDER: &str = "SELECT id, customer_id FROM burn_blocks_staged ORDER BY id";
+/// The staged blocks' customers, oldest block first: a group reads them
+/// until it has the customers it moves ([`LiteDb::staged_to_move`]).
+const STAGED_IN_ORDER: &str = "SELECT customer_id FROM burn_blocks_recent ORDER BY id";
 
-/// A group's move of some customers' staged blocks (`?1`, a JSON array):
-/// appended to `burn_blocks` in its index order (new ids, so the table's
-/// inserts go to its last page: migration 10), each customer's last block
-/// recorded as moved in `staged_moved`, and the blocks before `?2` (the
-/// oldest block still not moved) out of the staging table, whose guard
-/// checks each is in `burn_blocks`. They leave in staging order, from the
-/// table's first pages, not customer by customer from all over it
-/// (migration 11). The insert and the delete run without a statement
-/// journal (OR FAIL, and the guard raises FAIL), as [`Rows`] explains.
-const MOVE_STAGED: [&str; 3] = [
+/// A group's move of those customers' staged blocks: appended to
+/// `burn_blocks` in its index order (new ids, so the table's inserts go to
+/// its last page: migration 10), then out of the staging table (its guard
+/// checks each is moved). Both run without a statement journal (OR FAIL,
+/// and the guard raises FAIL), as [`Rows`] explains.
+const MOVE_STAGED: [&str; 2] = [
     "INSERT OR FAIL INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
      SELECT customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns \
-     FROM burn_blocks_staged WHERE customer_id IN (SELECT value FROM json_each(?1)) \
+     FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1)) \
      ORDER BY customer_id, credit_type_id, id",
-    "INSERT INTO staged_moved (customer_id, through) SELECT customer_id, MAX(id) FROM burn_blocks_recent \
-     WHERE customer_id IN (SELECT value FROM json_each(?1)) GROUP BY customer_id \
-     ON CONFLICT (customer_id) DO UPDATE SET through = excluded.through",
-    "DELETE FROM burn_blocks_recent WHERE id < ?1",
+    "DELETE FROM burn_blocks_recent WHERE customer_id IN (SELECT value FROM json_each(?1))",
 ];
 
 /// Each group moves the staged blocks of one in this many of the customers
@@ -219,14 +211,6 @@ impl rusqlite::ToSql for P<'_> {
     }
 }
 
-/// What a group moves: its customers (a JSON array, for `json_each`) and
-/// the oldest staged block that stays unmoved (`i64::MAX` when none does).
-#[derive(Debug, PartialEq, Eq)]
-struct StagedMove {
-    customers: String,
-    leave_before: i64,
-}
-
 /// A SQLite connection as a [`Db`]. Borrows it: the store keeps the
 /// connection (and its statement cache) for its whole life. The writer's
 /// also lends its multi-row statements bound in place
@@ -273,25 +257,18 @@ impl<'c, 'r> LiteDb<'c, 'r> {
     /// JSON array for [`MOVE_STAGED`]. `k` is one in [`MOVE_ONE_IN`] of
     /// the customers the group staged blocks for. Read in staging order
     /// until `k` are found, not grouped over the whole table.
-    fn staged_to_move(&self, k: usize) -> Result<StagedMove> {
+    fn staged_to_move(&self, k: usize) -> Result<String> {
         let mut stmt = self.conn.prepare_cached(STAGED_IN_ORDER)?;
         let mut rows = stmt.query([])?;
         let mut customers: Vec<String> = Vec::with_capacity(k);
-        let mut leave_before = i64::MAX;
-        while let Some(row) = rows.next()? {
-            let customer = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-            if customers.iter().any(|c| c == customer) {
-                continue;
+        while customers.len() < k {
+            let Some(row) = rows.next()? else { break };
+            let customer = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            if !customers.iter().any(|c| c == customer) {
+                customers.push(customer.to_owned());
             }
-            if customers.len() == k {
-                // The oldest block that stays staged: all before it are moved.
-                leave_before = row.get(0)?;
-                break;
-            }
-            customers.push(customer.to_owned());
         }
-        let customers = serde_json::to_string(&customers).map_err(crate::error::StoreError::corrupt)?;
-        Ok(StagedMove { customers, leave_before })
+        serde_json::to_string(&customers).map_err(crate::error::StoreError::corrupt)
     }
 
     fn run(&self, sql: &str, params: &[P<'_>], each: Each<'_>) -> Result<()> {
@@ -449,11 +426,10 @@ impl Db for LiteDb<'_, '_> {
         // Every group moves, burns or not, so staged blocks drain when
         // ingest stops (an empty staging table costs three cheap statements).
         let group_customers = blocks.chunk_by(|a, b| a.0 .0 == b.0 .0).count();
-        let to_move = self.staged_to_move(group_customers.div_ceil(MOVE_ONE_IN).max(1))?;
-        let [move_blocks, mark_moved, leave] = MOVE_STAGED;
-        self.conn.prepare_cached(move_blocks)?.execute([&to_move.customers])?;
-        self.conn.prepare_cached(mark_moved)?.execute([&to_move.customers])?;
-        self.conn.prepare_cached(leave)?.execute([to_move.leave_before])?;
+        let customers = self.staged_to_move(group_customers.div_ceil(MOVE_ONE_IN).max(1))?;
+        for sql in MOVE_STAGED {
+            self.conn.prepare_cached(sql)?.execute([&customers])?;
+        }
         Ok(())
     }
 
@@ -621,9 +597,7 @@ mod tests {
     /// `quarters_add` adds quarter by quarter, in either stored form, and
     /// refuses an overflow rather than wrapping.
     /// A group moves the customers whose oldest staged block is oldest,
-    /// as many as it is asked for, each once, and the blocks before the
-    /// oldest one left unmoved may leave; blocks already moved are passed
-    /// over.
+    /// as many as it is asked for, each once.
     #[test]
     fn the_customers_staged_longest_move_first() {
         let staged = |customers: &[&str]| {
@@ -641,19 +615,12 @@ mod tests {
             }
             conn
         };
-        let to_move = |customers: &str, leave_before: i64| StagedMove { customers: customers.into(), leave_before };
-        // Blocks 1-6.
         let conn = staged(&["c", "a", "c", "b", "a", "d"]);
         let db = LiteDb::new(&conn);
-        assert_eq!(db.staged_to_move(1).unwrap(), to_move(r#"["c"]"#, 2));
-        assert_eq!(db.staged_to_move(2).unwrap(), to_move(r#"["c","a"]"#, 4));
-        assert_eq!(db.staged_to_move(3).unwrap(), to_move(r#"["c","a","b"]"#, 6));
-        assert_eq!(db.staged_to_move(9).unwrap(), to_move(r#"["c","a","b","d"]"#, i64::MAX));
-        // `c` moved through its block 3: its blocks 1 and 3 are passed over.
-        conn.execute("INSERT INTO staged_moved (customer_id, through) VALUES ('c', 3)", []).unwrap();
-        assert_eq!(db.staged_to_move(1).unwrap(), to_move(r#"["a"]"#, 4));
-        assert_eq!(db.staged_to_move(2).unwrap(), to_move(r#"["a","b"]"#, 6));
-        assert_eq!(LiteDb::new(&staged(&[])).staged_to_move(1).unwrap(), to_move("[]", i64::MAX));
+        assert_eq!(db.staged_to_move(1).unwrap(), r#"["c"]"#);
+        assert_eq!(db.staged_to_move(3).unwrap(), r#"["c","a","b"]"#);
+        assert_eq!(db.staged_to_move(9).unwrap(), r#"["c","a","b","d"]"#);
+        assert_eq!(LiteDb::new(&staged(&[])).staged_to_move(1).unwrap(), "[]");
     }
 
     #[test]
@@ -709,8 +676,7 @@ mod tests {
     }
 
     /// A customer's burns of a booked day are read through the blocks of
-    /// that day: a range of `burn_blocks_booked`, not a scan of blocks; and
-    /// its staged blocks from just past the last it had moved.
+    /// that day: a range of `burn_blocks_booked`, not a scan of blocks.
     #[test]
     fn burns_are_read_through_the_blocks_of_their_booked_day() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -728,14 +694,6 @@ mod tests {
             assert!(
                 plan.iter().any(|p| p.contains(
                     "burn_blocks USING INDEX burn_blocks_booked (customer_id=? AND credit_type_id=? AND booked_day"
-                )),
-                "{plan:?}"
-            );
-            // Staged blocks not yet moved: past the customer's last moved
-            // block by the index, not read and then dropped.
-            assert!(
-                plan.iter().any(|p| p.contains(
-                    "USING INDEX burn_blocks_recent_customer (customer_id=? AND credit_type_id=? AND rowid>?)"
                 )),
                 "{plan:?}"
             );
@@ -785,7 +743,7 @@ mod tests {
         let blocks: Vec<(String, String, i64, i64)> = conn
             .prepare(
                 "SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks UNION ALL \
-                 SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks_staged ORDER BY 1, 2, 3",
+                 SELECT customer_id, credit_type_id, booked_day, n FROM burn_blocks_recent ORDER BY 1, 2, 3",
             )
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))

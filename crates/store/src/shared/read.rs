@@ -50,7 +50,7 @@ macro_rules! lite_entries {
             $cond,
             " UNION ALL SELECT ",
             $cols,
-            " FROM burn_blocks_staged, burn_block(burns) WHERE ",
+            " FROM burn_blocks_recent, burn_block(burns) WHERE ",
             $blocks,
             " AND ",
             $cond
@@ -226,7 +226,7 @@ const LAST_RECORDED: Sql = Sql::each(
      AND credit_type_id = ?2 ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM (SELECT \
      recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
      ORDER BY recorded_at DESC LIMIT 1) UNION ALL SELECT recorded_at FROM (SELECT recorded_at FROM \
-     burn_blocks_staged WHERE customer_id = ?1 AND credit_type_id = ?2 AND recorded_at <= ?3 \
+     burn_blocks_recent WHERE customer_id = ?1 AND credit_type_id = ?2 AND recorded_at <= ?3 \
      ORDER BY recorded_at DESC LIMIT 1) ORDER BY 1 DESC LIMIT 1",
     "SELECT recorded_at FROM entries WHERE customer_id = ?1 AND recorded_at <= ?3 AND credit_type_id = ?2 \
      ORDER BY recorded_at DESC LIMIT 1",
@@ -266,7 +266,7 @@ pub(crate) fn balance<D: Db + ?Sized>(
 pub(crate) const BOOKED_AFTER: Sql = Sql::each(
     "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 UNION ALL \
      SELECT 1 FROM burn_blocks WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_day >= utc_day(?3) \
-     AND booked_max > ?3 UNION ALL SELECT 1 FROM burn_blocks_staged WHERE customer_id = ?1 \
+     AND booked_max > ?3 UNION ALL SELECT 1 FROM burn_blocks_recent WHERE customer_id = ?1 \
      AND credit_type_id = ?2 AND booked_max > ?3 LIMIT 1",
     "SELECT 1 FROM entries WHERE customer_id = ?1 AND credit_type_id = ?2 AND booked_at > ?3 LIMIT 1",
 );
@@ -344,7 +344,7 @@ pub(crate) fn burn_series<D: Db + ?Sized>(
 const BLOCK_WINDOW: Sql = Sql::same(
     "SELECT recorded_at FROM (SELECT recorded_at FROM burn_blocks WHERE customer_id = ?1 AND recorded_at <= ?2 \
      AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) ORDER BY recorded_at DESC LIMIT ?4 + 1) \
-     UNION ALL SELECT recorded_at FROM (SELECT recorded_at FROM burn_blocks_staged WHERE customer_id = ?1 \
+     UNION ALL SELECT recorded_at FROM (SELECT recorded_at FROM burn_blocks_recent WHERE customer_id = ?1 \
      AND recorded_at <= ?2 AND (CAST(?3 AS TEXT) IS NULL OR credit_type_id = ?3) \
      ORDER BY recorded_at DESC LIMIT ?4 + 1) ORDER BY 1 DESC LIMIT 1 OFFSET ?4",
 );
@@ -420,7 +420,7 @@ pub(crate) fn ledger<D: Db + ?Sized>(
             };
             let sql = format!(
                 "{rows} UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks, burn_block(burns) WHERE {blocks} AND {cond} \
-                 UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks_staged, burn_block(burns) WHERE {blocks} AND {cond}{order}"
+                 UNION ALL SELECT {ENTRY_COLUMNS} FROM burn_blocks_recent, burn_block(burns) WHERE {blocks} AND {cond}{order}"
             );
             read(db, &sql, &mut items)?;
             let complete =
@@ -649,7 +649,7 @@ const USAGE_ENTRY_SLOTS: Sql = Sql::each(
         " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks, burn_block(burns) \
          WHERE booked_day >= utc_day(?1) AND booked_day <= utc_day(?2) AND ",
         usage_entry_slots!(),
-        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks_staged, burn_block(burns) \
+        " UNION ALL SELECT credit_type_id, booked_at, kind, amount FROM burn_blocks_recent, burn_block(burns) \
          WHERE booked_day >= utc_day(?1) AND booked_day <= utc_day(?2) AND ",
         usage_entry_slots!(),
         ") GROUP BY 1, 2, 3"

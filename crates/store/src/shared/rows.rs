@@ -105,7 +105,7 @@ pub(crate) const ENTRIES_OF_EVENT: Sql = Sql::each(
         " FROM burn_blocks, burn_block(burns) WHERE customer_id = ?1 AND credit_type_id = ?2 \
          AND booked_day = utc_day(?3) AND booked_at = ?3 AND event_id = ?4 UNION ALL SELECT ",
         entry_columns!(),
-        " FROM burn_blocks_staged, burn_block(burns) WHERE customer_id = ?1 AND credit_type_id = ?2 \
+        " FROM burn_blocks_recent, burn_block(burns) WHERE customer_id = ?1 AND credit_type_id = ?2 \
          AND booked_day = utc_day(?3) AND booked_at = ?3 AND event_id = ?4"
     )),
     entries_of_event!(""),

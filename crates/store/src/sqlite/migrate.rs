@@ -16,7 +16,6 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_burn_blocks.sql")),
     (9, include_str!("../../migrations/sqlite/0009_staged_burn_blocks.sql")),
     (10, include_str!("../../migrations/sqlite/0010_moved_blocks_appended.sql")),
-    (11, include_str!("../../migrations/sqlite/0011_staged_blocks_leave_in_order.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -88,7 +87,7 @@ mod tests {
             .collect()
         };
         let before = rows(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), (4..=latest()).collect::<Vec<_>>());
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6, 7, 8, 9, 10]);
         assert_eq!(rows(&conn), before);
         let err = conn.execute("DELETE FROM entries", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
@@ -124,7 +123,7 @@ mod tests {
         let mut conn = at_version(6);
         stage_burn(&conn);
         conn.execute("INSERT INTO ledger_days VALUES ('acme', 'api', 0, 0, 'g1', 'burn', -3)", []).unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), (7..=latest()).collect::<Vec<_>>());
+        assert_eq!(migrate(&mut conn).unwrap(), vec![7, 8, 9, 10]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
         assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
@@ -137,7 +136,7 @@ mod tests {
     fn burns_staged_by_version_7_move_with_their_rollups_before_blocks() {
         let mut conn = at_version(7);
         stage_burn(&conn);
-        assert_eq!(migrate(&mut conn).unwrap(), (8..=latest()).collect::<Vec<_>>());
+        assert_eq!(migrate(&mut conn).unwrap(), vec![8, 9, 10]);
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT amount FROM entries WHERE seq = 7 AND event_id = 'e1'"), -3);
         assert_eq!(count("SELECT SUM(amount) FROM ledger_days"), -3);
@@ -153,47 +152,5 @@ mod tests {
             let err = conn.execute(sql, []).unwrap_err().to_string();
             assert!(err.contains("append-only"), "{err}");
         }
-    }
-
-    /// Version 11 rebuilds the staging table: blocks a version-10 build
-    /// staged stay staged under their numbers, still guarded, and a
-    /// number is never given out again once the table has emptied (a
-    /// customer's last moved block must not cover a later one).
-    #[test]
-    fn staged_blocks_keep_their_numbers_and_numbers_are_not_reused() {
-        let mut conn = at_version(10);
-        let stage = |conn: &Connection, customer: &str| {
-            conn.execute(
-                "INSERT INTO burn_blocks_recent (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, \
-                 burns) VALUES (?1, 'api', 0, 5, 6, 1, x'01')",
-                [customer],
-            )
-            .unwrap();
-        };
-        for customer in ["acme", "zeta", "acme"] {
-            stage(&conn, customer);
-        }
-        assert_eq!(migrate(&mut conn).unwrap(), vec![11]);
-        let ids = |conn: &Connection| -> Vec<(i64, String)> {
-            conn.prepare("SELECT id, customer_id FROM burn_blocks_staged ORDER BY id")
-                .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect()
-        };
-        assert_eq!(ids(&conn), vec![(1, "acme".into()), (2, "zeta".into()), (3, "acme".into())]);
-        let err = conn.execute("DELETE FROM burn_blocks_recent", []).unwrap_err().to_string();
-        assert!(err.contains("append-only"), "{err}");
-        // Moved (copied, then marked) they may leave; the next is number 4.
-        conn.execute_batch(
-            "INSERT INTO burn_blocks (customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns) \
-             SELECT customer_id, credit_type_id, booked_day, booked_max, recorded_at, n, burns FROM burn_blocks_recent; \
-             INSERT INTO staged_moved VALUES ('acme', 3), ('zeta', 2); DELETE FROM burn_blocks_recent;",
-        )
-        .unwrap();
-        assert_eq!(ids(&conn), vec![]);
-        stage(&conn, "acme");
-        assert_eq!(ids(&conn), vec![(4, "acme".into())]);
     }
 }

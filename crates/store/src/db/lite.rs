@@ -408,12 +408,13 @@ impl Db for LiteDb<'_, '_> {
         let mut keyed: Vec<_> = burns.into_iter().map(|e| (block_of(e), e)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         // (block key, latest booked time, burns, the encoded block)
+        let mut encoder = crate::sqlite::burn_block::Encoder::default();
         let blocks: Vec<_> = keyed
             .chunk_by(|a, b| a.0 == b.0)
             .map(|chunk| {
                 let block: Vec<&Entry> = chunk.iter().map(|(_, e)| *e).collect();
                 let booked_max = block.iter().map(|e| ts(e.booked_at)).max().unwrap_or_default();
-                (chunk[0].0, booked_max, block.len() as i64, crate::sqlite::burn_block::encode(&block))
+                (chunk[0].0, booked_max, block.len() as i64, encoder.encode(&block))
             })
             .collect();
         let params: Vec<P<'_>> = blocks

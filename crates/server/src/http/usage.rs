@@ -214,8 +214,12 @@ impl Batch {
     /// renders the answer (or replays the one recorded under its key).
     async fn write(self, stages: &mut Stages) -> ApiResult<Response> {
         let Batch { store, key, events, mode, actor, row, render, .. } = self;
-        let timing = WriteTiming::start();
+        // `sent` before the store's clock starts: the other way round, a
+        // pause between the two (the thread preempted) counted in both
+        // `parse` and `queue`, and the stages added up to more than the
+        // total.
         stages.sent = stages.arrived.elapsed();
+        let timing = WriteTiming::start();
         stages.write = Some(timing.clone());
         let (recorded, results) = idempotency::run(key, render, |idem| async move {
             store.ingest_audited(events, mode, actor, idem, Some(row), Some(timing)).await

@@ -249,18 +249,19 @@ impl Db for PgDb<'_> {
         for v in [&mut id, &mut cust, &mut prod, &mut ct] {
             v.reserve(n);
         }
-        for s in events {
+        let texts = events.iter().map(rows::EventText::of).collect::<Result<Vec<_>>>()?;
+        for (s, t) in events.iter().zip(&texts) {
             let e = &s.event;
             id.push(e.id.as_str());
             cust.push(e.customer.as_str());
             prod.push(e.product.as_str());
             ct.push(s.credit_type.as_str());
-            qty.push(e.quantity.to_string());
+            qty.push(t.quantity.as_str());
             at.push(ts(e.timestamp));
-            props.push(serde_json::to_string(&e.properties).map_err(StoreError::corrupt)?);
+            props.push(t.properties.as_ref());
             recv.push(ts(s.received_at));
             cred.push(micros(s.rating.credits));
-            cpu.push(s.rating.credits_per_unit.to_string());
+            cpu.push(t.credits_per_unit.as_str());
             ver.push(ts(s.rating.rate_version));
             ov.push(s.rating.from_override);
         }

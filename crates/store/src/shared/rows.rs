@@ -191,11 +191,12 @@ macro_rules! insert_event_head {
 pub(crate) const INSERT_EVENT_HEAD: &str = insert_event_head!();
 
 /// An event's values that are text rendered from other types (quantity,
-/// properties, credits per unit): made first, so the parameters can borrow them.
+/// properties, credits per unit): made first, so the parameters can borrow
+/// them. Both backends store these texts.
 pub(crate) struct EventText {
-    quantity: String,
-    properties: Cow<'static, str>,
-    credits_per_unit: String,
+    pub(crate) quantity: String,
+    pub(crate) properties: Cow<'static, str>,
+    pub(crate) credits_per_unit: String,
 }
 
 impl EventText {

@@ -181,6 +181,16 @@ enum Op {
         change: Change,
         again: Option<Change>,
     },
+    /// A new id in one batch with copies before and after it: a rejected
+    /// copy first (far in the future) if `rejected_first`, the event, each
+    /// of `changes`, and a rejected copy last. Which copy is stored, and
+    /// what the others are answered, follows batch order.
+    Copies {
+        customer: usize,
+        product: usize,
+        rejected_first: bool,
+        changes: Vec<Change>,
+    },
     Void {
         which: prop::sample::Index,
     },
@@ -271,6 +281,8 @@ fn op() -> impl Strategy<Value = Op> {
                 Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill, properties }),
         2 => (any::<prop::sample::Index>(), change(), prop::option::weighted(0.3, change()))
             .prop_map(|(which, change, again)| Op::Resend { which, change, again }),
+        1 => (0..2usize, 0..3usize, any::<bool>(), prop::collection::vec(change(), 0..3))
+            .prop_map(|(customer, product, rejected_first, changes)| Op::Copies { customer, product, rejected_first, changes }),
         1 => any::<prop::sample::Index>().prop_map(|which| Op::Void { which }),
         1 => any::<prop::sample::Index>().prop_map(|which| Op::Reverse { which }),
         3 => (1..60i64).prop_map(|hours| Op::Advance { hours }),
@@ -361,6 +373,27 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
             let ev = which.get(&p.events);
             let batch = [Some(*change), *again].into_iter().flatten().map(|c| changed(ev.clone(), c)).collect();
             ingest_both(p, batch, IngestMode::Live, &actor)?;
+        }
+        Op::Copies { customer, product, rejected_first, changes } => {
+            let now = p.now();
+            let ev = UsageEvent {
+                id: EventId::new(format!("e{n}")).unwrap(),
+                customer: CustomerId::new(CUSTOMERS[*customer]).unwrap(),
+                product: ProductId::new(PRODUCTS[*product].0).unwrap(),
+                quantity: Decimal::new(15, 1),
+                timestamp: now - TimeDelta::minutes(5),
+                properties: properties(1),
+            };
+            let future = UsageEvent { timestamp: now + TimeDelta::days(30), ..ev.clone() };
+            let mut batch = Vec::new();
+            if *rejected_first {
+                batch.push(future.clone());
+            }
+            batch.push(ev.clone());
+            batch.extend(changes.iter().map(|c| changed(ev.clone(), *c)));
+            batch.push(future);
+            ingest_both(p, batch, IngestMode::Live, &actor)?;
+            p.events.push(ev);
         }
         Op::Void { which } => {
             if p.grants.is_empty() {

@@ -244,6 +244,18 @@ fn properties(which: usize) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().unwrap().clone()
 }
 
+/// The usage event of op `n` (its id is `e{n}`).
+fn usage(n: usize, customer: usize, product: usize, quantity: Decimal, at: DateTime<Utc>, props: usize) -> UsageEvent {
+    UsageEvent {
+        id: EventId::new(format!("e{n}")).unwrap(),
+        customer: CustomerId::new(CUSTOMERS[customer]).unwrap(),
+        product: ProductId::new(PRODUCTS[product].0).unwrap(),
+        quantity,
+        timestamp: at,
+        properties: properties(props),
+    }
+}
+
 fn changed(mut ev: UsageEvent, change: Change) -> UsageEvent {
     match change {
         Change::None => {}
@@ -354,14 +366,7 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
         Op::Use { customer, product, quantity, hours_ago, minutes_ahead, backfill, properties: props } => {
             let now = p.now();
             let ts = now - TimeDelta::hours(*hours_ago) + TimeDelta::minutes(i64::from(*minutes_ahead));
-            let ev = UsageEvent {
-                id: EventId::new(format!("e{n}")).unwrap(),
-                customer: CustomerId::new(CUSTOMERS[*customer]).unwrap(),
-                product: ProductId::new(PRODUCTS[*product].0).unwrap(),
-                quantity: Decimal::new(i64::from(*quantity), 1),
-                timestamp: ts,
-                properties: properties(*props),
-            };
+            let ev = usage(n, *customer, *product, Decimal::new(i64::from(*quantity), 1), ts, *props);
             let mode = if *backfill { IngestMode::Backfill } else { IngestMode::Live };
             ingest_both(p, vec![ev.clone()], mode, &actor)?;
             p.events.push(ev);
@@ -376,14 +381,7 @@ fn apply(p: &mut Pair, op: &Op, n: usize) -> Result<(), TestCaseError> {
         }
         Op::Copies { customer, product, rejected_first, changes } => {
             let now = p.now();
-            let ev = UsageEvent {
-                id: EventId::new(format!("e{n}")).unwrap(),
-                customer: CustomerId::new(CUSTOMERS[*customer]).unwrap(),
-                product: ProductId::new(PRODUCTS[*product].0).unwrap(),
-                quantity: Decimal::new(15, 1),
-                timestamp: now - TimeDelta::minutes(5),
-                properties: properties(1),
-            };
+            let ev = usage(n, *customer, *product, Decimal::new(15, 1), now - TimeDelta::minutes(5), 1);
             let future = UsageEvent { timestamp: now + TimeDelta::days(30), ..ev.clone() };
             let mut batch = Vec::new();
             if *rejected_first {

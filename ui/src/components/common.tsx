@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type HTMLAttributes, type KeyboardEvent, type ReactNode } from "react";
 import type { AppError, S } from "../api";
 import { clock, money, moneyExact } from "../lib/format";
 
@@ -165,10 +165,22 @@ export function usePaged<T>(
 }
 
 /** Table rows: Enter opens, arrow keys move between rows. */
-export function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void) {
+function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void) {
   if (e.key === "Enter") open();
   if (e.key === "ArrowDown") (e.currentTarget.nextElementSibling as HTMLElement | null)?.focus();
   if (e.key === "ArrowUp") (e.currentTarget.previousElementSibling as HTMLElement | null)?.focus();
+}
+
+type RowProps = Omit<HTMLAttributes<HTMLTableRowElement>, "className" | "tabIndex" | "onClick" | "onKeyDown">;
+
+/** A table row that opens (or toggles) something: by click, or Enter once
+ *  focused; the arrow keys move between rows. `selected` marks the one open. */
+export function OpenRow({ onOpen, selected = false, children, ...rest }: RowProps & { onOpen: () => void; selected?: boolean }) {
+  return (
+    <tr {...rest} tabIndex={0} className={selected ? "clickable selected" : "clickable"} onClick={onOpen} onKeyDown={(e) => rowKeys(e, onOpen)}>
+      {children}
+    </tr>
+  );
 }
 
 /** "Load more" under a paged list. */

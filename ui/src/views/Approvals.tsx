@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, usePaged } from "../components/common";
+import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, usePaged } from "../components/common";
 import { roleList } from "../components/GrantDialog";
 import { groupDecimal, instant } from "../lib/format";
 
@@ -97,12 +97,10 @@ export function Approvals({
             </thead>
             <tbody>
               {items.map((a) => (
-                <tr
+                <OpenRow
                   key={a.id}
-                  tabIndex={0}
-                  className={`clickable${a.id === chosen?.id ? " selected" : ""}`}
-                  onClick={() => setChosen(a)}
-                  onKeyDown={(e) => rowKeys(e, () => setChosen(a))}
+                  selected={a.id === chosen?.id}
+                  onOpen={() => setChosen(a)}
                   data-approval={a.id}
                   data-testid="approval-row"
                 >
@@ -113,7 +111,7 @@ export function Approvals({
                   <td>{a.exceeded.replace("_", "-")}</td>
                   <td>{a.requested_by}</td>
                   <td className={`status-${a.status}`}>{a.status}</td>
-                </tr>
+                </OpenRow>
               ))}
             </tbody>
           </table>

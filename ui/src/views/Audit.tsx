@@ -1,6 +1,6 @@
 import { Fragment, useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { Money, DataAgeBar, Empty, ErrorBox, Loading, rowKeys } from "../components/common";
+import { Money, DataAgeBar, Empty, ErrorBox, Loading, OpenRow } from "../components/common";
 import { instant, localInputToUtc } from "../lib/format";
 
 /** Roles the server lets read the audit log. */
@@ -108,12 +108,9 @@ export function Audit({ role }: { role: S["Role"] }) {
           <tbody>
             {page.items.map((r) => (
               <Fragment key={r.id}>
-              <tr
-                tabIndex={0}
-                className="clickable"
+              <OpenRow
                 aria-expanded={open === r.id}
-                onClick={() => setOpen(open === r.id ? null : r.id)}
-                onKeyDown={(e) => rowKeys(e, () => setOpen(open === r.id ? null : r.id))}
+                onOpen={() => setOpen(open === r.id ? null : r.id)}
                 data-testid="audit-row"
               >
                 <td className="when">{instant(r.at)}</td>
@@ -127,7 +124,7 @@ export function Audit({ role }: { role: S["Role"] }) {
                 <td className="num">{r.value ? <Money m={r.value} /> : ""}</td>
                 <td className={r.outcome === "refused" || r.outcome === "failed" ? "warn" : undefined}>{r.outcome}</td>
                 <td className="mono">{r.rule ?? ""}</td>
-              </tr>
+              </OpenRow>
               {open === r.id && (
                 <tr className="explain-row">
                   <td colSpan={8}>

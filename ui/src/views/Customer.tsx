@@ -8,6 +8,7 @@ import {
   ErrorBox,
   Loading,
   LoadMore,
+  OpenRow,
   useAfterFirstPaint,
   useCommand,
   usePaged,
@@ -459,11 +460,8 @@ function LedgerLine({
   const disputable = (e.kind === "burn" || e.kind === "overage") && !!e.event_id;
   return (
     <>
-      <tr
-        tabIndex={0}
-        className="clickable"
-        onClick={onToggle}
-        onKeyDown={(k) => k.key === "Enter" && onToggle()}
+      <OpenRow
+        onOpen={onToggle}
         aria-expanded={open}
         data-testid="ledger-row"
         data-kind={e.kind}
@@ -489,7 +487,7 @@ function LedgerLine({
             />
           )}
         </td>
-      </tr>
+      </OpenRow>
       {open && (
         <tr className="explain-row">
           <td colSpan={8} data-testid="ledger-explanation">

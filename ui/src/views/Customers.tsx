@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { api, type S } from "../api";
-import { DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, usePaged } from "../components/common";
+import { DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, usePaged } from "../components/common";
 import { day, groupDecimal } from "../lib/format";
 
 type Sort = S["CustomerSort"];
@@ -150,7 +150,7 @@ function SortHeader({
 function CustomerRow({ c, onOpen }: { c: S["CustomerSummary"]; onOpen: (id: string) => void }) {
   const wallets = c.wallets.length > 0 ? c.wallets : [undefined];
   return (
-    <tr tabIndex={0} className="clickable" onClick={() => onOpen(c.id)} onKeyDown={(e) => rowKeys(e, () => onOpen(c.id))} data-customer={c.id}>
+    <OpenRow onOpen={() => onOpen(c.id)} data-customer={c.id}>
       <td>
         <div className="name">{c.name}</div>
         <div className="sub">
@@ -180,6 +180,6 @@ function CustomerRow({ c, onOpen }: { c: S["CustomerSummary"]; onOpen: (id: stri
       <td className="num" data-testid="open-disputes">
         {c.open_disputes}
       </td>
-    </tr>
+    </OpenRow>
   );
 }

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
-import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, rowKeys, useCommand, usePaged } from "../components/common";
+import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, useCommand, usePaged } from "../components/common";
 import { ReasonSelect } from "../components/Dialog";
 import { roleList } from "../components/GrantDialog";
 import { groupDecimal, instant, signed } from "../lib/format";
@@ -77,12 +77,10 @@ export function Disputes({
           </thead>
           <tbody>
             {items.map((d) => (
-              <tr
+              <OpenRow
                 key={d.id}
-                tabIndex={0}
-                className={`clickable${d.id === openId ? " selected" : ""}`}
-                onClick={() => onOpen(d.id)}
-                onKeyDown={(e) => rowKeys(e, () => onOpen(d.id))}
+                selected={d.id === openId}
+                onOpen={() => onOpen(d.id)}
                 data-dispute={d.id}
                 data-testid="dispute-row"
               >
@@ -93,7 +91,7 @@ export function Disputes({
                 <td className={d.overdue ? "warn" : undefined}>{slaText(d, now)}</td>
                 <td>{d.assignee ?? "—"}</td>
                 <td>{d.ticket_ref}</td>
-              </tr>
+              </OpenRow>
             ))}
           </tbody>
         </table>

@@ -2,7 +2,10 @@
 //! their products and how usage of each is distributed, rate cards and
 //! burn orders.
 
-use super::*;
+use creditdesk_ledger::catalog::{BurnOrder, BurnOrderKey, OverageMode};
+use rust_decimal::Decimal;
+
+use super::SeedError;
 
 /// The three demo credit types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,17 @@
 //! The demo customers: tiers, funding, volume, seasonality, growth and
 //! churn, and the names and references they are listed under.
 
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use creditdesk_ledger::ids::CustomerId;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+
+use super::catalog::{Ct, BATCH_EN, CTS, CUSTOM_INFER, PRODUCTS, REALTIME};
+use super::numbers::normal;
+use super::{SeedError, SeedOptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tier {
@@ -182,7 +192,7 @@ fn company_name(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>, idx: usize) -
     name
 }
 
-pub(super) fn external_ref(rng: &mut ChaCha8Rng, taken: &mut HashSet<u32>) -> String {
+fn external_ref(rng: &mut ChaCha8Rng, taken: &mut HashSet<u32>) -> String {
     loop {
         let n = rng.random_range(10_000..100_000u32);
         if taken.insert(n) {

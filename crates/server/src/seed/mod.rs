@@ -69,30 +69,16 @@
 //! customers, a half-finished seed) is refused rather than mixed with demo
 //! data.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Utc};
 use creditdesk_api::Role;
-use creditdesk_ledger::catalog::{BurnOrder, BurnOrderKey, CreditType, OverageMode, Product, RateCard, RateVersion};
 use creditdesk_ledger::clock::ManualClock;
-use creditdesk_ledger::engine::{IngestMode, IngestResult};
-use creditdesk_ledger::entry::Attribution;
-use creditdesk_ledger::event::UsageEvent;
-use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant, RolloverPolicy};
-use creditdesk_ledger::ids::{ActorId, ContractId, CreditTypeId, CustomerId, EventId, GrantId, ProductId, ReasonCode};
-use creditdesk_ledger::{Currency, LedgerError, Money};
-use creditdesk_store::{AdminOp, Customer, SqliteStore, StoreError, StoreOptions, User};
-use futures_util::future::join_all;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rust_decimal::Decimal;
-use serde_json::{Map, Value};
-
-use crate::auth::{hash_token, new_token};
+use creditdesk_ledger::LedgerError;
+use creditdesk_store::{SqliteStore, StoreError, StoreOptions};
 
 mod catalog;
 mod customers;
@@ -100,11 +86,9 @@ mod numbers;
 mod plan;
 mod sim;
 
-use catalog::*;
-use customers::*;
-use numbers::*;
-use plan::*;
-use sim::*;
+use catalog::CTS;
+use plan::Plan;
+use sim::Sim;
 
 /// How big a dataset to generate, and from which seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,14 @@
 //! Deterministic random streams, the distributions drawn from them, and
 //! the date and amount helpers the generator uses.
 
-use super::*;
+use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
+use creditdesk_ledger::{Currency, Money};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+
+use super::catalog::Ct;
+use super::SeedError;
 
 /// A random stream per purpose and key, independent of how many draws any
 /// other stream made. ChaCha8 is value-stable across `rand_chacha` releases.

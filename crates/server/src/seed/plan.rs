@@ -3,7 +3,16 @@
 //! outage, duplicated purchases and disputes), and the tags of the random
 //! streams.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc, Weekday};
+use rand::Rng;
+use rust_decimal::Decimal;
+
+use super::catalog::Ct;
+use super::customers::{make_profiles, Profile, EVENTS_PER_CUSTOMER_DAY};
+use super::numbers::{month_start, next_month, nice, rng_for};
+use super::{SeedError, SeedOptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Campaign {

@@ -2,7 +2,32 @@
 //! and sends the day's sweeps, grants, voids, disputes and usage through the
 //! store, in a fixed order.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use creditdesk_api::Role;
+use creditdesk_ledger::catalog::{CreditType, OverageMode, Product, RateCard, RateVersion};
+use creditdesk_ledger::clock::ManualClock;
+use creditdesk_ledger::engine::{IngestMode, IngestResult};
+use creditdesk_ledger::entry::Attribution;
+use creditdesk_ledger::event::UsageEvent;
+use creditdesk_ledger::grant::{GrantCategory, GrantSource, NewGrant, RolloverPolicy};
+use creditdesk_ledger::ids::{ActorId, ContractId, CreditTypeId, EventId, GrantId, ProductId, ReasonCode};
+use creditdesk_ledger::{Currency, Money};
+use creditdesk_store::{AdminOp, Customer, SqliteStore, User};
+use futures_util::future::join_all;
+use rand::Rng;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::auth::{hash_token, new_token};
+
+use super::catalog::{Ct, BATCH_EN, BATCH_EN_NEW_RATE_MILLI, BATCH_MULTI, CTS, CUSTOM_TRAIN, DIARIZATION, PRODUCTS};
+use super::customers::{Funding, Tier, BURST_MAX, BURST_MIN, BURST_P, HOUR_WEIGHTS, REGIONS};
+use super::numbers::{decimal_f64, hundredths, lognormal, money, nice, pick, poisson, rng_for};
+use super::plan::{Campaign, Plan, TAG_CAMPAIGN, TAG_DISPUTE, TAG_EVENTS, TAG_GOODWILL, TAG_OPENING, TAG_OUTAGE};
+use super::{store_err, SeedError, SeedPhase, SeedProgress, SeedUser, ADMIN_USER, OTHER_USERS};
 
 /// Usage events per ingest call (the API's batch limit).
 const BATCH_SIZE: usize = 1_000;

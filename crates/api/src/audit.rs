@@ -78,11 +78,7 @@ impl Validate for AuditQuery {
         let mut e = Errors::new();
         e.opt_id("actor", self.actor.as_deref());
         e.opt_id("customer", self.customer.as_deref());
-        if let (Some(f), Some(t)) = (self.from, self.to) {
-            if f >= t {
-                e.push("to", "must be after `from`");
-            }
-        }
+        e.window(self.from, self.to);
         e.extend(self.paging_errors());
         e.into_vec()
     }

@@ -97,11 +97,7 @@ impl Validate for ExpirationsQuery {
     fn validate(&self) -> Vec<FieldError> {
         let mut e = Errors::new();
         e.opt_id("credit_type", self.credit_type.as_deref());
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from >= to {
-                e.push("to", "must be after from");
-            }
-        }
+        e.window(self.from, self.to);
         e.into_vec()
     }
 }

@@ -286,11 +286,7 @@ impl Validate for RejectedEventsQuery {
         e.opt_id("customer", self.customer.as_deref());
         e.opt_id("product", self.product.as_deref());
         e.opt_id("code", self.code.as_deref());
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from >= to {
-                e.push("to", "must be after from");
-            }
-        }
+        e.window(self.from, self.to);
         e.extend(self.paging_errors());
         e.into_vec()
     }

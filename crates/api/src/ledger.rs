@@ -58,11 +58,7 @@ impl Validate for LedgerQuery {
         e.opt_id("product", self.product.as_deref());
         e.opt_id("grant", self.grant.as_deref());
         e.opt_id("event", self.event.as_deref());
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from >= to {
-                e.push("to", "must be after from");
-            }
-        }
+        e.window(self.from, self.to);
         e.extend(self.paging_errors());
         e.into_vec()
     }

@@ -138,11 +138,7 @@ pub struct BreakageQuery {
 impl Validate for BreakageQuery {
     fn validate(&self) -> Vec<FieldError> {
         let mut e = Errors::new();
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from >= to {
-                e.push("to", "must be after from");
-            }
-        }
+        e.window(self.from, self.to);
         e.opt_id("credit_type", self.credit_type.as_deref());
         e.opt_text("tz", self.tz.as_deref(), 64, false);
         e.into_vec()
@@ -202,9 +198,7 @@ pub struct ReconciliationQuery {
 impl Validate for ReconciliationQuery {
     fn validate(&self) -> Vec<FieldError> {
         let mut e = Errors::new();
-        if self.from >= self.to {
-            e.push("to", "must be after from");
-        }
+        e.window(Some(self.from), Some(self.to));
         e.opt_text("tz", self.tz.as_deref(), 64, false);
         e.opt_id("credit_type", self.credit_type.as_deref());
         e.opt_id("customer", self.customer.as_deref());

@@ -75,9 +75,7 @@ pub struct BurnQuery {
 impl Validate for BurnQuery {
     fn validate(&self) -> Vec<FieldError> {
         let mut e = Errors::new();
-        if self.from >= self.to {
-            e.push("to", "must be after from");
-        }
+        e.window(Some(self.from), Some(self.to));
         tz_shape(&mut e, "tz", self.tz.as_deref());
         e.opt_id("credit_type", self.credit_type.as_deref());
         e.into_vec()
@@ -169,11 +167,7 @@ impl Validate for ForecastQuery {
         let mut e = Errors::new();
         e.id("credit_type", &self.credit_type);
         e.range_u32("horizon_days", self.horizon_days, 1..=MAX_HORIZON_DAYS);
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from >= to {
-                e.push("to", "must be after from");
-            }
-        }
+        e.window(self.from, self.to);
         tz_shape(&mut e, "tz", self.tz.as_deref());
         e.into_vec()
     }

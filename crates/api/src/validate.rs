@@ -7,6 +7,8 @@
 //! products of the right credit type, ...) stay in `creditdesk-ledger`, the
 //! single place that decides them; the server runs both and merges the errors.
 
+use chrono::{DateTime, Utc};
+
 use crate::problem::FieldError;
 
 /// Longest id (bytes), as in the ledger.
@@ -32,6 +34,15 @@ pub struct Errors {
 impl Errors {
     pub fn new() -> Errors {
         Errors::default()
+    }
+
+    /// A time window: `to` must be after `from` when both are given.
+    pub fn window(&mut self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) {
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                self.push("to", "must be after from");
+            }
+        }
     }
 
     pub fn push(&mut self, field: impl Into<String>, rule: impl Into<String>) {
@@ -123,6 +134,22 @@ pub fn id_rule(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_needs_to_after_from_when_both_are_given() {
+        let t = |h: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, h, 0, 0).unwrap();
+        let check = |from, to| {
+            let mut e = Errors::new();
+            e.window(from, to);
+            e.into_vec()
+        };
+        assert_eq!(check(Some(t(1)), Some(t(2))), []);
+        assert_eq!(check(None, Some(t(2))), []);
+        assert_eq!(check(Some(t(1)), None), []);
+        for (from, to) in [(t(2), t(2)), (t(3), t(2))] {
+            assert_eq!(check(Some(from), Some(to)), [FieldError::new("to", "must be after from")]);
+        }
+    }
 
     #[test]
     fn collects_every_error_with_paths() {

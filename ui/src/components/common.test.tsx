@@ -1,6 +1,6 @@
-import { act, cleanup, render, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { useAfterFirstPaint, useCommand, usePaged } from "./common";
+import { OpenRow, useAfterFirstPaint, useCommand, usePaged } from "./common";
 
 function Probe({ run, initial }: { run: () => Promise<string>; initial?: string }) {
   const { data, busy, reload } = useCommand(run, [], initial);
@@ -73,5 +73,37 @@ describe("useAfterFirstPaint", () => {
     rerender(<FoldProbe ready={false} />);
     expect(screen.getByRole("status").textContent).toBe("below");
     vi.unstubAllGlobals();
+  });
+});
+
+describe("OpenRow", () => {
+  it("opens by click or Enter and moves with the arrow keys past an opened row's explanation", () => {
+    const open = vi.fn();
+    render(
+      <table>
+        <tbody>
+          <OpenRow onOpen={() => open("a")} selected data-testid="a">
+            <td>a</td>
+          </OpenRow>
+          <tr data-testid="explanation">
+            <td>why a</td>
+          </tr>
+          <OpenRow onOpen={() => open("b")} data-testid="b">
+            <td>b</td>
+          </OpenRow>
+        </tbody>
+      </table>,
+    );
+    const [a, b] = [screen.getByTestId("a"), screen.getByTestId("b")];
+    expect(a.className).toBe("clickable selected");
+    expect(b.className).toBe("clickable");
+    a.focus();
+    fireEvent.keyDown(a, { key: "ArrowDown" });
+    expect(document.activeElement).toBe(b);
+    fireEvent.keyDown(b, { key: "ArrowUp" });
+    expect(document.activeElement).toBe(a);
+    fireEvent.keyDown(a, { key: "Enter" });
+    fireEvent.click(b);
+    expect(open.mock.calls).toEqual([["a"], ["b"]]);
   });
 });

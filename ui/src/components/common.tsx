@@ -167,8 +167,16 @@ export function usePaged<T>(
 /** Table rows: Enter opens, arrow keys move between rows. */
 function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void) {
   if (e.key === "Enter") open();
-  if (e.key === "ArrowDown") (e.currentTarget.nextElementSibling as HTMLElement | null)?.focus();
-  if (e.key === "ArrowUp") (e.currentTarget.previousElementSibling as HTMLElement | null)?.focus();
+  if (e.key === "ArrowDown") focusRow(e.currentTarget, "nextElementSibling");
+  if (e.key === "ArrowUp") focusRow(e.currentTarget, "previousElementSibling");
+}
+
+/** Focuses the nearest focusable row that way, past the rows between that
+ *  are not (an opened row's explanation). */
+function focusRow(from: Element, way: "nextElementSibling" | "previousElementSibling") {
+  let row = from[way];
+  while (row instanceof HTMLElement && row.tabIndex < 0) row = row[way];
+  if (row instanceof HTMLElement) row.focus();
 }
 
 type RowProps = Omit<HTMLAttributes<HTMLTableRowElement>, "className" | "tabIndex" | "onClick" | "onKeyDown">;

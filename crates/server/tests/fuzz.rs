@@ -9,54 +9,10 @@
 
 mod common;
 
-use common::Server;
+use common::{arb_json, Server};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::{json, Map, Value};
-
-fn arb_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        (-1e20f64..1e20).prop_map(|f| json!(f)),
-        "[a-zA-Z0-9 ~._/\\-]{0,12}".prop_map(Value::String),
-        prop::sample::select(vec![
-            "1",
-            "-1",
-            "0",
-            "1.5",
-            "1e3",
-            "0.0000001",
-            "99999999999999999999999",
-            "2026-03-10T11:00:00Z",
-            "2026-03-10T12:30:00+01:00",
-            "1999-01-01T00:00:00Z",
-            "c1",
-            "c2",
-            "transcribe",
-            "diarize",
-            "batch",
-            "paid",
-            "promotional",
-            "purchase",
-            "goodwill",
-            "backfill",
-            "live",
-            "",
-            "g~x",
-            "USD",
-        ])
-        .prop_map(|s| json!(s)),
-    ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<String, Value>>())),
-        ]
-    })
-}
+use serde_json::{json, Value};
 
 /// Values a client might plausibly send for some field: most pass the JSON
 /// layer, so the shape and ledger rules (and the write path) get exercised.

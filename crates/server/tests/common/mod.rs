@@ -11,8 +11,9 @@ use creditdesk_ledger::clock::ManualClock;
 use creditdesk_server::{auth, http, AppState};
 use creditdesk_store::{AdminOp, SqliteStore, Store, StoreOptions, User};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use proptest::prelude::*;
 use reqwest::header::HeaderMap;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 
 /// Runs a test body on SQLite and on PostgreSQL: `both!(body, name_sqlite,
@@ -50,7 +51,9 @@ pub struct Server {
     pub http: reqwest::Client,
     /// An admin's bearer token.
     pub admin: String,
-    _dir: TempDir,
+    dir: TempDir,
+    /// The PostgreSQL database's URL, for a server started on one.
+    pub database_url: Option<String>,
     _serve: tokio::task::JoinHandle<()>,
 }
 
@@ -166,9 +169,9 @@ impl Server {
     async fn open(pg: Option<String>, clock: Arc<ManualClock>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions { clock: clock.clone(), ..StoreOptions::default() };
-        let store: Store = match pg {
+        let store: Store = match &pg {
             None => SqliteStore::open(dir.path().join("api.db"), options).unwrap().into(),
-            Some(url) => creditdesk_store::PgStore::open(&url, options).unwrap().into(),
+            Some(url) => creditdesk_store::PgStore::open(url, options).unwrap().into(),
         };
         let state = AppState::new(store.clone(), recorder());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -183,9 +186,15 @@ impl Server {
             clock,
             http: reqwest::Client::new(),
             admin: String::new(),
-            _dir: dir,
+            dir,
+            database_url: pg,
             _serve: serve,
         }
+    }
+
+    /// The database file of a server started on SQLite.
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("api.db")
     }
 
     /// Creates a user straight in the store; returns its token.
@@ -202,7 +211,7 @@ impl Server {
         token
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().clone();
@@ -321,4 +330,50 @@ impl Server {
     pub async fn rejected_count(&self) -> usize {
         self.read("/v1/events/rejected?limit=1000").await["items"].as_array().map_or(0, Vec::len)
     }
+}
+
+/// Arbitrary JSON, with strings and numbers near the ones the API takes
+/// (ids of the test catalog, amounts, instants, enum words).
+pub fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        (-1e20f64..1e20).prop_map(|f| json!(f)),
+        "[a-zA-Z0-9 ~._/\\-]{0,12}".prop_map(Value::String),
+        prop::sample::select(vec![
+            "1",
+            "-1",
+            "0",
+            "1.5",
+            "1e3",
+            "0.0000001",
+            "99999999999999999999999",
+            "2026-03-10T11:00:00Z",
+            "2026-03-10T12:30:00+01:00",
+            "1999-01-01T00:00:00Z",
+            "c1",
+            "c2",
+            "transcribe",
+            "diarize",
+            "batch",
+            "paid",
+            "promotional",
+            "purchase",
+            "goodwill",
+            "backfill",
+            "live",
+            "",
+            "g~x",
+            "USD",
+        ])
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<String, Value>>())),
+        ]
+    })
 }

@@ -4,7 +4,9 @@
 //! money-moving ones ([`Action::Grant`], dispute resolutions) the role's
 //! money limits then decide, inside the store's transaction, whether the
 //! action executes at once or becomes an approval request
-//! (`docs/workflows.md`). Handlers only ever call [`Caller::require`].
+//! (`docs/workflows.md`). Handlers only ever call [`Caller::require`];
+//! `crates/server/tests/every_route.rs` calls every route as every role and
+//! holds each answer to this table.
 //!
 //! | action | roles | why |
 //! |---|---|---|

@@ -273,9 +273,26 @@ impl App {
     /// `target/e2e-screenshots/<name>.png`. Taken from the X display with
     /// ImageMagick's `import`: WebKitWebDriver's own screenshot never
     /// answers when WebKit paints without compositing, as the app does.
+    ///
+    /// Every screenshot also checks that neither the page nor an open
+    /// dialog is wider than its box (a button cut off at the window's edge,
+    /// a field at the dialog's, a sideways scroll bar): layout faults the
+    /// DOM alone does not show.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // Let WebKit paint what the last DOM change drew.
         tokio::time::sleep(Duration::from_millis(250)).await;
+        let overflowing = self
+            .client
+            .execute(
+                "return [document.scrollingElement, ...document.querySelectorAll('.dialog')]
+                   .filter((d) => d.scrollWidth > d.clientWidth + 1)
+                   .map((d) => `${d.classList.contains('dialog') ? d.querySelector('header')?.textContent : 'the page'}: ${d.scrollWidth} px of content in ${d.clientWidth}`);",
+                vec![],
+            )
+            .await?;
+        if overflowing.as_array().is_some_and(|a| !a.is_empty()) {
+            bail!("{name}: content wider than its box: {overflowing}");
+        }
         let dir = target_dir().join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));

@@ -133,7 +133,7 @@ export function GrantDialog({
         <GrantResult r={result} onClose={onClose} />
       ) : (
         <DialogForm onSubmit={submit}>
-          <div className="row2">
+          <div className="row2 wide-first">
             <Field label="Credit type">
               <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type" required>
                 {d.credit_type_id === "" && <option value="">Choose...</option>}

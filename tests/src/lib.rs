@@ -281,18 +281,6 @@ impl App {
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // Let WebKit paint what the last DOM change drew.
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let overflowing = self
-            .client
-            .execute(
-                "return [document.scrollingElement, ...document.querySelectorAll('.dialog')]
-                   .filter((d) => d.scrollWidth > d.clientWidth + 1)
-                   .map((d) => `${d.classList.contains('dialog') ? d.querySelector('header')?.textContent : 'the page'}: ${d.scrollWidth} px of content in ${d.clientWidth}`);",
-                vec![],
-            )
-            .await?;
-        if overflowing.as_array().is_some_and(|a| !a.is_empty()) {
-            bail!("{name}: content wider than its box: {overflowing}");
-        }
         let dir = target_dir().join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
@@ -316,6 +304,18 @@ impl App {
         };
         if !status.success() {
             bail!("screenshot {name}: `import` exited with {status}");
+        }
+        let overflowing = self
+            .client
+            .execute(
+                "return [document.scrollingElement, ...document.querySelectorAll('.dialog')]
+                   .filter((d) => d.scrollWidth > d.clientWidth + 1)
+                   .map((d) => `${d.classList.contains('dialog') ? d.querySelector('header')?.textContent : 'the page'}: ${d.scrollWidth} px of content in ${d.clientWidth}`);",
+                vec![],
+            )
+            .await?;
+        if overflowing.as_array().is_some_and(|a| !a.is_empty()) {
+            bail!("{name}: content wider than its box: {overflowing}");
         }
         Ok(path)
     }

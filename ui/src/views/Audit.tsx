@@ -92,51 +92,53 @@ export function Audit({ role }: { role: S["Role"] }) {
       {!page && !error && <Loading what="the audit log" />}
       {page && page.items.length === 0 && <Empty>No audit records match.</Empty>}
       {page && page.items.length > 0 && (
-        <table className="data" data-testid="audit">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Target</th>
-              <th>Customer</th>
-              <th className="num">Value</th>
-              <th>Outcome</th>
-              <th>Rule</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.items.map((r) => (
-              <Fragment key={r.id}>
-              <OpenRow
-                aria-expanded={open === r.id}
-                onOpen={() => setOpen(open === r.id ? null : r.id)}
-                data-testid="audit-row"
-              >
-                <td className="when">{instant(r.at)}</td>
-                <td className="nowrap">
-                  {r.actor}
-                  <div className="sub">{r.role}</div>
-                </td>
-                <td className="mono">{r.action}</td>
-                <td className="mono wrap">{r.target ?? ""}</td>
-                <td>{r.customer_id ?? ""}</td>
-                <td className="num">{r.value ? <Money m={r.value} /> : ""}</td>
-                <td className={r.outcome === "refused" || r.outcome === "failed" ? "warn" : undefined}>{r.outcome}</td>
-                <td className="mono">{r.rule ?? ""}</td>
-              </OpenRow>
-              {open === r.id && (
-                <tr className="explain-row">
-                  <td colSpan={8}>
-                    {r.detail ?? "No detail."} · record {r.id}
-                    {r.request_id ? ` · request ${r.request_id}` : ""}
+        <div className="table-scroll">
+          <table className="data" data-testid="audit">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Actor</th>
+                <th>Action</th>
+                <th>Target</th>
+                <th>Customer</th>
+                <th className="num">Value</th>
+                <th>Outcome</th>
+                <th>Rule</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((r) => (
+                <Fragment key={r.id}>
+                <OpenRow
+                  aria-expanded={open === r.id}
+                  onOpen={() => setOpen(open === r.id ? null : r.id)}
+                  data-testid="audit-row"
+                >
+                  <td className="when">{instant(r.at)}</td>
+                  <td className="nowrap">
+                    {r.actor}
+                    <div className="sub">{r.role}</div>
                   </td>
-                </tr>
-              )}
-              </Fragment>
-            ))}
-          </tbody>
-        </table>
+                  <td className="mono">{r.action}</td>
+                  <td className="mono wrap">{r.target ?? ""}</td>
+                  <td>{r.customer_id ?? ""}</td>
+                  <td className="num">{r.value ? <Money m={r.value} /> : ""}</td>
+                  <td className={r.outcome === "refused" || r.outcome === "failed" ? "warn" : undefined}>{r.outcome}</td>
+                  <td className="mono">{r.rule ?? ""}</td>
+                </OpenRow>
+                {open === r.id && (
+                  <tr className="explain-row">
+                    <td colSpan={8}>
+                      {r.detail ?? "No detail."} · record {r.id}
+                      {r.request_id ? ` · request ${r.request_id}` : ""}
+                    </td>
+                  </tr>
+                )}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <div className="buttons">
         <button type="button" disabled={pages.length < 2 || busy} onClick={() => setPages((p) => p.slice(0, -1))}>

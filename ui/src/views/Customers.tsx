@@ -97,24 +97,26 @@ export function Customers({
         <Empty>{filtered ? "No customer matches the search and filters." : "No customers yet."}</Empty>
       )}
       {list.items.length > 0 && (
-        <table className="data customers" data-testid="customers-table">
-          <thead>
-            <tr>
-              {header("Customer", "name")}
-              <th>Credit type</th>
-              <th className="num">Available</th>
-              <th className="num">30-day burn</th>
-              {header("Runway", "runway", true)}
-              {header("Next expiry", "next_expiry")}
-              {header("Disputes", "open_disputes", true)}
-            </tr>
-          </thead>
-          <tbody ref={rows}>
-            {list.items.map((c) => (
-              <CustomerRow key={c.id} c={c} onOpen={onOpen} />
-            ))}
-          </tbody>
-        </table>
+        <div className="table-scroll">
+          <table className="data customers" data-testid="customers-table">
+            <thead>
+              <tr>
+                {header("Customer", "name")}
+                <th>Credit type</th>
+                <th className="num">Available</th>
+                <th className="num">30-day burn</th>
+                {header("Runway", "runway", true)}
+                {header("Next expiry", "next_expiry")}
+                {header("Disputes", "open_disputes", true)}
+              </tr>
+            </thead>
+            <tbody ref={rows}>
+              {list.items.map((c) => (
+                <CustomerRow key={c.id} c={c} onOpen={onOpen} />
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <LoadMore cursor={list.cursor} busy={list.busy} onMore={list.more} />
     </div>
@@ -172,7 +174,7 @@ function CustomerRow({ c, onOpen }: { c: S["CustomerSummary"]; onOpen: (id: stri
           </div>
         ))}
       </td>
-      <td>
+      <td className="when">
         {wallets.map((w, i) => (
           <div key={i}>{w?.next_expiry ? `${groupDecimal(w.next_expiry.amount)} on ${day(w.next_expiry.expires_at)}` : "—"}</div>
         ))}

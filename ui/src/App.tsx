@@ -130,7 +130,7 @@ export function App({ first = null }: { first?: FirstStart }) {
             id={route.id}
             reopened={reopened?.id === route.id ? reopened : undefined}
             theme={theme}
-            role={session.user.role}
+            me={session.user}
             onBack={() => setRoute({ name: "customers" })}
             onOpenDispute={(id) => setRoute({ name: "disputes", id })}
             onOpenApprovals={() => setRoute({ name: "approvals", customer: route.id })}
@@ -147,7 +147,7 @@ export function App({ first = null }: { first?: FirstStart }) {
             onOpen={(id) => setRoute({ name: "disputes", id })}
           />
         )}
-        {session && route.name === "audit" && <Audit key={session.user.user_id} role={session.user.role} />}
+        {session && route.name === "audit" && <Audit key={session.user.user_id} me={session.user} />}
         {session && route.name === "finance" && <Finance theme={theme} />}
         {route.name === "settings" && (
           <Settings session={session} onSession={setSession} themePref={themePref} onTheme={setThemePref} />

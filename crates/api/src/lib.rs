@@ -96,6 +96,7 @@ pub use validate::Validate;
     SortOrder,
     ExpiringAmount,
     me::MeResponse,
+    me::Policy,
     me::RoleLimits,
     customers::CustomerSort,
     customers::CustomerSummary,

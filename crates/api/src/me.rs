@@ -29,6 +29,28 @@ pub struct RoleLimits {
     pub approve_up_to: Option<Money>,
 }
 
+/// Who may do what: for each kind of call that not every role may make,
+/// the roles the server allows (`crates/server/src/http/policy.rs`; every
+/// role reads). The desktop app offers an action only to the roles listed
+/// here; the server still checks every call itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Policy {
+    /// Grant credits and extend expiries (through the role's limits).
+    pub grant: Vec<Role>,
+    /// Approve, reject or cancel approval requests.
+    pub decide: Vec<Role>,
+    /// Open, assign, comment on and resolve disputes.
+    pub dispute: Vec<Role>,
+    /// Void a grant's remainder.
+    pub void: Vec<Role>,
+    /// Read the audit log.
+    pub audit: Vec<Role>,
+    /// Administer the catalog, customers, users and role limits.
+    pub admin: Vec<Role>,
+    /// Ingest usage events, and write in backfill mode.
+    pub ingest: Vec<Role>,
+}
+
 /// The caller, as the server sees the bearer token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MeResponse {
@@ -45,6 +67,8 @@ pub struct MeResponse {
     pub budget_period_end: DateTime<Utc>,
     /// The deployment's currency: every limit and money value is in it.
     pub currency: String,
+    /// Which roles may make which calls (the same for every caller).
+    pub policy: Policy,
 }
 
 #[cfg(test)]
@@ -65,8 +89,18 @@ mod tests {
             budget_period_start: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
             budget_period_end: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
             currency: "USD".into(),
+            policy: Policy {
+                grant: vec![Role::SupportAgent, Role::Admin],
+                decide: vec![Role::Admin],
+                dispute: vec![Role::SupportAgent],
+                void: vec![Role::Finance, Role::Admin],
+                audit: vec![],
+                admin: vec![Role::Admin],
+                ingest: vec![Role::Admin],
+            },
         };
         let v = serde_json::to_value(&me).unwrap();
+        assert_eq!(v["policy"]["void"], serde_json::json!(["finance", "admin"]));
         assert_eq!(v["limits"]["per_action"]["amount"], "50");
         assert_eq!(v["budget_period_start"], "2026-03-01T00:00:00Z");
         assert_eq!(serde_json::from_value::<MeResponse>(v).unwrap(), me);

@@ -649,6 +649,25 @@ fn every_route_answers_each_role_as_the_policy_says() {
         }
         (s, approval, doc, tokens)
     });
+    // The policy `/v1/me` publishes, from which the desktop app offers
+    // actions, is the one every route enforces below.
+    let me = rt.block_on(s.read("/v1/me"));
+    for (action, method, template) in [
+        ("grant", Method::POST, "/v1/grants"),
+        ("decide", Method::POST, "/v1/approvals/{id}/approve"),
+        ("dispute", Method::POST, "/v1/disputes"),
+        ("void", Method::POST, "/v1/grants/{id}/void"),
+        ("audit", Method::GET, "/v1/audit"),
+        ("admin", Method::POST, "/v1/admin/customers"),
+        ("ingest", Method::POST, "/v1/events"),
+    ] {
+        let mut published: Vec<&str> =
+            me["policy"][action].as_array().expect(action).iter().filter_map(Value::as_str).collect();
+        let mut enforced = allowed_roles(&method, template).to_vec();
+        published.sort_unstable();
+        enforced.sort_unstable();
+        assert_eq!(published, enforced, "/v1/me's policy for {action}");
+    }
     let db = Database::of(&s);
     let mut n = 0;
     for (template, methods) in doc["paths"].as_object().expect("paths") {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { S } from "../api";
+import { caller } from "../lib/testing";
 import { extendRefusal } from "./ExtendDialog";
 
 const live = {
@@ -10,10 +11,11 @@ const live = {
 
 describe("extendRefusal", () => {
   it("offers an extension of a live, expiring grant with credits left to anyone who may grant", () => {
-    expect(extendRefusal("support_agent", live)).toBeNull();
-    expect(extendRefusal("viewer", live)).toMatch(/Viewers/);
-    expect(extendRefusal("admin", { ...live, status: "expired" })).toMatch(/expired grant/);
-    expect(extendRefusal("admin", { ...live, grant: { ...live.grant, expires_at: null } })).toMatch(/never expires/);
-    expect(extendRefusal("admin", { ...live, remaining: "0.000" })).toMatch(/Nothing is left/);
+    const granter = caller("viewer", { grant: ["viewer"] });
+    expect(extendRefusal(granter, live)).toBeNull();
+    expect(extendRefusal(caller("admin", { grant: ["viewer"] }), live)).toBe("Your role (admin) cannot change grants.");
+    expect(extendRefusal(granter, { ...live, status: "expired" })).toMatch(/expired grant/);
+    expect(extendRefusal(granter, { ...live, grant: { ...live.grant, expires_at: null } })).toMatch(/never expires/);
+    expect(extendRefusal(granter, { ...live, remaining: "0.000" })).toMatch(/Nothing is left/);
   });
 });

@@ -1,13 +1,14 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { day, groupDecimal, isZero, localInputToUtc, money, utcToLocalInput } from "../lib/format";
+import { may, roleName } from "../lib/policy";
 import { ErrorBox } from "./common";
 import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 import { PendingNotice } from "./GrantDialog";
 
-/** Why the grant's expiry cannot be extended by `role`, or null when it can be asked for. */
-export function extendRefusal(role: S["Role"], g: S["GrantBalance"]): string | null {
-  if (role === "viewer") return "Viewers cannot change grants.";
+/** Why the caller cannot extend the grant's expiry, or null when it can ask to. */
+export function extendRefusal(me: S["MeResponse"], g: S["GrantBalance"]): string | null {
+  if (!may(me, "grant")) return `Your role (${roleName(me.role)}) cannot change grants.`;
   if (g.status !== "active") return `A ${g.status} grant cannot be extended.`;
   if (!g.grant.expires_at) return "This grant never expires.";
   if (isZero(g.remaining)) return "Nothing is left to extend.";

@@ -1,6 +1,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { S } from "../api";
+import { caller } from "../lib/testing";
 
 const previewGrant = vi.fn();
 const submitGrant = vi.fn();
@@ -129,8 +130,11 @@ describe("Dialog", () => {
 
 describe("voidRefusal", () => {
   it("says why a role may not void, and allows finance on a live grant", () => {
-    expect(voidRefusal("support_agent", "active")).toContain("Only finance or admin");
-    expect(voidRefusal("finance", "expired")).toContain("nothing left");
-    expect(voidRefusal("finance", "active")).toBeNull();
+    const policy = { void: ["support_lead", "finance"] as S["Role"][] };
+    expect(voidRefusal(caller("admin", policy), "active")).toBe(
+      "Only support lead or finance may void grants (you are admin).",
+    );
+    expect(voidRefusal(caller("finance", policy), "expired")).toContain("nothing left");
+    expect(voidRefusal(caller("support_lead", policy), "active")).toBeNull();
   });
 });

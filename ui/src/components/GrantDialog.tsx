@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, localInputToUtc, money } from "../lib/format";
+import { roleList } from "../lib/policy";
 import { ErrorBox, useCommand } from "./common";
 import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
@@ -8,13 +9,6 @@ import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from
 export const PREVIEW_DELAY = 300;
 
 const SOURCES: S["GrantSource"][] = ["goodwill", "promotion", "purchase", "plan", "migration"];
-
-/** "support lead, finance or admin" from roles. */
-export function roleList(roles: S["Role"][]): string {
-  const names = roles.map((r) => r.replace(/_/g, " "));
-  if (names.length <= 1) return names.join("");
-  return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
-}
 
 /** The preview as one sentence: executes now, or who must approve and why. */
 export function previewText(p: S["GrantPreview"]): string {

@@ -1,15 +1,13 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { groupDecimal, money } from "../lib/format";
+import { may, roleList, roleName } from "../lib/policy";
 import { ErrorBox, useCommand } from "./common";
 import { Dialog, DialogDone, DialogForm, Field, FormButtons, ReasonSelect } from "./Dialog";
 
-/** Roles the server lets void a grant (docs/workflows.md). */
-export const VOID_ROLES: S["Role"][] = ["finance", "admin"];
-
-/** Why `role` may not void, or null when it may. */
-export function voidRefusal(role: S["Role"], status: S["GrantStatus"]): string | null {
-  if (!VOID_ROLES.includes(role)) return `Only finance or admin may void grants (you are ${role.replace(/_/g, " ")}).`;
+/** Why the caller may not void, or null when it may. */
+export function voidRefusal(me: S["MeResponse"], status: S["GrantStatus"]): string | null {
+  if (!may(me, "void")) return `Only ${roleList(me.policy.void)} may void grants (you are ${roleName(me.role)}).`;
   if (status !== "active" && status !== "pending") return `A ${status} grant has nothing left to void.`;
   return null;
 }

@@ -2174,6 +2174,8 @@ export interface components {
             currency: string;
             limits: components["schemas"]["RoleLimits"];
             name: string;
+            /** @description Which roles may make which calls (the same for every caller). */
+            policy: components["schemas"]["Policy"];
             remaining_monthly_budget?: components["schemas"]["Money"] | null;
             role: components["schemas"]["Role"];
             user_id: string;
@@ -2490,6 +2492,28 @@ export interface components {
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
+        };
+        /**
+         * @description Who may do what: for each kind of call that not every role may make,
+         *     the roles the server allows (`crates/server/src/http/policy.rs`; every
+         *     role reads). The desktop app offers an action only to the roles listed
+         *     here; the server still checks every call itself.
+         */
+        Policy: {
+            /** @description Administer the catalog, customers, users and role limits. */
+            admin: components["schemas"]["Role"][];
+            /** @description Read the audit log. */
+            audit: components["schemas"]["Role"][];
+            /** @description Approve, reject or cancel approval requests. */
+            decide: components["schemas"]["Role"][];
+            /** @description Open, assign, comment on and resolve disputes. */
+            dispute: components["schemas"]["Role"][];
+            /** @description Grant credits and extend expiries (through the role's limits). */
+            grant: components["schemas"]["Role"][];
+            /** @description Ingest usage events, and write in backfill mode. */
+            ingest: components["schemas"]["Role"][];
+            /** @description Void a grant's remainder. */
+            void: components["schemas"]["Role"][];
         };
         /** @description An RFC 9457 problem document, served as `application/problem+json`. */
         Problem: Record<string, never> & {

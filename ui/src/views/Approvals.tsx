@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, usePaged } from "../components/common";
-import { roleList } from "../components/GrantDialog";
+import { roleList, roleName } from "../lib/policy";
 import { groupDecimal, instant } from "../lib/format";
 
 type Scope = S["ApprovalScope"];
@@ -74,7 +74,7 @@ export function Approvals({
         <DataAgeBar age={list.age} onRefresh={list.reload} busy={list.busy} />
       </div>
       <p className="sub">
-        You are {session.user.name} ({session.user.role.replace(/_/g, " ")}); you may approve up to{" "}
+        You are {session.user.name} ({roleName(session.user.role)}); you may approve up to{" "}
         {session.user.limits.approve_up_to ? <Money m={session.user.limits.approve_up_to} /> : "any value"}.
       </p>
       {error && <ErrorBox error={error} onRetry={list.reload} />}
@@ -175,7 +175,7 @@ function ApprovalDetail({
       <dl className="facts">
         <dt>Requested by</dt>
         <dd>
-          {a.requested_by} ({a.requested_role.replace(/_/g, " ")}) on {instant(a.requested_at)}
+          {a.requested_by} ({roleName(a.requested_role)}) on {instant(a.requested_at)}
         </dd>
         <dt>Value</dt>
         <dd><Money m={a.value} /></dd>

@@ -2,15 +2,13 @@ import { Fragment, useEffect, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { Money, DataAgeBar, Empty, ErrorBox, Loading, OpenRow } from "../components/common";
 import { instant, localInputToUtc } from "../lib/format";
-
-/** Roles the server lets read the audit log. */
-export const AUDIT_ROLES: S["Role"][] = ["support_lead", "finance", "admin"];
+import { may, roleList, roleName } from "../lib/policy";
 
 type Filter = { actor: string; customer: string; action: string; from: string; to: string };
 const EMPTY: Filter = { actor: "", customer: "", action: "", from: "", to: "" };
 
 /** The audit log, newest first: filter by actor, customer, action and time; cursor paging. */
-export function Audit({ role }: { role: S["Role"] }) {
+export function Audit({ me }: { me: S["MeResponse"] }) {
   const [draft, setDraft] = useState<Filter>(EMPTY);
   const [filter, setFilter] = useState<Filter>(EMPTY);
   const [pages, setPages] = useState<(string | null)[]>([null]);
@@ -19,7 +17,7 @@ export function Audit({ role }: { role: S["Role"] }) {
   const [busy, setBusy] = useState(true);
   const [tick, setTick] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
-  const allowed = AUDIT_ROLES.includes(role);
+  const allowed = may(me, "audit");
   const cursor = pages[pages.length - 1] ?? null;
 
   useEffect(() => {
@@ -46,7 +44,9 @@ export function Audit({ role }: { role: S["Role"] }) {
     return (
       <div className="view" data-testid="view-audit">
         <h2>Audit log</h2>
-        <Empty>The audit log is for support leads, finance and admins; you are {role.replace(/_/g, " ")}.</Empty>
+        <Empty>
+          The audit log is for {roleList(me.policy.audit)}; you are {roleName(me.role)}.
+        </Empty>
       </div>
     );
   }

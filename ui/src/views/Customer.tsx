@@ -20,6 +20,7 @@ import { VoidDialog, voidRefusal } from "../components/VoidDialog";
 import { day, groupDecimal, instant, isZero, localInputToUtc, signed } from "../lib/format";
 import { BURN_CHART_HEIGHT, FIRST_BURN_RANGE, type Reopened } from "../lib/launch";
 import { markOnce } from "../lib/marks";
+import { may, roleName } from "../lib/policy";
 import type { Theme } from "../lib/theme";
 
 /** One customer: balances, grants, burn and balance charts, ledger, balance at, explain. */
@@ -27,7 +28,7 @@ export function Customer({
   id,
   reopened,
   theme,
-  role,
+  me,
   onBack,
   onOpenDispute,
   onOpenApprovals,
@@ -36,7 +37,7 @@ export function Customer({
   /** This customer's head and burn chart, fetched at launch (lib/launch). */
   reopened?: Reopened;
   theme: Theme;
-  role: S["Role"];
+  me: S["MeResponse"];
   onBack: () => void;
   onOpenDispute: (id: string) => void;
   onOpenApprovals: () => void;
@@ -81,8 +82,8 @@ export function Customer({
           type="button"
           className="primary"
           onClick={() => setGranting(true)}
-          disabled={!data || role === "viewer"}
-          title={role === "viewer" ? "Viewers are read-only" : undefined}
+          disabled={!data || !may(me, "grant")}
+          title={may(me, "grant") ? undefined : `Your role (${roleName(me.role)}) cannot grant credits`}
           data-testid="open-grant"
         >
           Grant credits...
@@ -149,9 +150,9 @@ export function Customer({
                   />
                 )}
               </div>
-              {below && wallet && <Grants customer={id} grants={wallet.grants} role={role} onChanged={reload} />}
+              {below && wallet && <Grants customer={id} grants={wallet.grants} me={me} onChanged={reload} />}
               {below && (
-                <Ledger customer={id} creditType={ct} role={role} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
+                <Ledger customer={id} creditType={ct} me={me} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
               )}
             </>
           )}
@@ -201,12 +202,12 @@ function BalanceCard({
 function Grants({
   customer,
   grants,
-  role,
+  me,
   onChanged,
 }: {
   customer: string;
   grants: S["GrantBalance"][];
-  role: S["Role"];
+  me: S["MeResponse"];
   onChanged: () => void;
 }) {
   const [voiding, setVoiding] = useState<S["GrantBalance"] | null>(null);
@@ -234,8 +235,8 @@ function Grants({
         </thead>
         <tbody>
           {grants.map((g) => {
-            const refusal = voidRefusal(role, g.status);
-            const noExtend = extendRefusal(role, g);
+            const refusal = voidRefusal(me, g.status);
+            const noExtend = extendRefusal(me, g);
             return (
             <tr key={g.grant.id} data-grant={g.grant.id}>
               <td className="mono">{g.grant.id}</td>
@@ -298,13 +299,13 @@ const KINDS: S["EntryKind"][] = [
 function Ledger({
   customer,
   creditType,
-  role,
+  me,
   tick: outer,
   onOpenDispute,
 }: {
   customer: string;
   creditType: string;
-  role: S["Role"];
+  me: S["MeResponse"];
   tick: string;
   onOpenDispute: (id: string) => void;
 }) {
@@ -380,7 +381,7 @@ function Ledger({
         <button
           type="button"
           onClick={() => setDisputing(true)}
-          disabled={picked.length < 1 || role === "viewer"}
+          disabled={picked.length < 1 || !may(me, "dispute")}
           title={picked.length < 1 ? "Tick the usage rows the customer contests" : undefined}
           data-testid="open-dispute"
         >

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, useCommand, usePaged } from "../components/common";
 import { ReasonSelect } from "../components/Dialog";
-import { roleList } from "../components/GrantDialog";
+import { roleList } from "../lib/policy";
 import { groupDecimal, instant, signed } from "../lib/format";
 
 const STATUSES: (S["DisputeStatus"] | "")[] = ["", "open", "investigating", "awaiting_approval", "resolved", "rejected"];

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ErrorBox, Loading, Money, useCommand } from "../components/common";
 import { instant } from "../lib/format";
+import { may, roleName } from "../lib/policy";
 
 /** A limit as shown: its amount, or "unlimited" (null). */
 function Limit({ m }: { m?: S["Money"] | null }) {
@@ -14,7 +15,8 @@ function Limit({ m }: { m?: S["Money"] | null }) {
  * agent sees why a grant needs approval); only an admin may change them,
  * and the server enforces that too.
  */
-export function RoleLimits({ role }: { role: S["Role"] | undefined }) {
+export function RoleLimits({ me }: { me: S["MeResponse"] }) {
+  const editable = may(me, "admin");
   const { data, error, reload } = useCommand(() => api.roleLimits(), []);
   const [editing, setEditing] = useState<S["Role"] | null>(null);
   return (
@@ -33,7 +35,7 @@ export function RoleLimits({ role }: { role: S["Role"] | undefined }) {
               <th className="num">Alone, per month</th>
               <th className="num">Approves up to</th>
               <th>Last set</th>
-              {role === "admin" && <th></th>}
+              {editable && <th></th>}
             </tr>
           </thead>
           <tbody>
@@ -42,7 +44,7 @@ export function RoleLimits({ role }: { role: S["Role"] | undefined }) {
                 <EditRow key={r.role} entry={r} onDone={() => (setEditing(null), reload())} onCancel={() => setEditing(null)} />
               ) : (
                 <tr key={r.role} data-role={r.role}>
-                  <td>{r.role.replace(/_/g, " ")}</td>
+                  <td>{roleName(r.role)}</td>
                   <td className="num">
                     <Limit m={r.limits.per_action} />
                   </td>
@@ -56,7 +58,7 @@ export function RoleLimits({ role }: { role: S["Role"] | undefined }) {
                     {/* The service's defaults carry no meaningful time. */}
                     {r.updated_by === "system:default" ? "service default" : `${r.updated_by} · ${instant(r.updated_at)}`}
                   </td>
-                  {role === "admin" && (
+                  {editable && (
                     <td>
                       <button type="button" onClick={() => setEditing(r.role)} data-testid={`edit-limits-${r.role}`}>
                         Edit
@@ -108,7 +110,7 @@ function EditRow({ entry, onDone, onCancel }: { entry: S["RoleLimitsEntry"]; onD
   return (
     <>
       <tr data-role={entry.role} className="selected">
-        <td>{entry.role.replace(/_/g, " ")}</td>
+        <td>{roleName(entry.role)}</td>
         {input("per_action", "Per action")}
         {input("monthly", "Per month")}
         {input("approve_up_to", "Approves up to")}

@@ -99,7 +99,7 @@ export function Settings({
         )}
         {error && <ErrorBox error={error} />}
       </section>
-      {session && <RoleLimits role={session.user.role} />}
+      {session && <RoleLimits me={session.user} />}
       <section className="panel">
         <header>
           <h3>Theme</h3>

@@ -110,6 +110,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         budget_period_start: start,
         budget_period_end: end,
         currency,
+        policy: super::policy::wire_policy(),
     }))
 }
 

@@ -23,10 +23,26 @@
 //! Reading the catalog (credit types, products, overrides) is open to every
 //! role: the desktop app needs names, units and prices to show anything.
 
+use creditdesk_api::me::Policy;
 use creditdesk_api::Role;
 use creditdesk_store::User;
 
 use super::error::ApiError;
+
+/// The table above, for `GET /v1/me`: the desktop app offers each action
+/// only to the roles that may take it, from this and no copy of its own.
+pub fn wire_policy() -> Policy {
+    let roles = |a: Action| a.roles().to_vec();
+    Policy {
+        grant: roles(Action::Grant),
+        decide: roles(Action::Decide),
+        dispute: roles(Action::Dispute),
+        void: roles(Action::Void),
+        audit: roles(Action::Audit),
+        admin: roles(Action::Admin),
+        ingest: roles(Action::Ingest),
+    }
+}
 
 /// The authenticated user behind a request.
 #[derive(Clone, Debug)]

@@ -406,6 +406,8 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
     app.screenshot("audit").await?;
 
+    viewer_is_offered_nothing(app, server, CUSTOMER).await?;
+
     // Back to the demo admin: role limits, then an expiry extension on the
     // customer, whose view is what the next launch reopens.
     app.sign_in_as(&server.url, &server.token, "demo-admin").await?;
@@ -414,6 +416,24 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     open_customer(app, CUSTOMER).await?;
     extend_expiry(app, &admin, CUSTOMER).await?;
     app.find("[data-testid=burn-chart] svg[role=img]").await?;
+    Ok(())
+}
+
+/// A viewer reads every view and is offered no action: the app decides
+/// from `/v1/me`'s policy (ui/src/lib/policy.ts), which names no viewer.
+async fn viewer_is_offered_nothing(app: &App, server: &Server, customer: &str) -> Result<()> {
+    app.sign_in_as(&server.url, server.token_of("demo-viewer")?, "demo-viewer").await?;
+    open_customer(app, customer).await?;
+    let grant = app.find("[data-testid=open-grant]").await?;
+    assert!(!grant.is_enabled().await?, "the viewer's Grant credits... is disabled");
+    assert_eq!(grant.attr("title").await?.as_deref(), Some("Your role (viewer) cannot grant credits"));
+    let void = app.find("[data-testid=grants] button[aria-label^=Void]").await?;
+    let why = void.attr("title").await?.unwrap_or_default();
+    assert!(!void.is_enabled().await? && why.starts_with("Only finance or admin may void"), "{why}");
+    assert!(!app.find("[data-testid=open-dispute]").await?.is_enabled().await?, "no dispute for a viewer");
+    app.click("[data-testid=nav-audit]").await?;
+    app.text_when("[data-testid=view-audit]", |t| t.contains("you are viewer")).await?;
+    app.screenshot("viewer-audit").await?;
     Ok(())
 }
 

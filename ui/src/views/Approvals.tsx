@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, usePaged } from "../components/common";
-import { roleList, roleName } from "../lib/policy";
+import { may, roleList, roleName } from "../lib/policy";
 import { groupDecimal, instant } from "../lib/format";
 
 type Scope = S["ApprovalScope"];
@@ -148,6 +148,8 @@ function ApprovalDetail({
   const [done, setDone] = useState<S["ApprovalDecided"]>();
   const [busy, setBusy] = useState(false);
   const mine = a.requested_by === me.user_id || a.requested_by === me.name;
+  // Only roles the server's policy lets decide requests get the buttons.
+  const decides = may(me, "decide");
   const decide = (run: () => Promise<S["ApprovalDecided"]>) => {
     setBusy(true);
     run().then(
@@ -210,7 +212,12 @@ function ApprovalDetail({
         </p>
       )}
       {error && <ErrorBox error={error} />}
-      {shown.status === "pending" && !done && (
+      {shown.status === "pending" && !decides && (
+        <p className="sub" data-testid="approval-read-only">
+          Your role ({roleName(me.role)}) cannot decide approval requests.
+        </p>
+      )}
+      {shown.status === "pending" && !done && decides && (
         <div className="form">
           <label>
             <span className="sub">Note (the reason, required to reject)</span>

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { Money, DataAgeBar, Empty, ErrorBox, LoadMore, Loading, OpenRow, useCommand, usePaged } from "../components/common";
 import { ReasonSelect } from "../components/Dialog";
-import { roleList } from "../lib/policy";
+import { may, roleList, roleName } from "../lib/policy";
 import { groupDecimal, instant, signed } from "../lib/format";
 
 const STATUSES: (S["DisputeStatus"] | "")[] = ["", "open", "investigating", "awaiting_approval", "resolved", "rejected"];
@@ -139,6 +139,8 @@ function DisputeDetail({
   };
   const d = data?.detail.dispute;
   const open = d && (d.status === "open" || d.status === "investigating");
+  // Only roles the server's policy lets work on disputes get the actions.
+  const works = may(me, "dispute");
   return (
     <section className="panel" data-testid="dispute-detail" aria-label={`Dispute ${id}`}>
       <header>
@@ -181,7 +183,7 @@ function DisputeDetail({
             <dt>Assignee</dt>
             <dd>
               {d.assignee ?? "nobody"}{" "}
-              {open && d.assignee !== me.user_id && (
+              {open && works && d.assignee !== me.user_id && (
                 <button type="button" disabled={working} onClick={() => act(() => api.assignDispute(id, me.user_id))}>
                   Assign to me
                 </button>
@@ -253,7 +255,12 @@ function DisputeDetail({
               </li>
             ))}
           </ul>
-          {d.status !== "resolved" && d.status !== "rejected" && (
+          {d.status !== "resolved" && d.status !== "rejected" && !works && (
+            <p className="sub" data-testid="dispute-read-only">
+              Your role ({roleName(me.role)}) cannot work on disputes.
+            </p>
+          )}
+          {d.status !== "resolved" && d.status !== "rejected" && works && (
             <form
               className="inline"
               onSubmit={(e) => {
@@ -274,7 +281,7 @@ function DisputeDetail({
           )}
           {resolved && <ResolvedNotice r={resolved} />}
           {actionError && <ErrorBox error={actionError} />}
-          {open && (
+          {open && works && (
             <form
               className="form resolve"
               data-testid="resolve-form"

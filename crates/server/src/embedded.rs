@@ -69,7 +69,7 @@ pub async fn start(db: &Path) -> Result<Embedded, EmbeddedError> {
         let stopped = async move {
             let _ = shutdown.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+        if let Err(e) = axum::serve(http::without_nagle(listener), router).with_graceful_shutdown(stopped).await {
             tracing::error!(error = %e, "embedded billing API stopped");
         }
     });

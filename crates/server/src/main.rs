@@ -204,7 +204,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %listener.local_addr()?, db = %config.db, "creditdesk-server listening");
     // Graceful: stop accepting, let in-flight requests (and their batches) finish.
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(http::without_nagle(listener), http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     Ok(())

@@ -239,7 +239,7 @@ function Grants({
             const noExtend = extendRefusal(me, g);
             return (
             <tr key={g.grant.id} data-grant={g.grant.id}>
-              <td className="mono">{g.grant.id}</td>
+              <td className="mono wrap">{g.grant.id}</td>
               <td>{g.status}</td>
               <td>
                 {g.grant.category} / {g.grant.source}
@@ -249,7 +249,7 @@ function Grants({
               <td className="num">{g.grant.priority}</td>
               <td>{g.grant.products?.join(", ") ?? "all"}</td>
               <td>{g.grant.contract_id ?? "—"}</td>
-              <td>{g.grant.expires_at ? day(g.grant.expires_at) : "never"}</td>
+              <td className="when">{g.grant.expires_at ? day(g.grant.expires_at) : "never"}</td>
               <td>
                 <div className="buttons nowrap">
                   <button

@@ -107,7 +107,6 @@ postgres_bindir() {
 ensure_app_deps() {
   local missing=()
   pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
-  pkg-config --exists javascriptcoregtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
   [ -e /usr/include/xdo.h ] || missing+=(libxdo-dev)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   if [ "${#missing[@]}" -gt 0 ]; then

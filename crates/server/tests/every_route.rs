@@ -40,6 +40,28 @@ struct Call {
     key: Option<String>,
 }
 
+impl Call {
+    /// Sends the call as `token`'s holder; returns the URL it went to too.
+    fn send(&self, rt: &tokio::runtime::Runtime, s: &Server, method: &Method, token: &str) -> (Url, common::Resp) {
+        let mut url = Url::parse(&s.base).expect("base url");
+        url.path_segments_mut().expect("a base").pop_if_empty().extend(&self.path);
+        if !self.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&self.query);
+        }
+        let r = rt.block_on(async {
+            let mut req = s.http.request(method.clone(), url.clone()).bearer_auth(token);
+            if let Some(body) = &self.body {
+                req = req.json(body);
+            }
+            if let Some(key) = &self.key {
+                req = req.header("idempotency-key", key);
+            }
+            s.send(req).await
+        });
+        (url, r)
+    }
+}
+
 /// The OpenAPI document, and the ids the set-up made (so that some calls
 /// reach real customers, grants, approvals and disputes).
 struct Schema {
@@ -393,6 +415,21 @@ impl Database {
         }
     }
 
+    /// The first table that differs from `before` (another `tables()`):
+    /// its name and the rows it gained and lost; `None` when none does.
+    fn changes_since(&self, before: &BTreeMap<String, Vec<String>>) -> Option<String> {
+        let after = self.tables();
+        before.iter().find_map(|(table, rows)| {
+            let now: &[String] = after.get(table).map_or(&[], Vec::as_slice);
+            if rows.as_slice() == now {
+                return None;
+            }
+            let gained: Vec<&String> = now.iter().filter(|r| !rows.contains(r)).take(3).collect();
+            let lost: Vec<&String> = rows.iter().filter(|r| !now.contains(r)).take(3).collect();
+            Some(format!("table {table}: gained {gained:?}, lost {lost:?}"))
+        })
+    }
+
     /// Every table's rows, as text, but the rows a refusal may add.
     fn tables(&self) -> BTreeMap<String, Vec<String>> {
         match self {
@@ -459,17 +496,6 @@ fn cell(value: rusqlite::Result<rusqlite::types::ValueRef<'_>>) -> String {
     }
 }
 
-/// The rows one table gained and lost, or `None` when it is unchanged.
-fn changes(before: &[String], after: Option<&Vec<String>>) -> Option<String> {
-    let after: &[String] = after.map_or(&[], Vec::as_slice);
-    if before == after {
-        return None;
-    }
-    let gained: Vec<&String> = after.iter().filter(|r| !before.contains(r)).take(3).collect();
-    let lost: Vec<&String> = before.iter().filter(|r| !after.contains(r)).take(3).collect();
-    Some(format!("gained {gained:?}, lost {lost:?}"))
-}
-
 /// Makes a catalog, a grant, an event, an approval waiting, and a dispute;
 /// returns the ids a path parameter may name. Not the calling admin's
 /// (`u_root`): a call that revokes it would leave every later call a 401.
@@ -497,22 +523,8 @@ fn check(
     method: &Method,
     call: &Call,
 ) -> Result<u16, TestCaseError> {
-    let mut url = Url::parse(&s.base).expect("base url");
-    url.path_segments_mut().expect("a base").pop_if_empty().extend(&call.path);
-    if !call.query.is_empty() {
-        url.query_pairs_mut().extend_pairs(&call.query);
-    }
     let before = db.tables();
-    let r = rt.block_on(async {
-        let mut req = s.http.request(method.clone(), url.clone()).bearer_auth(&s.admin);
-        if let Some(body) = &call.body {
-            req = req.json(body);
-        }
-        if let Some(key) = &call.key {
-            req = req.header("idempotency-key", key);
-        }
-        s.send(req).await
-    });
+    let (url, r) = call.send(rt, s, method, &s.admin);
     let what = format!("{method} {url} {}", call.body.as_ref().map(Value::to_string).unwrap_or_default());
     prop_assert!(r.status < 500, "{what}: {} {}", r.status, r.text);
     prop_assert_ne!(r.status, 401, "the admin's token still works: {}", what);
@@ -522,11 +534,8 @@ fn check(
         prop_assert!(problem, "{what}: {}", r.text);
     }
     if r.status >= 400 || method == Method::GET {
-        let after = db.tables();
-        for (table, rows) in &before {
-            if let Some(change) = changes(rows, after.get(table)) {
-                prop_assert!(false, "{what} ({}) changed table {table}: {change}; the answer: {}", r.status, r.text);
-            }
+        if let Some(change) = db.changes_since(&before) {
+            prop_assert!(false, "{what} ({}) changed {change}; the answer: {}", r.status, r.text);
         }
     }
     Ok(r.status)
@@ -678,16 +687,8 @@ fn every_route_answers_each_role_as_the_policy_says() {
             for (role, token) in &tokens {
                 n += 1;
                 let call = call_for_roles(&method, template, &approval, n);
-                let mut url = Url::parse(&s.base).expect("base url");
-                url.path_segments_mut().expect("a base").pop_if_empty().extend(&call.path);
                 let before = db.tables();
-                let r = rt.block_on(async {
-                    let mut req = s.http.request(method.clone(), url.clone()).bearer_auth(token);
-                    if let Some(body) = &call.body {
-                        req = req.json(body);
-                    }
-                    s.send(req).await
-                });
+                let (url, r) = call.send(&rt, &s, &method, token);
                 let what = format!("{role}: {method} {url}");
                 assert!(r.status < 500, "{what}: {} {}", r.status, r.text);
                 let refused_for_role = r.status == 403 && r.body["code"] == "insufficient_permission";
@@ -695,10 +696,7 @@ fn every_route_answers_each_role_as_the_policy_says() {
                     assert!(!refused_for_role, "{what} is allowed by the policy: {}", r.text);
                 } else {
                     assert!(refused_for_role, "{what} is not allowed by the policy: {} {}", r.status, r.text);
-                    let after = db.tables();
-                    for (table, rows) in &before {
-                        assert_eq!(changes(rows, after.get(table)), None, "{what} changed table {table}");
-                    }
+                    assert_eq!(db.changes_since(&before), None, "{what} wrote");
                 }
             }
         }

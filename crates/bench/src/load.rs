@@ -537,7 +537,7 @@ impl Prober {
 /// timer: it counts whole milliseconds and rounds each deadline up to
 /// the next one, so every batch went out up to a millisecond after it
 /// was due (the sender's lateness p50 was 1.1-1.9 ms), and that lateness
-/// of the load generator's clock was counted in every ack (BENCHMARKS.md,
+/// of the load generator's clock was counted in every ack (docs/bench-experiments.md,
 /// "The sender's clock").
 async fn ingest_paced(api: &Arc<Api>, bodies: Vec<Bytes>, batch: usize, rate: f64) -> anyhow::Result<Paced> {
     let events: usize = batch * bodies.len();

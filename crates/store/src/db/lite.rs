@@ -5,7 +5,7 @@
 //! statement per [`CHUNK`] ids: calls are in-process, but each statement
 //! run still costs a VM start, a cache look-up and a bind, on the one
 //! writer thread, and a group of live ingest writes about 1,600 rollup
-//! rows for 200 customers (BENCHMARKS.md, "What a group's flush costs").
+//! rows for 200 customers (docs/bench-experiments.md, "What a group's flush costs").
 //! The rarer bulk writes (overage, restorations) stay one per row.
 
 use std::collections::HashMap;
@@ -52,11 +52,11 @@ const MOVE_STAGED: [&str; 2] = [
 /// blocks as it stages, and each customer's blocks wait about this many
 /// groups, so its two index tails in `burn_blocks` are written once for
 /// that many blocks. Moving every customer every so many groups instead
-/// would make that group as slow as all of them (BENCHMARKS.md, "What a
+/// would make that group as slow as all of them (docs/bench-experiments.md, "What a
 /// commit writes now"). 8 until 2026-12-05: 16 gave the lower ack p99 at
 /// 100,000 events/s in each of six interleaved rounds (by 1.2 ms at the
 /// median); 32 fell between the two, and 24 was no better (lower in
-/// three rounds of six; BENCHMARKS.md, "Moving a sixteenth of the staged
+/// three rounds of six; docs/bench-experiments.md, "Moving a sixteenth of the staged
 /// customers").
 const MOVE_ONE_IN: usize = 16;
 

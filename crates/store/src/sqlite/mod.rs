@@ -174,7 +174,7 @@ const CATCH_UP_BYTES: u64 = 8 << 20;
 /// a steady stream of groups; so past this size the writer checkpoints
 /// itself between groups, and the next commit writes over the file's first
 /// pages (already in the page cache) instead of growing it. That
-/// checkpoint's two `fsync`s hold every queued batch (BENCHMARKS.md, "The
+/// checkpoint's two `fsync`s hold every queued batch (docs/bench-experiments.md, "The
 /// WAL's restart size"), so the server restarts less often than the
 /// store's default.
 ///

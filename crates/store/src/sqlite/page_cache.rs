@@ -12,7 +12,7 @@
 //! 1 GiB, it scans the whole hash table, every page it holds, instead of
 //! the few slots past the end. On the writer's 32 MiB cache that was
 //! 2.3 % of the writer thread at 100,000 events/s (`perf`, 2026-12-06;
-//! BENCHMARKS.md, "The page cache's spare page number, the staging
+//! docs/bench-experiments.md, "The page cache's spare page number, the staging
 //! guard's cost and the restarts"; docs/server.md).
 //!
 //! This wrapper passes every call to the default cache, except that the

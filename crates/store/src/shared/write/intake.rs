@@ -198,7 +198,7 @@ impl Command {
 /// applies each request as it is taken: [`Gather`]).
 ///
 /// A group has a fixed cost whatever its size, about 4 ms for 200
-/// customers (BENCHMARKS.md, "The group's fixed cost after staging"): the
+/// customers (docs/bench-experiments.md, "The group's fixed cost after staging"): the
 /// running totals and day rollups of every customer it touches are
 /// written and committed once per group. Closed-loop clients
 /// fall into cohorts: those acked together send again together, and a

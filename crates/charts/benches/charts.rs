@@ -1,12 +1,14 @@
 //! Rendering the charts from 365 daily points (the app's target: data fetch
 //! plus render within 16 ms, one frame). Inputs are the crate's samples:
 //! a year of daily burn over 5 products, 365 days of balance history plus a
-//! 365-day projection, 13 weeks of expiring credits, 12 months of breakage.
+//! 365-day projection, 13 weeks of expiring credits, 12 months of breakage,
+//! and ten years of daily burn.
 //!
 //! Baselines in the same groups: the same charts drawn without thinning
-//! (`unthinned`), which is what thinning saves once a series has more
-//! points than the plot has pixel columns. `to_json` adds serialising the
-//! result (SVG + table) as a Tauri command returns it.
+//! (`unthinned`), which is what thinning saves once a series has more than
+//! two points per pixel column (the ten years do; a year at these widths
+//! does not). The SVG sizes of both are printed first. `to_json` adds
+//! serialising the result (SVG + table) as a Tauri command returns it.
 //!
 //! Run: `cargo bench -p creditdesk-charts --bench charts`
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use creditdesk_charts::baseline::{balance_chart_unthinned, daily_burn_chart_unthinned};
 use creditdesk_charts::{
-    balance_chart, breakage_chart, daily_burn_chart, expiring_chart, samples, ChartLocale, Size, Theme,
+    balance_chart, breakage_chart, daily_burn_chart, expiring_chart, samples, Chart, ChartLocale, Size, Theme,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -32,19 +34,36 @@ fn charts(c: &mut Criterion) {
     let expiring = samples::expiring_credits(13);
     let breakage = samples::breakage(12);
 
-    // Thinning changes what is drawn, never the table.
-    for size in [CARD, NARROW] {
-        assert_eq!(
-            daily_burn_chart(&burn, size, &theme, &locale).unwrap().table,
-            daily_burn_chart_unthinned(&burn, size, &theme, &locale).unwrap().table
+    // Thinning changes what is drawn, never the table; what it saves the
+    // webview is SVG to parse and paint, so the sizes are printed too.
+    let sizes = [("800x300", CARD), ("320x200", NARROW)];
+    for (name, size) in sizes {
+        let (thinned, unthinned) = (
+            daily_burn_chart(&burn, size, &theme, &locale).unwrap(),
+            daily_burn_chart_unthinned(&burn, size, &theme, &locale).unwrap(),
         );
-        assert_eq!(
-            balance_chart(&balance, size, &theme, &locale).unwrap().table,
-            balance_chart_unthinned(&balance, size, &theme, &locale).unwrap().table
+        assert_eq!(thinned.table, unthinned.table);
+        svg_bytes(&format!("burn_365d_5_products_{name}"), &thinned, &unthinned);
+        let (thinned, unthinned) = (
+            balance_chart(&balance, size, &theme, &locale).unwrap(),
+            balance_chart_unthinned(&balance, size, &theme, &locale).unwrap(),
         );
+        assert_eq!(thinned.table, unthinned.table);
+        svg_bytes(&format!("balance_365d_history_365d_projection_{name}"), &thinned, &unthinned);
     }
+    let decade = samples::daily_burn(3_650, 5);
+    svg_bytes(
+        "burn_3650d_5_products_800x300",
+        &daily_burn_chart(&decade, CARD, &theme, &locale).unwrap(),
+        &daily_burn_chart_unthinned(&decade, CARD, &theme, &locale).unwrap(),
+    );
+    svg_bytes(
+        "balance_90d_history_3650d_projection_800x300",
+        &balance_chart(&long_projection, CARD, &theme, &locale).unwrap(),
+        &balance_chart_unthinned(&long_projection, CARD, &theme, &locale).unwrap(),
+    );
 
-    for (name, size) in [("800x300", CARD), ("320x200", NARROW)] {
+    for (name, size) in sizes {
         let mut g = c.benchmark_group(format!("burn_365d_5_products_{name}"));
         g.bench_function("thinned", |b| b.iter(|| daily_burn_chart(black_box(&burn), size, &theme, &locale)));
         g.bench_function("thinned_to_json", |b| {
@@ -62,6 +81,13 @@ fn charts(c: &mut Criterion) {
         });
         g.finish();
     }
+
+    // Ten years of days: about five per pixel column, where thinning has
+    // something to drop.
+    let mut g = c.benchmark_group("burn_3650d_5_products_800x300");
+    g.bench_function("thinned", |b| b.iter(|| daily_burn_chart(black_box(&decade), CARD, &theme, &locale)));
+    g.bench_function("unthinned", |b| b.iter(|| daily_burn_chart_unthinned(black_box(&decade), CARD, &theme, &locale)));
+    g.finish();
 
     let mut g = c.benchmark_group("balance_90d_history_3650d_projection_800x300");
     g.bench_function("thinned", |b| b.iter(|| balance_chart(black_box(&long_projection), CARD, &theme, &locale)));
@@ -86,3 +112,7 @@ criterion_group! {
     targets = charts
 }
 criterion_main!(benches);
+
+fn svg_bytes(group: &str, thinned: &Chart, unthinned: &Chart) {
+    println!("{group}: SVG {} bytes thinned, {} unthinned", thinned.svg.len(), unthinned.svg.len());
+}

@@ -18,6 +18,7 @@ use creditdesk_api::reports::{
 use creditdesk_api::series::{BurnQuery, ForecastQuery, SeriesGroupBy};
 use creditdesk_api::{PageParams, MAX_LIMIT};
 use creditdesk_charts as charts;
+use creditdesk_client::{Client, ClientError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -270,6 +271,19 @@ fn product_name(id: Option<&str>) -> String {
     id.unwrap_or("refunds").to_owned()
 }
 
+/// Every row of a paged report, all pages: the finance table and its CSV
+/// export must add up to the report's totals, whatever the page size.
+async fn every_page(c: &Client, mut query: ExpirationReportQuery) -> Result<ExpirationReport, ClientError> {
+    let mut report = c.report_expirations(&query).await?;
+    while let Some(next) = report.next_cursor.take() {
+        query.cursor = Some(next);
+        let page = c.report_expirations(&query).await?;
+        report.rows.extend(page.rows);
+        report.next_cursor = page.next_cursor;
+    }
+    Ok(report)
+}
+
 impl AppCore {
     pub async fn customers(&self, filter: CustomerFilter, cursor: Option<String>) -> Result<CustomersPage, CoreError> {
         let query = filter.query(cursor);
@@ -504,10 +518,10 @@ impl AppCore {
                 let per_customer = ExpirationReportQuery {
                     days: Some(days),
                     group_by: Some(ExpirationGroupBy::Customer),
-                    limit: Some(200),
+                    limit: Some(MAX_LIMIT),
                     ..Default::default()
                 };
-                let by_customer = c.report_expirations(&per_customer).await?;
+                let by_customer = every_page(&c, per_customer).await?;
                 let bq =
                     BreakageQuery { from: Some(start_of(first_month)), to: Some(Utc::now()), ..Default::default() };
                 let breakage = c.report_breakage(&bq).await?;
@@ -663,5 +677,41 @@ pub fn waterfall(b: &creditdesk_api::balances::Balance) -> BalanceExplanation {
         steps,
         reported,
         difference: reported - running,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::profile::Profiles;
+    use creditdesk_server::seed::SeedOptions;
+
+    /// The finance view's table by customer holds every row of the report,
+    /// however many pages the API splits it into, and adds up to its total.
+    #[tokio::test]
+    async fn the_finance_table_by_customer_has_every_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = AppCore::new(Profiles::new(dir.path().join("c"), dir.path().join("d")));
+        core.start_embedded(SeedOptions { customers: 4, days: 40, seed: 3 }, |_| {}).await.unwrap();
+        let client = core.client().await.unwrap();
+        let query = |limit| ExpirationReportQuery {
+            days: Some(90),
+            group_by: Some(ExpirationGroupBy::Customer),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        let one_page = client.report_expirations(&query(MAX_LIMIT)).await.unwrap();
+        assert!(one_page.rows.len() >= 3, "rows to page through: {}", one_page.rows.len());
+        let first = client.report_expirations(&query(1)).await.unwrap();
+        assert!(first.next_cursor.is_some(), "a page of one row has a next page");
+        let paged = every_page(&client, query(1)).await.unwrap();
+        assert_eq!(paged.rows, one_page.rows);
+        assert_eq!(paged.next_cursor, None);
+
+        let spec = ChartSpec { width: 800, height: 300, theme: ThemeName::Light };
+        let view = core.finance(90, spec).await.unwrap();
+        assert_eq!(view.by_customer.rows, one_page.rows);
+        let sum: Decimal = view.by_customer.rows.iter().map(|r| r.value.amount).sum();
+        assert_eq!(sum, view.by_customer.total_value.amount);
     }
 }

@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "extend_grant",
     "preview_void",
     "credit_types",
+    "products",
     "role_limits",
     "set_role_limits",
     "list_approvals",

@@ -19,7 +19,7 @@ use crate::core::workflows::{
     ExtendSubmitted, GrantForm, GrantSubmitted, ResolveForm, RoleLimitsForm, VoidPreview,
 };
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
-use creditdesk_api::admin::CreditType;
+use creditdesk_api::admin::{CreditType, Product};
 use creditdesk_api::approvals::{ApprovalDecided, ApprovalStatus, GrantPreview};
 use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus};
 use creditdesk_api::grants::GrantVoided;
@@ -235,6 +235,11 @@ pub async fn preview_void(core: State<'_, AppCore>, customer: String, grant: Str
 #[tauri::command]
 pub async fn credit_types(core: State<'_, AppCore>) -> Res<Vec<CreditType>> {
     Ok(core.credit_types().await?)
+}
+
+#[tauri::command]
+pub async fn products(core: State<'_, AppCore>) -> Res<Vec<Product>> {
+    Ok(core.products().await?)
 }
 
 #[tauri::command]

@@ -127,6 +127,7 @@ pub fn run() {
             commands::extend_grant,
             commands::preview_void,
             commands::credit_types,
+            commands::products,
             commands::role_limits,
             commands::set_role_limits,
             commands::list_approvals,

@@ -8,7 +8,8 @@ use creditdesk_api::admin::CreateCustomerRequest;
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort};
-use creditdesk_api::{Role, SortOrder};
+use creditdesk_api::grants::GrantListQuery;
+use creditdesk_api::{Role, SortOrder, MAX_LIMIT};
 use creditdesk_e2e::{grouped, App, Server};
 use fantoccini::key::Key;
 use fantoccini::Locator;
@@ -305,11 +306,26 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     .with_context(|| format!("the grant dialog offering the catalog's credit types {catalog:?}"))?;
     app.set_input("[data-testid=grant-ticket]", "SUP-1").await?;
     app.set_input("[data-testid=grant-note]", "e2e within the limit").await?;
+    // A burn priority and one product of the wallet's credit type, as the catalog lists them.
+    app.set_input("[data-testid=grant-priority]", "10").await?;
+    let product = app
+        .script_when(
+            "const box = document.querySelector('[data-testid=grant-products] input');
+             if (!box) return null; box.click(); return box.value;",
+            |v| v.is_string(),
+        )
+        .await?;
     app.set_input("[data-testid=grant-amount]", "1").await?;
     app.text_when("[data-testid=grant-preview]", |t| t.contains("Executes now")).await?;
     app.screenshot("grant-dialog").await?;
     app.click("[data-testid=grant-submit]").await?;
     app.text_when("[data-testid=grant-granted]", |t| t.contains("Granted (201)")).await?;
+    let granted = app.text_when("[data-testid=grant-granted] .mono", |t| !t.is_empty()).await?;
+    let every = GrantListQuery { limit: Some(MAX_LIMIT), ..Default::default() };
+    let grants = admin.grants(CUSTOMER, &every).await?.items;
+    let grant = &grants.iter().find(|g| g.grant.id == granted).context("the new grant in the API's list")?.grant;
+    assert_eq!(grant.priority, 10, "the priority typed in the dialog");
+    assert_eq!(grant.products.as_deref(), Some(&[product.as_str().unwrap_or_default().to_owned()][..]));
     app.client.active_element().await?.send_keys("\u{e00c}").await?; // Esc closes the dialog...
     let focused = app.client.active_element().await?.attr("data-testid").await?;
     assert_eq!(focused.as_deref(), Some("open-grant"), "...and focus returns to its opener");

@@ -58,6 +58,7 @@ export const api = {
   previewGrant: (form: S["GrantForm"]) => call<S["GrantPreview"]>("preview_grant", { form }),
   submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
   creditTypes: () => call<S["CreditType"][]>("credit_types"),
+  products: () => call<S["Product"][]>("products"),
   previewVoid: (customer: string, grant: string) => call<S["VoidPreview"]>("preview_void", { customer, grant }),
   extendGrant: (grant: string, form: S["ExtendForm"]) => call<S["ExtendSubmitted"]>("extend_grant", { grant, form }),
   roleLimits: () => call<S["RoleLimitsList"]>("role_limits"),

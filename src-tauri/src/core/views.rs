@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
-use creditdesk_api::admin::CreditType;
+use creditdesk_api::admin::{CreditType, Product};
 use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
 use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary};
@@ -16,7 +16,7 @@ use creditdesk_api::reports::{
     ReconciliationReport,
 };
 use creditdesk_api::series::{BurnQuery, ForecastQuery, SeriesGroupBy};
-use creditdesk_api::{PageParams, MAX_LIMIT};
+use creditdesk_api::{Page, PageParams, MAX_LIMIT};
 use creditdesk_charts as charts;
 use creditdesk_client::{Client, ClientError};
 use rust_decimal::Decimal;
@@ -271,6 +271,23 @@ fn product_name(id: Option<&str>) -> String {
     id.unwrap_or("refunds").to_owned()
 }
 
+/// Every item of a paged catalog list. Catalogs are small; every page is read.
+async fn every_item<T, Fut>(mut list: impl FnMut(PageParams) -> Fut) -> Result<Vec<T>, ClientError>
+where
+    Fut: std::future::Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut all = Vec::new();
+    let mut page = PageParams { limit: Some(MAX_LIMIT), cursor: None };
+    loop {
+        let got = list(page.clone()).await?;
+        all.extend(got.items);
+        match got.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
 /// Every row of a paged report, all pages: the finance table and its CSV
 /// export must add up to the report's totals, whatever the page size.
 async fn every_page(c: &Client, mut query: ExpirationReportQuery) -> Result<ExpirationReport, ClientError> {
@@ -293,24 +310,26 @@ impl AppCore {
     }
 
     /// Every credit type of the catalog (any role may read it): what the
-    /// grant dialog offers, a customer's first grant included. Catalogs are
-    /// small; every page is read.
+    /// grant dialog offers, a customer's first grant included.
     pub async fn credit_types(&self) -> Result<Vec<CreditType>, CoreError> {
-        let (types, _) = self
-            .fetch("credit-types", |c| async move {
-                let mut all = Vec::new();
-                let mut page = PageParams { limit: Some(MAX_LIMIT), cursor: None };
-                loop {
-                    let got = c.credit_types(&page).await?;
-                    all.extend(got.items);
-                    match got.next_cursor {
-                        Some(next) => page.cursor = Some(next),
-                        None => return Ok(all),
-                    }
-                }
-            })
-            .await?;
-        Ok(types)
+        self.catalog("credit-types", |c, page| async move { c.credit_types(&page).await }).await
+    }
+
+    /// Every product of the catalog: the grant dialog's choice of products
+    /// a grant may be restricted to.
+    pub async fn products(&self) -> Result<Vec<Product>, CoreError> {
+        self.catalog("products", |c, page| async move { c.products(&page).await }).await
+    }
+
+    /// Every item of a catalog list, every page (any role may read them).
+    async fn catalog<T, Fut>(&self, key: &str, list: fn(Client, PageParams) -> Fut) -> Result<Vec<T>, CoreError>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        Fut: std::future::Future<Output = Result<Page<T>, ClientError>>,
+    {
+        let (items, _) =
+            self.fetch(key, |c| async move { Ok(every_item(|page| list(c.clone(), page)).await?) }).await?;
+        Ok(items)
     }
 
     #[tracing::instrument(level = "debug", skip(self))]

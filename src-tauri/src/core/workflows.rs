@@ -41,6 +41,13 @@ pub struct GrantForm {
     pub source: GrantSource,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The priority as typed; empty for the server's default (50).
+    #[serde(default)]
+    pub priority: String,
+    /// Products the grant is restricted to; none for every product of
+    /// its credit type.
+    #[serde(default)]
+    pub products: Vec<String>,
     pub reason_code: String,
     pub ticket_ref: String,
     pub note: String,
@@ -62,8 +69,21 @@ pub fn parse_credits(field: &str, text: &str) -> Result<Decimal, CoreError> {
     Ok(d.normalize())
 }
 
+/// `text` as a burn priority: empty for the server's default, else a whole
+/// number 1..=100 (the API's range; lower burns first).
+fn parse_priority(text: &str) -> Result<Option<u32>, CoreError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<u32>() {
+        Ok(p) if (1..=100).contains(&p) => Ok(Some(p)),
+        _ => Err(CoreError::input("priority", "must be a whole number from 1 to 100 (lower burns first)")),
+    }
+}
+
 impl GrantForm {
-    /// The API request (live mode, the server's default priority).
+    /// The API request (live mode).
     pub fn request(&self) -> Result<CreateGrantRequest, CoreError> {
         Ok(CreateGrantRequest {
             id: None,
@@ -72,10 +92,10 @@ impl GrantForm {
             amount: parse_credits("amount", &self.amount)?,
             category: self.category,
             source: self.source,
-            priority: None,
+            priority: parse_priority(&self.priority)?,
             effective_at: None,
             expires_at: self.expires_at,
-            products: None,
+            products: (!self.products.is_empty()).then(|| self.products.clone()),
             contract_id: None,
             cost_basis: None,
             rollover: None,
@@ -566,6 +586,8 @@ mod tests {
             category: GrantCategory::Promotional,
             source: GrantSource::Goodwill,
             expires_at: None,
+            priority: String::new(),
+            products: Vec::new(),
             reason_code: "goodwill".into(),
             ticket_ref: "T-100".into(),
             note: "test".into(),
@@ -578,6 +600,19 @@ mod tests {
         let before = available(&view);
         let after = available(&admin.customer(&customer).await.unwrap());
         assert_eq!(after - before, Decimal::ONE);
+        assert_eq!(done.created.unwrap().grant.grant.priority, 50, "the server's default");
+
+        // Priority and products as the dialog sends them: a product of the
+        // wallet's credit type, from the catalog the dialog lists.
+        let product = agent.products().await.unwrap().into_iter().find(|p| p.credit_type_id == ct).unwrap().id;
+        let narrow = GrantForm { priority: " 7 ".into(), products: vec![product.clone()], ..form("1") };
+        let grant = agent.submit_grant(&narrow).await.unwrap().created.unwrap().grant.grant;
+        assert_eq!((grant.priority, grant.products), (7, Some(vec![product])));
+        for bad in ["0", "101", "1.5", "high"] {
+            let e = agent.submit_grant(&GrantForm { priority: bad.into(), ..form("1") }).await.unwrap_err();
+            assert!(matches!(&e, CoreError::Input { field, .. } if field == "priority"), "{bad}: {e}");
+        }
+        let after = available(&admin.customer(&customer).await.unwrap());
 
         let big = agent.preview_grant(&form("1000000")).await.unwrap();
         assert!(!big.executes_now && big.exceeded.is_some() && !big.approver_roles.is_empty(), "{big:?}");

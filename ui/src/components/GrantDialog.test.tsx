@@ -9,11 +9,17 @@ const catalog = [
   { id: "api", name: "API credits", unit_label: "credits" },
   { id: "rt", name: "Real-time minutes", unit_label: "minutes" },
 ] as S["CreditType"][];
+const products = [
+  { id: "chat", name: "Chat", credit_type_id: "api" },
+  { id: "images", name: "Images", credit_type_id: "api" },
+  { id: "live", name: "Live captions", credit_type_id: "rt" },
+] as S["Product"][];
 vi.mock("../api", () => ({
   api: {
     previewGrant: (f: unknown) => previewGrant(f),
     submitGrant: (f: unknown) => submitGrant(f),
     creditTypes: () => Promise.resolve(catalog),
+    products: () => Promise.resolve(products),
   },
 }));
 
@@ -97,6 +103,29 @@ describe("GrantDialog", () => {
     });
     expect(screen.getByTestId("approval-id").textContent).toBe("ap_9");
     expect(done).toHaveBeenCalled();
+  });
+
+  it("sends the priority as typed and the ticked products of the chosen credit type, none after a change of type", async () => {
+    vi.useFakeTimers();
+    previewGrant.mockResolvedValue({ ...pending, executes_now: true });
+    const { unmount } = render(
+      <GrantDialog customer="c1" initialCreditType="api" onClose={() => undefined} onDone={() => undefined} />,
+    );
+    await act(async () => vi.advanceTimersByTimeAsync(1));
+    const offered = () => [...screen.getByTestId("grant-products").querySelectorAll("input")].map((i) => i.value);
+    expect(offered()).toEqual(["chat", "images"]);
+    fireEvent.click(screen.getByLabelText("Images"));
+    fireEvent.change(screen.getByTestId("grant-priority"), { target: { value: "7" } });
+    fireEvent.change(screen.getByTestId("grant-amount"), { target: { value: "5" } });
+    await act(async () => vi.advanceTimersByTimeAsync(PREVIEW_DELAY + 10));
+    expect(previewGrant.mock.calls.at(-1)?.[0]).toMatchObject({ priority: "7", products: ["images"] });
+    expect(screen.getByTestId("grant-products").textContent).toContain("Products (1 of 2)");
+    fireEvent.change(screen.getByTestId("grant-credit-type"), { target: { value: "rt" } });
+    expect(offered()).toEqual(["live"]);
+    await act(async () => vi.advanceTimersByTimeAsync(PREVIEW_DELAY + 10));
+    expect(previewGrant.mock.calls.at(-1)?.[0]).toMatchObject({ credit_type_id: "rt", products: [] });
+    expect(screen.getByTestId("grant-products").textContent).toContain("Products (all)");
+    unmount();
   });
 
   it("shows the server's refusal of a preview with its field", async () => {

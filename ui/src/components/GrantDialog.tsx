@@ -25,12 +25,20 @@ export function creditTypeOptions(catalog: S["CreditType"][] | undefined, chosen
   return catalog.map((c) => ({ id: c.id, label: `${c.name} (${c.id}, ${c.unit_label})` }));
 }
 
+/** The catalog's products of one credit type: what a grant of it may be restricted to. */
+export function productsOf(products: S["Product"][] | undefined, creditType: string): S["Product"][] {
+  return (products ?? []).filter((p) => p.credit_type_id === creditType);
+}
+
 type Draft = {
   credit_type_id: string;
   amount: string;
   category: S["GrantCategory"];
   source: S["GrantSource"];
   expires: string;
+  priority: string;
+  /** Ticked products; none for every product of the credit type. */
+  products: string[];
   reason_code: string;
   ticket_ref: string;
   note: string;
@@ -55,12 +63,15 @@ export function GrantDialog({
 }) {
   // Every credit type of the catalog, so a customer's first grant can be made here too.
   const catalog = useCommand(() => api.creditTypes(), []);
+  const productCatalog = useCommand(() => api.products(), []);
   const [d, setD] = useState<Draft>({
     credit_type_id: initialCreditType ?? "",
     amount: "",
     category: "promotional",
     source: "goodwill",
     expires: "",
+    priority: "",
+    products: [],
     reason_code: "goodwill",
     ticket_ref: "",
     note: "",
@@ -80,6 +91,8 @@ export function GrantDialog({
     category: d.category,
     source: d.source,
     expires_at: expiresAt,
+    priority: d.priority,
+    products: d.products,
     reason_code: d.reason_code,
     ticket_ref: d.ticket_ref,
     note: d.note,
@@ -129,7 +142,13 @@ export function GrantDialog({
         <DialogForm onSubmit={submit}>
           <div className="row2 wide-first">
             <Field label="Credit type">
-              <select value={d.credit_type_id} onChange={set("credit_type_id")} data-testid="grant-credit-type" required>
+              <select
+                value={d.credit_type_id}
+                // Products belong to a credit type: a new type starts with all of its products.
+                onChange={(e) => setD({ ...d, credit_type_id: e.target.value, products: [] })}
+                data-testid="grant-credit-type"
+                required
+              >
                 {d.credit_type_id === "" && <option value="">Choose...</option>}
                 {creditTypeOptions(catalog.data, d.credit_type_id).map((c) => (
                   <option key={c.id} value={c.id}>
@@ -171,6 +190,22 @@ export function GrantDialog({
               />
             </Field>
           </div>
+          <div className="row2 top">
+            <Field label="Priority (1-100, lower burns first)">
+              <input
+                inputMode="numeric"
+                value={d.priority}
+                onChange={set("priority")}
+                placeholder="50"
+                data-testid="grant-priority"
+              />
+            </Field>
+            <ProductsField
+              products={productsOf(productCatalog.data, d.credit_type_id)}
+              chosen={d.products}
+              onChange={(products) => setD({ ...d, products })}
+            />
+          </div>
           <Field label="Ticket">
             <input value={d.ticket_ref} onChange={set("ticket_ref")} placeholder="SUP-1234" data-testid="grant-ticket" />
           </Field>
@@ -207,6 +242,30 @@ export function GrantDialog({
         </DialogForm>
       )}
     </Dialog>
+  );
+}
+
+/** The products a grant may burn for: none ticked means every product of its credit type. */
+function ProductsField({
+  products,
+  chosen,
+  onChange,
+}: {
+  products: S["Product"][];
+  chosen: string[];
+  onChange: (chosen: string[]) => void;
+}) {
+  const toggle = (id: string) => onChange(chosen.includes(id) ? chosen.filter((p) => p !== id) : [...chosen, id]);
+  return (
+    <fieldset className="products" data-testid="grant-products">
+      <legend className="sub">Products ({chosen.length === 0 ? "all" : `${chosen.length} of ${products.length}`})</legend>
+      {products.map((p) => (
+        <label key={p.id} className="check">
+          <input type="checkbox" checked={chosen.includes(p.id)} onChange={() => toggle(p.id)} value={p.id} />
+          {p.name}
+        </label>
+      ))}
+    </fieldset>
   );
 }
 

@@ -1975,6 +1975,13 @@ export interface components {
             /** Format: date-time */
             expires_at?: string | null;
             note: string;
+            /** @description The priority as typed; empty for the server's default (50). */
+            priority?: string;
+            /**
+             * @description Products the grant is restricted to; none for every product of
+             *     its credit type.
+             */
+            products?: string[];
             reason_code: string;
             source: components["schemas"]["GrantSource"];
             ticket_ref: string;

@@ -346,14 +346,20 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     app.click_button("Close").await?;
     assert_eq!(available(&admin, CUSTOMER, &ct).await?.0, after, "a pending request books nothing");
 
-    // It is in the agent's Approvals (mine); approving one's own request is refused, verbatim.
+    // It is in the agent's Approvals (mine). Four-eyes is visible: one's own
+    // request offers no approve or reject, only a cancel.
     app.click("[data-testid=nav-approvals]").await?;
     app.click("[data-testid=scope-mine]").await?;
     app.click(&format!("tr[data-approval='{request}']")).await?;
-    app.click("[data-testid=approve]").await?;
-    let refusal = app.text_when("[data-testid=approval-detail] [data-testid=error]", |t| !t.is_empty()).await?;
-    let pending = admin.approval(&request).await?;
-    assert_eq!(pending.status, ApprovalStatus::Pending, "refused: {refusal}");
+    app.text_when("[data-testid=approval-own]", |t| t.contains("another user must approve or reject it")).await?;
+    app.script_when(
+        "const d = document.querySelector('[data-testid=approval-detail]');
+         return [!!d.querySelector('[data-testid=approve], [data-testid=reject]'), !!d.querySelector('[data-testid=cancel-request]')];",
+        |v| v == &serde_json::json!([false, true]),
+    )
+    .await
+    .context("the requester's own request: cancel offered, approve and reject not")?;
+    assert_eq!(admin.approval(&request).await?.status, ApprovalStatus::Pending);
     app.screenshot("approvals").await?;
 
     // Finance approves it: the balance moves by 20,000.
@@ -419,7 +425,7 @@ async fn workflows(app: &App, server: &Server) -> Result<()> {
     let audit = app
         .text_when("[data-testid=audit]", |t| t.contains("approval.approve") && !t.contains("reverse_usage"))
         .await?;
-    assert!(audit.contains(&request) && audit.contains("self_approval_forbidden"), "{audit}");
+    assert!(audit.contains(&request) && audit.contains("demo-finance"), "{audit}");
     app.screenshot("audit").await?;
 
     viewer_is_offered_nothing(app, server, CUSTOMER).await?;

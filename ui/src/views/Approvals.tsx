@@ -24,6 +24,11 @@ export function effectText(a: S["Approval"]): string {
   }
 }
 
+/** Whether `me` filed the request (the server names the requester by user id). */
+export function requestedBy(a: S["Approval"], me: S["MeResponse"]): boolean {
+  return a.requested_by === me.user_id || a.requested_by === me.name;
+}
+
 /** Approval requests: all, mine, or one customer's; detail with decide buttons. */
 export function Approvals({
   session,
@@ -90,9 +95,10 @@ export function Approvals({
                 <th>Customer</th>
                 <th>Action</th>
                 <th className="num">Value</th>
-                <th>Exceeded</th>
-                <th>By</th>
                 <th>Status</th>
+                <th>Exceeded</th>
+                <th>Reason</th>
+                <th>By</th>
               </tr>
             </thead>
             <tbody>
@@ -108,9 +114,13 @@ export function Approvals({
                   <td>{a.customer_id}</td>
                   <td>{a.action}</td>
                   <td className="num"><Money m={a.value} /></td>
-                  <td>{a.exceeded.replace("_", "-")}</td>
-                  <td>{a.requested_by}</td>
                   <td className={`status-${a.status}`}>{a.status}</td>
+                  <td>{a.exceeded.replace("_", "-")}</td>
+                  <td>{a.reason_code}</td>
+                  <td>
+                    {a.requested_by}
+                    {requestedBy(a, session.user) && <span className="sub"> (you)</span>}
+                  </td>
                 </OpenRow>
               ))}
             </tbody>
@@ -147,7 +157,7 @@ function ApprovalDetail({
   const [error, setError] = useState<AppError>();
   const [done, setDone] = useState<S["ApprovalDecided"]>();
   const [busy, setBusy] = useState(false);
-  const mine = a.requested_by === me.user_id || a.requested_by === me.name;
+  const mine = requestedBy(a, me);
   // Only roles the server's policy lets decide requests get the buttons.
   const decides = may(me, "decide");
   const decide = (run: () => Promise<S["ApprovalDecided"]>) => {
@@ -219,24 +229,18 @@ function ApprovalDetail({
       )}
       {shown.status === "pending" && !done && decides && (
         <div className="form">
+          {/* Four-eyes: the server refuses a decision by the requester, so none is offered. */}
+          {mine && (
+            <p className="sub" data-testid="approval-own">
+              You requested this, so another user must approve or reject it. You may cancel it.
+            </p>
+          )}
           <label>
-            <span className="sub">Note (the reason, required to reject)</span>
+            <span className="sub">{mine ? "Note (optional)" : "Note (the reason, required to reject)"}</span>
             <input value={note} onChange={(e) => setNote(e.target.value)} data-testid="approval-note" />
           </label>
           <div className="buttons">
-            <button
-              type="button"
-              className="primary"
-              disabled={busy}
-              onClick={() => decide(() => api.approve(a.id, note || null))}
-              data-testid="approve"
-            >
-              Approve
-            </button>
-            <button type="button" disabled={busy} onClick={reject} data-testid="reject">
-              Reject
-            </button>
-            {mine && (
+            {mine ? (
               <button
                 type="button"
                 disabled={busy}
@@ -245,6 +249,21 @@ function ApprovalDetail({
               >
                 Cancel my request
               </button>
+            ) : (
+              <>
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={busy}
+                  onClick={() => decide(() => api.approve(a.id, note || null))}
+                  data-testid="approve"
+                >
+                  Approve
+                </button>
+                <button type="button" disabled={busy} onClick={reject} data-testid="reject">
+                  Reject
+                </button>
+              </>
             )}
           </div>
         </div>

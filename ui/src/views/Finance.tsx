@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useLayoutEffect, useRef, useState } from "react";
 import { api, type AppError, type S } from "../api";
 import { ChartTable } from "../components/ChartPanel";
 import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
@@ -7,12 +7,46 @@ import type { Theme } from "../lib/theme";
 
 const SPEC_HEIGHT = 260;
 
-/** Finance: expiring liability (7/30/90 days), breakage by month, reconciliation, CSV export. */
+/** A panel's padding and border on each side (`.panel` in styles.css): its charts are this much narrower than the view. */
+const PANEL_INSET = 13;
+
+/** How long a resized view waits for its width to settle before the charts are drawn again. */
+const RESIZE_SETTLE_MS = 200;
+
+/**
+ * Finance: expiring liability (7/30/90 days), breakage by month, reconciliation, CSV export.
+ * The view is measured first, so its charts are drawn once, at the width of their panels.
+ */
 export function Finance({ theme }: { theme: Theme }) {
+  const view = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
+    const el = view.current;
+    if (!el) return;
+    const measure = () => Math.max(320, Math.floor(el.clientWidth) - 2 * PANEL_INSET);
+    setWidth(measure());
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const ro =
+      typeof ResizeObserver !== "undefined"
+        ? new ResizeObserver(() => {
+            clearTimeout(t);
+            t = setTimeout(() => setWidth(measure()), RESIZE_SETTLE_MS);
+          })
+        : undefined;
+    ro?.observe(el);
+    return () => (ro?.disconnect(), clearTimeout(t));
+  }, []);
+  return (
+    <div className="view" data-testid="view-finance" ref={view}>
+      {width > 0 && <FinanceReports theme={theme} width={width} />}
+    </div>
+  );
+}
+
+function FinanceReports({ theme, width }: { theme: Theme; width: number }) {
   const [days, setDays] = useState(30);
-  const width = Math.max(480, Math.min(1400, window.innerWidth - 280));
   const spec = { width, height: SPEC_HEIGHT, theme };
-  const { data, error, busy, reload } = useCommand(() => api.finance(days, spec), [days, theme]);
+  const { data, error, busy, reload } = useCommand(() => api.finance(days, spec), [days, theme, width]);
   const [exported, setExported] = useState<string>();
   const [exportError, setExportError] = useState<AppError>();
   const exportCsv = (kind: string) =>
@@ -22,7 +56,7 @@ export function Finance({ theme }: { theme: Theme }) {
     );
 
   return (
-    <div className="view" data-testid="view-finance">
+    <>
       <div className="toolbar">
         <h2>Finance</h2>
         <div className="range" role="group" aria-label="Expiring within">
@@ -52,6 +86,10 @@ export function Finance({ theme }: { theme: Theme }) {
               </button>
             </header>
             <div className="chart" dangerouslySetInnerHTML={{ __html: data.expiring_chart.svg }} />
+            <details>
+              <summary>Exact values</summary>
+              <ChartTable chart={data.expiring_chart} />
+            </details>
             <ByCustomer report={data.by_customer} />
           </section>
           <section className="panel">
@@ -73,7 +111,7 @@ export function Finance({ theme }: { theme: Theme }) {
           <Reconciliation report={data.reconciliation} onExport={() => exportCsv("reconciliation")} />
         </>
       )}
-    </div>
+    </>
   );
 }
 

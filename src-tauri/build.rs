@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "preview_void",
     "credit_types",
     "products",
+    "rejected_events",
     "role_limits",
     "set_role_limits",
     "list_approvals",

@@ -12,7 +12,7 @@ use crate::core::export::{finance_csv, write_export};
 use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
     BalanceAtView, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView, FinanceView,
-    LedgerFilter, LedgerPage,
+    LedgerFilter, LedgerPage, RejectedPage,
 };
 use crate::core::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
@@ -235,6 +235,11 @@ pub async fn preview_void(core: State<'_, AppCore>, customer: String, grant: Str
 #[tauri::command]
 pub async fn credit_types(core: State<'_, AppCore>) -> Res<Vec<CreditType>> {
     Ok(core.credit_types().await?)
+}
+
+#[tauri::command]
+pub async fn rejected_events(core: State<'_, AppCore>, customer: String, cursor: Option<String>) -> Res<RejectedPage> {
+    Ok(core.rejected_events(&customer, cursor).await?)
 }
 
 #[tauri::command]

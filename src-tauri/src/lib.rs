@@ -128,6 +128,7 @@ pub fn run() {
             commands::preview_void,
             commands::credit_types,
             commands::products,
+            commands::rejected_events,
             commands::role_limits,
             commands::set_role_limits,
             commands::list_approvals,

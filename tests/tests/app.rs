@@ -8,6 +8,7 @@ use creditdesk_api::admin::CreateCustomerRequest;
 use creditdesk_api::approvals::ApprovalStatus;
 use creditdesk_api::balances::BalanceQuery;
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort};
+use creditdesk_api::events::{EventIn, IngestRequest};
 use creditdesk_api::grants::GrantListQuery;
 use creditdesk_api::{Role, SortOrder, MAX_LIMIT};
 use creditdesk_e2e::{grouped, App, Server};
@@ -145,6 +146,25 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     app.click_button("Explain balance").await?;
     let explain = app.text_when("[data-testid=explain]", |t| t.contains("Held by grants")).await?;
     assert!(!explain.contains("Unexplained difference"), "{explain}");
+
+    // Rejected usage: an event older than the late window is refused, and the
+    // customer view lists it with the API's reason once its panel is opened.
+    let products = api.products(&Default::default()).await?.items;
+    let product = products.into_iter().find(|p| &p.credit_type_id == ct).context("a product of the wallet")?.id;
+    let too_old = EventIn {
+        id: "e2e-too-old".into(),
+        customer_id: "cus_0002".into(),
+        product_id: product,
+        quantity: Decimal::ONE,
+        timestamp: Utc::now() - Duration::days(400),
+        properties: Default::default(),
+    };
+    api.ingest(&IngestRequest { events: vec![too_old], mode: None, result_detail: None }).await?;
+    app.click("[data-testid=rejected] summary").await?;
+    app.text_when("[data-testid=rejected-events] tr[data-event=e2e-too-old]", |t| t.contains("event_too_old")).await?;
+    app.script_when("document.querySelector('[data-testid=rejected]').scrollIntoView(); return true;", |_| true)
+        .await?;
+    app.screenshot("customer-rejected").await?;
 
     // Finance: charts, tables and a CSV export whose rows match the report.
     app.click("[data-testid=nav-finance]").await?;

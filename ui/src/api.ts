@@ -59,6 +59,8 @@ export const api = {
   submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
   creditTypes: () => call<S["CreditType"][]>("credit_types"),
   products: () => call<S["Product"][]>("products"),
+  rejectedEvents: (customer: string, cursor: string | null) =>
+    call<S["RejectedPage"]>("rejected_events", { customer, cursor }),
   previewVoid: (customer: string, grant: string) => call<S["VoidPreview"]>("preview_void", { customer, grant }),
   extendGrant: (grant: string, form: S["ExtendForm"]) => call<S["ExtendSubmitted"]>("extend_grant", { grant, form }),
   roleLimits: () => call<S["RoleLimitsList"]>("role_limits"),

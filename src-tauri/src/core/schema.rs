@@ -11,7 +11,7 @@ use super::embedded::SeedProgressEvent;
 use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView,
-    FinanceView, LedgerFilter, LedgerPage, LedgerRow, TableColumn, ThemeName, WaterfallStep,
+    FinanceView, LedgerFilter, LedgerPage, LedgerRow, RejectedPage, TableColumn, ThemeName, WaterfallStep,
 };
 use super::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
@@ -37,6 +37,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     LedgerRow,
     LedgerFilter,
     LedgerPage,
+    RejectedPage,
     BalanceAtView,
     WaterfallStep,
     BalanceExplanation,

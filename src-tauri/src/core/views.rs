@@ -10,6 +10,7 @@ use creditdesk_api::admin::{CreditType, Product};
 use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
 use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary};
+use creditdesk_api::events::{RejectedEvent, RejectedEventsQuery};
 use creditdesk_api::ledger::{LedgerEntry, LedgerQuery};
 use creditdesk_api::reports::{
     BreakageQuery, BreakageReport, ExpirationGroupBy, ExpirationReport, ExpirationReportQuery, ReconciliationQuery,
@@ -197,6 +198,15 @@ pub struct LedgerPage {
     pub age: DataAge,
 }
 
+/// A page of a customer's rejected usage events, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedPage {
+    pub items: Vec<RejectedEvent>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    pub age: DataAge,
+}
+
 /// The balances at a past instant, as known now and as known then.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BalanceAtView {
@@ -270,6 +280,9 @@ fn days_range(days: u32) -> Result<u32, CoreError> {
 fn product_name(id: Option<&str>) -> String {
     id.unwrap_or("refunds").to_owned()
 }
+
+/// Rejected events per page: a support agent reads the latest few.
+const REJECTED_PAGE: u32 = 50;
 
 /// Every item of a paged catalog list. Catalogs are small; every page is read.
 async fn every_item<T, Fut>(mut list: impl FnMut(PageParams) -> Fut) -> Result<Vec<T>, ClientError>
@@ -491,6 +504,21 @@ impl AppCore {
         Ok(LedgerPage { items, next_cursor: page.next_cursor, age })
     }
 
+    /// The customer's usage events the API refused (too old, in the future,
+    /// an unknown product, ...), with the reason, newest first: what
+    /// support looks at when usage seems to be missing.
+    pub async fn rejected_events(&self, customer: &str, cursor: Option<String>) -> Result<RejectedPage, CoreError> {
+        let query = RejectedEventsQuery {
+            customer: Some(customer.to_owned()),
+            limit: Some(REJECTED_PAGE),
+            cursor,
+            ..Default::default()
+        };
+        let key = format!("rejected/{customer}?{}", serde_json::to_string(&query).unwrap_or_default());
+        let (page, age) = self.fetch(&key, |c| async move { Ok(c.rejected_events(&query).await?) }).await?;
+        Ok(RejectedPage { items: page.items, next_cursor: page.next_cursor, age })
+    }
+
     /// Balances at `at` (in the past), as known now and as known then.
     pub async fn balance_at(&self, customer: &str, at: DateTime<Utc>) -> Result<BalanceAtView, CoreError> {
         if at > Utc::now() {
@@ -705,13 +733,19 @@ mod tests {
     use crate::core::profile::Profiles;
     use creditdesk_server::seed::SeedOptions;
 
+    /// An app on its own embedded server, seeded; the directory holds its files.
+    async fn seeded(size: SeedOptions) -> (tempfile::TempDir, AppCore) {
+        let dir = tempfile::tempdir().unwrap();
+        let core = AppCore::new(Profiles::new(dir.path().join("c"), dir.path().join("d")));
+        core.start_embedded(size, |_| {}).await.unwrap();
+        (dir, core)
+    }
+
     /// The finance view's table by customer holds every row of the report,
     /// however many pages the API splits it into, and adds up to its total.
     #[tokio::test]
     async fn the_finance_table_by_customer_has_every_page() {
-        let dir = tempfile::tempdir().unwrap();
-        let core = AppCore::new(Profiles::new(dir.path().join("c"), dir.path().join("d")));
-        core.start_embedded(SeedOptions { customers: 4, days: 40, seed: 3 }, |_| {}).await.unwrap();
+        let (_dir, core) = seeded(SeedOptions { customers: 4, days: 40, seed: 3 }).await;
         let client = core.client().await.unwrap();
         let query = |limit| ExpirationReportQuery {
             days: Some(90),
@@ -732,5 +766,31 @@ mod tests {
         assert_eq!(view.by_customer.rows, one_page.rows);
         let sum: Decimal = view.by_customer.rows.iter().map(|r| r.value.amount).sum();
         assert_eq!(sum, view.by_customer.total_value.amount);
+    }
+
+    /// An event older than the late window is refused, kept with its
+    /// reason, and listed for its customer alone, newest first.
+    #[tokio::test]
+    async fn a_customers_rejected_events_are_listed_with_the_reason() {
+        use creditdesk_api::events::{EventIn, IngestRequest};
+        let (_dir, core) = seeded(SeedOptions { customers: 2, days: 10, seed: 5 }).await;
+        let client = core.client().await.unwrap();
+        let product = core.products().await.unwrap()[0].id.clone();
+        let event = |id: &str, customer: &str, days_ago: i64| EventIn {
+            id: id.into(),
+            customer_id: customer.into(),
+            product_id: product.clone(),
+            quantity: Decimal::ONE,
+            timestamp: Utc::now() - Duration::days(days_ago),
+            properties: Default::default(),
+        };
+        let events =
+            vec![event("late-1", "cus_0001", 400), event("late-2", "cus_0001", 300), event("other", "cus_0002", 400)];
+        client.ingest(&IngestRequest { events, mode: None, result_detail: None }).await.unwrap();
+        let page = core.rejected_events("cus_0001", None).await.unwrap();
+        let ids: Vec<&str> = page.items.iter().map(|r| r.event.id.as_str()).collect();
+        assert_eq!(ids, ["late-2", "late-1"], "this customer's, newest first");
+        assert!(page.items.iter().all(|r| r.reason.code.as_str() == "event_too_old"), "{:?}", page.items);
+        assert!(core.rejected_events("cus_0001", Some("x".into())).await.is_err(), "a cursor the API did not issue");
     }
 }

@@ -2671,6 +2671,12 @@ export interface components {
             /** @description The rejection's own id (an event id may be rejected more than once). */
             rejection_id: string;
         };
+        /** @description A page of a customer's rejected usage events, newest first. */
+        RejectedPage: {
+            age: components["schemas"]["DataAge"];
+            items: components["schemas"]["RejectedEvent"][];
+            next_cursor?: string | null;
+        };
         /** @description `POST /v1/approvals/{id}/reject`: the reason is required. */
         RejectRequest: {
             reason: string;

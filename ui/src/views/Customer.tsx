@@ -154,6 +154,7 @@ export function Customer({
               {below && (
                 <Ledger customer={id} creditType={ct} me={me} tick={data.age.as_of} onOpenDispute={onOpenDispute} />
               )}
+              {below && <Rejected customer={id} tick={data.age.as_of} />}
             </>
           )}
         </>
@@ -497,6 +498,60 @@ function LedgerLine({
         </tr>
       )}
     </>
+  );
+}
+
+/**
+ * The customer's usage events the API refused, with the reason: where
+ * support looks when usage seems missing. Asked for only when opened.
+ */
+function Rejected({ customer, tick }: { customer: string; tick: string }) {
+  const [open, setOpen] = useState(false);
+  const { items, cursor, error, busy, loaded, more } = usePaged(
+    (after) => api.rejectedEvents(customer, after),
+    [customer, tick],
+    open,
+  );
+  return (
+    <details className="panel" data-testid="rejected" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>
+        <h3>Rejected usage events</h3>
+      </summary>
+      {open && error && <ErrorBox error={error} />}
+      {open && !loaded && busy && <Loading what="rejected events" />}
+      {open && loaded && !error && items.length === 0 && <Empty>No usage events of this customer were refused.</Empty>}
+      {open && items.length > 0 && (
+        <div className="table-scroll">
+          <table className="data" data-testid="rejected-events">
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>Event</th>
+                <th>Product</th>
+                <th className="num">Quantity</th>
+                <th>Happened</th>
+                <th>Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr key={r.rejection_id} data-event={r.event.id}>
+                  <td className="when">{instant(r.received_at)}</td>
+                  <td className="mono wrap">{r.event.id}</td>
+                  <td>{r.event.product_id}</td>
+                  <td className="num">{groupDecimal(r.event.quantity)}</td>
+                  <td className="when">{instant(r.event.timestamp)}</td>
+                  <td>
+                    <strong>{r.reason.code}</strong>: {r.reason.detail}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {open && <LoadMore cursor={cursor} busy={busy} onMore={more} />}
+    </details>
   );
 }
 

@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "credit_types",
     "products",
     "rejected_events",
+    "usage_event",
     "role_limits",
     "set_role_limits",
     "list_approvals",

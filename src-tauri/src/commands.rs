@@ -21,7 +21,7 @@ use crate::core::workflows::{
 use crate::core::{AppCore, AppError, ConnectionMode, CoreError, Session};
 use creditdesk_api::admin::{CreditType, Product};
 use creditdesk_api::approvals::{ApprovalDecided, ApprovalStatus, GrantPreview};
-use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus};
+use creditdesk_api::disputes::{Dispute, DisputeComment, DisputeResolved, DisputeStatus, EventEvidence};
 use creditdesk_api::grants::GrantVoided;
 use creditdesk_api::limits::{RoleLimitsEntry, RoleLimitsList};
 use creditdesk_api::me::MeResponse;
@@ -240,6 +240,11 @@ pub async fn credit_types(core: State<'_, AppCore>) -> Res<Vec<CreditType>> {
 #[tauri::command]
 pub async fn rejected_events(core: State<'_, AppCore>, customer: String, cursor: Option<String>) -> Res<RejectedPage> {
     Ok(core.rejected_events(&customer, cursor).await?)
+}
+
+#[tauri::command]
+pub async fn usage_event(core: State<'_, AppCore>, event: String) -> Res<EventEvidence> {
+    Ok(core.usage_event(&event).await?)
 }
 
 #[tauri::command]

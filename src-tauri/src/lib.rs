@@ -129,6 +129,7 @@ pub fn run() {
             commands::credit_types,
             commands::products,
             commands::rejected_events,
+            commands::usage_event,
             commands::role_limits,
             commands::set_role_limits,
             commands::list_approvals,

@@ -113,9 +113,23 @@ async fn run(app: &App, api: &creditdesk_client::Client, server: &Server) -> Res
     let title = svg.find(Locator::Css("title")).await?.html(true).await?;
     assert!(title.to_lowercase().contains("burn"), "burn chart title {title:?}");
     app.find("[data-testid=balance-chart] svg[role=img]").await?;
-    app.click("[data-testid=ledger-row]").await?;
+    // A burn's explanation names the actor, and the usage event as the API rated it.
+    let burn = "[data-testid=ledger-row][data-kind=burn]";
+    let event = app.find(burn).await?.attr("data-event").await?.context("a burn's event id")?;
+    app.click(burn).await?;
     let why = app.text_when("[data-testid=ledger-explanation]", |t| !t.is_empty()).await?;
     assert!(why.contains("by "), "explanation names the actor: {why}");
+    let rated = api.usage_event(&event).await?;
+    let usage = app.text_when("[data-testid=ledger-usage]", |t| t.contains("credits per unit")).await?;
+    let expected = format!(
+        "at {} credits per unit = {} credits",
+        grouped(&rated.credits_per_unit.to_string()),
+        grouped(&rated.credits.to_string())
+    );
+    assert!(usage.contains(&expected), "{usage:?} should say {expected:?}");
+    app.script_when("document.querySelector('[data-testid=ledger-usage]').scrollIntoView(); return true;", |_| true)
+        .await?;
+    app.screenshot("customer-ledger-explained").await?;
     ledger_filters(app).await?;
     // The 90-day range redraws the burn chart.
     app.click_button("90 days").await?;

@@ -59,6 +59,7 @@ export const api = {
   submitGrant: (form: S["GrantForm"]) => call<S["GrantSubmitted"]>("submit_grant", { form }),
   creditTypes: () => call<S["CreditType"][]>("credit_types"),
   products: () => call<S["Product"][]>("products"),
+  usageEvent: (event: string) => call<S["EventEvidence"]>("usage_event", { event }),
   rejectedEvents: (customer: string, cursor: string | null) =>
     call<S["RejectedPage"]>("rejected_events", { customer, cursor }),
   previewVoid: (customer: string, grant: string) => call<S["VoidPreview"]>("preview_void", { customer, grant }),

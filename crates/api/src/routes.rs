@@ -61,6 +61,7 @@ pub const REPORT_BREAKAGE: &str = "/v1/reports/breakage";
 pub const REPORT_RECONCILIATION: &str = "/v1/reports/reconciliation";
 pub const EVENTS: &str = "/v1/events";
 pub const EVENTS_REJECTED: &str = "/v1/events/rejected";
+pub const EVENT: &str = "/v1/events/{id}";
 pub const AUTHORIZE: &str = "/v1/authorize";
 pub const GRANTS: &str = "/v1/grants";
 pub const GRANT_VOID: &str = "/v1/grants/{id}/void";
@@ -117,6 +118,7 @@ pub const ROUTES: &[Route] = &[
     route(Get, REPORT_RECONCILIATION, Safe, "rated usage vs burns + overage"),
     route(Post, EVENTS, Keyed, "ingest usage events"),
     route(Get, EVENTS_REJECTED, Safe, "rejected events"),
+    route(Get, EVENT, Safe, "one usage event: its rating, burns and reversals"),
     route(Post, AUTHORIZE, Safe, "can the customer afford this usage now (reserves nothing)"),
     route(Post, GRANTS, Keyed, "grant credits (201, or 202 pending approval)"),
     route(Post, GRANT_VOID, Keyed, "void a grant's remainder"),

@@ -246,6 +246,16 @@ async fn grants_usage_and_every_read() {
     assert_eq!(r["results"][0]["credit_type_id"], "batch");
     assert_eq!(r["results"][0]["rating"]["credits"], "20");
     assert_eq!(r["results"][0]["allocation"]["burns"][0], json!({"grant_id": "g1", "amount": "20"}));
+    // One event as a ledger row explains it: the rate, the rate-card version, its burns.
+    let e1 = s.read("/v1/events/e1").await;
+    assert_eq!(
+        (e1["quantity"].as_str(), e1["credits_per_unit"].as_str(), e1["credits"].as_str()),
+        (Some("10"), Some("2"), Some("20"))
+    );
+    assert_eq!((e1["usage"][0]["grant_id"].as_str(), e1["usage"][0]["amount"].as_str()), (Some("g1"), Some("-20")));
+    assert_eq!(e1["reversed"], false);
+    let missing = s.get(admin, "/v1/events/nope").await;
+    assert_eq!((missing.status, missing.body["code"].as_str()), (404, Some("not_found")));
 
     // Balances now, per grant.
     let b = s.read("/v1/customers/c1/balances").await;

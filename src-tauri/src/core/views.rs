@@ -10,6 +10,7 @@ use creditdesk_api::admin::{CreditType, Product};
 use creditdesk_api::balances::{BalanceQuery, BalancesResponse, CreditTypeAmount, ExpirationsQuery};
 use creditdesk_api::common::{Bucket, EntryKind, SortOrder};
 use creditdesk_api::customers::{CustomerListQuery, CustomerSort, CustomerSummary};
+use creditdesk_api::disputes::EventEvidence;
 use creditdesk_api::events::{RejectedEvent, RejectedEventsQuery};
 use creditdesk_api::ledger::{LedgerEntry, LedgerQuery};
 use creditdesk_api::reports::{
@@ -519,6 +520,14 @@ impl AppCore {
         Ok(RejectedPage { items: page.items, next_cursor: page.next_cursor, age })
     }
 
+    /// The usage event behind a ledger row: its quantity, the rate and the
+    /// rate-card version it was rated at, its burns and any reversal.
+    pub async fn usage_event(&self, event: &str) -> Result<EventEvidence, CoreError> {
+        let id = event.to_owned();
+        let (found, _) = self.fetch(&format!("event/{id}"), |c| async move { Ok(c.usage_event(&id).await?) }).await?;
+        Ok(found)
+    }
+
     /// Balances at `at` (in the past), as known now and as known then.
     pub async fn balance_at(&self, customer: &str, at: DateTime<Utc>) -> Result<BalanceAtView, CoreError> {
         if at > Utc::now() {
@@ -689,8 +698,9 @@ pub fn explain_entry(e: &LedgerEntry) -> String {
         let _ = write!(s, "; note: {n}");
     }
     if e.recorded_at - e.booked_at > Duration::minutes(1) {
-        let _ =
-            write!(s, "; booked at {} but recorded at {} (late)", e.booked_at.to_rfc3339(), e.recorded_at.to_rfc3339());
+        // Minutes in UTC, as the ledger's own column shows times.
+        let utc = |t: DateTime<Utc>| t.format("%b %-d, %Y, %H:%M UTC").to_string();
+        let _ = write!(s, "; booked at {} but recorded at {} (late)", utc(e.booked_at), utc(e.recorded_at));
     }
     s
 }

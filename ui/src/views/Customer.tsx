@@ -494,10 +494,26 @@ function LedgerLine({
         <tr className="explain-row">
           <td colSpan={8} data-testid="ledger-explanation">
             {r.explanation}
+            {e.event_id && <UsageEventLine id={e.event_id} />}
           </td>
         </tr>
       )}
     </>
+  );
+}
+
+/** The usage event behind a ledger row, as rated: asked for when the row opens. */
+function UsageEventLine({ id }: { id: string }) {
+  const { data: u, error } = useCommand(() => api.usageEvent(id), [id]);
+  if (error) return <div className="sub">The usage event could not be read: {error.message}</div>;
+  if (!u) return <div className="sub">Reading the usage event...</div>;
+  return (
+    <div data-testid="ledger-usage">
+      Usage: {groupDecimal(u.quantity)} of {u.product_id} at {groupDecimal(u.credits_per_unit)} credits per unit ={" "}
+      {groupDecimal(u.credits)} credits, by {u.from_override ? "the customer's own" : "the product's"} rate card of{" "}
+      {instant(u.rate_version)}. Happened {instant(u.timestamp)}, received {instant(u.received_at)}
+      {u.reversed ? "; since reversed" : ""}.
+    </div>
   );
 }
 

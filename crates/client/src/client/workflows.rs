@@ -9,7 +9,7 @@ use creditdesk_api::approvals::{
 use creditdesk_api::audit::{AuditQuery, AuditRecord};
 use creditdesk_api::disputes::{
     AssignDisputeRequest, CommentRequest, Dispute, DisputeComment, DisputeDetail, DisputeEvidence, DisputeListQuery,
-    DisputeResolved, OpenDisputeRequest, ResolveDisputeRequest,
+    DisputeResolved, EventEvidence, OpenDisputeRequest, ResolveDisputeRequest,
 };
 use creditdesk_api::grants::CreateGrantRequest;
 use creditdesk_api::limits::{RoleLimitsEntry, RoleLimitsList, SetRoleLimitsRequest};
@@ -107,6 +107,11 @@ impl Client {
     /// `GET /v1/disputes/{id}/evidence`.
     pub async fn dispute_evidence(&self, id: &str) -> Result<DisputeEvidence, ClientError> {
         self.get(routes::DISPUTE_EVIDENCE, &[id], &()).await
+    }
+
+    /// `GET /v1/events/{id}`: an accepted usage event, its rating and entries.
+    pub async fn usage_event(&self, id: &str) -> Result<EventEvidence, ClientError> {
+        self.get(routes::EVENT, &[id], &()).await
     }
 
     /// `POST /v1/disputes/{id}/assign`.

@@ -221,6 +221,22 @@ pub async fn evidence(
     }))
 }
 
+/// One accepted usage event as a ledger row's explanation shows it: the
+/// event, its rating (the rate and the rate-card version), its burns and
+/// overage, and any reversal. The same record a dispute's evidence holds.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "usage",
+    params(("id" = String, Path, description = "Event id (the client's idempotency key)")),
+    responses((status = 200, body = EventEvidence), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn event(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<EventEvidence>> {
+    caller.require(Action::Read)?;
+    let (mut events, _) = gather(&state, std::slice::from_ref(&id)).await?;
+    events.pop().map(Json).ok_or_else(|| ApiError::not_found("event", &id))
+}
+
 /// Each event's evidence, and the credits its usage booked (burns + overage).
 async fn gather(state: &AppState, ids: &[String]) -> ApiResult<(Vec<EventEvidence>, Decimal)> {
     let mut out = Vec::with_capacity(ids.len());

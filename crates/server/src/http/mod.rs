@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::REPORT_RECONCILIATION, get(reports::reconciliation))
         .route(routes::EVENTS, post(usage::ingest))
         .route(routes::EVENTS_REJECTED, get(usage::rejected))
+        .route(routes::EVENT, get(disputes::event))
         .route(routes::AUTHORIZE, post(usage::authorize))
         .route(routes::GRANTS, post(grants::create))
         .route(routes::GRANT_VOID, post(grants::void))
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         reports::reconciliation,
         usage::ingest,
         usage::rejected,
+        disputes::event,
         usage::authorize,
         grants::create,
         grants::void,

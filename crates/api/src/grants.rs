@@ -284,6 +284,7 @@ pub struct ApprovalPending {
 #[serde(deny_unknown_fields)]
 pub struct VoidGrantRequest {
     pub reason_code: String,
+    /// Required, like every manual action's (`validation_failed` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,7 +295,11 @@ impl Validate for VoidGrantRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut e = Errors::new();
         e.id("reason_code", &self.reason_code);
-        e.opt_text("ticket_ref", self.ticket_ref.as_deref(), MAX_TICKET_REF_LEN, false);
+        // Every manual action carries a ticket reference (product.md).
+        match self.ticket_ref.as_deref() {
+            Some(ticket) => e.text("ticket_ref", ticket, MAX_TICKET_REF_LEN, false),
+            None => e.push("ticket_ref", "is required for a void"),
+        }
         e.opt_text("note", self.note.as_deref(), MAX_NOTE_LEN, true);
         e.into_vec()
     }
@@ -411,5 +416,13 @@ mod tests {
         assert!(v.validate().is_empty());
         assert!(serde_json::from_str::<VoidGrantRequest>(r#"{"reason_code":"x","amount":"1"}"#).is_err());
         assert!(serde_json::from_str::<VoidGrantRequest>(r#"{}"#).is_err(), "reason_code is required");
+        for no_ticket in [r#"{"reason_code":"fraud"}"#, r#"{"reason_code":"fraud","ticket_ref":" "}"#] {
+            let v: VoidGrantRequest = serde_json::from_str(no_ticket).unwrap();
+            assert_eq!(
+                v.validate().iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+                ["ticket_ref"],
+                "{no_ticket}"
+            );
+        }
     }
 }

@@ -100,7 +100,7 @@ async fn auth_failures_have_exact_codes() {
 
     // Voids: finance and admin only.
     s.post(Some(&finance), "/v1/grants", &grant).await.ok(201);
-    let void = json!({"reason_code": "fraud"});
+    let void = json!({"reason_code": "fraud", "ticket_ref": "ZD-9"});
     s.post(Some(&agent), "/v1/grants/g1/void", &void).await.problem(403, "insufficient_permission");
     s.post(Some(&finance), "/v1/grants/g1/void", &void).await.ok(200);
 
@@ -385,8 +385,12 @@ async fn grants_usage_and_every_read() {
     assert_eq!(v["entries"][0]["kind"], "void");
     assert_eq!(v["entries"][0]["amount"], "-940");
     assert!(v["grant"]["grant"]["voided_at"].is_string());
-    s.post(admin, "/v1/grants/g1/void", &json!({"reason_code": "fraud"})).await.problem(409, "grant_state_conflict");
-    s.post(admin, "/v1/grants/nope/void", &json!({"reason_code": "fraud"})).await.problem(404, "not_found");
+    s.post(admin, "/v1/grants/g1/void", &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"}))
+        .await
+        .problem(409, "grant_state_conflict");
+    s.post(admin, "/v1/grants/nope/void", &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"}))
+        .await
+        .problem(404, "not_found");
     assert_eq!(s.read("/v1/customers/c1/balances").await["balances"][0]["available"], "0");
 
     // Unknown customers are 404 everywhere.
@@ -566,9 +570,9 @@ async fn idempotency_keys_replay_and_conflict() {
     // Void.
     let gid = first.body["grant"]["grant"]["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/grants/{gid}/void");
-    let v1 = s.post_keyed(admin, &path, &json!({"reason_code": "fraud"}), Some("v-1")).await;
+    let v1 = s.post_keyed(admin, &path, &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"}), Some("v-1")).await;
     v1.ok(200);
-    let v2 = s.post_keyed(admin, &path, &json!({"reason_code": "fraud"}), Some("v-1")).await;
+    let v2 = s.post_keyed(admin, &path, &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"}), Some("v-1")).await;
     v2.ok(200);
     assert_eq!(v2.header("idempotent-replayed"), Some("true"));
     assert_eq!(v1.body, v2.body);
@@ -664,6 +668,9 @@ async fn bad_grant_input_names_every_field_and_writes_nothing() {
     assert_eq!(r.field(), "reason_code");
     let r = s.post(admin, "/v1/grants/g1/void", &json!({"reason_code": "x", "note": 5})).await;
     assert_eq!(r.field(), "note");
+    // Every manual action carries a ticket reference.
+    let r = s.post(admin, "/v1/grants/g1/void", &json!({"reason_code": "fraud"})).await;
+    assert_eq!((r.status, r.field()), (422, "ticket_ref"));
     assert_eq!(s.ledger("c1").await.len(), 1);
 }
 

@@ -373,7 +373,7 @@ fn example(template: &str, approval: &str) -> Option<(Vec<String>, Value)> {
             json!({"expires_at": "2026-07-01T00:00:00Z", "reason_code": "goodwill",
                                                         "ticket_ref": "ZD-3", "note": "more time"}),
         ),
-        "/v1/grants/{id}/void" => (Some("g1"), json!({"reason_code": "mistake"})),
+        "/v1/grants/{id}/void" => (Some("g1"), json!({"reason_code": "mistake", "ticket_ref": "ZD-3"})),
         _ => return None,
     };
     let path = template.split('/').skip(1).map(|s| if s == "{id}" { id.unwrap_or(s) } else { s }.to_owned()).collect();

@@ -74,12 +74,14 @@ async fn the_api_works_on_postgres() {
     assert!(per_grant[0]["grant"]["created_at"].is_string());
 
     // Void: found by id on PostgreSQL, its time in the answer and afterwards.
-    let v = s.post(admin, "/v1/grants/g2/void", &json!({"reason_code": "fraud"})).await;
+    let v = s.post(admin, "/v1/grants/g2/void", &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"})).await;
     let v = v.ok(200).clone();
     assert_eq!(v["voided"], "5");
     assert_eq!(v["grant"]["status"], "voided");
     assert_eq!(v["grant"]["grant"]["voided_at"], "2026-03-10T12:01:00Z");
-    s.post(admin, "/v1/grants/nope/void", &json!({"reason_code": "fraud"})).await.problem(404, "not_found");
+    s.post(admin, "/v1/grants/nope/void", &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"}))
+        .await
+        .problem(404, "not_found");
     let voided = s.read("/v1/customers/c1/grants?status=voided").await;
     assert_eq!(voided["items"][0]["grant"]["id"], "g2");
     assert_eq!(voided["items"][0]["grant"]["voided_at"], "2026-03-10T12:01:00Z");

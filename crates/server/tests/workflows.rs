@@ -394,7 +394,7 @@ async fn voids_and_double_reversal(s: Server) {
     let ann = s.user("ann", "support_agent").await;
     s.post(admin, "/v1/grants", &Server::grant_body("g1", "c1", "1000")).await.ok(201);
     // Voids need finance or admin.
-    let r = s.post(Some(&ann), "/v1/grants/g1/void", &json!({"reason_code": "fraud"})).await;
+    let r = s.post(Some(&ann), "/v1/grants/g1/void", &json!({"reason_code": "fraud", "ticket_ref": "ZD-9"})).await;
     r.problem(403, "insufficient_permission");
     assert_eq!(r.body["required_roles"], json!(["finance", "admin"]));
     assert!(has(&audit(&s, "actor=u_ann").await, "POST /v1/grants/{id}/void", "refused", "insufficient_permission"));

@@ -68,7 +68,7 @@ export function VoidDialog({
             <ReasonSelect value={reason} onChange={setReason} />
           </Field>
           <Field label="Ticket">
-            <input value={ticket} onChange={(e) => setTicket(e.target.value)} />
+            <input value={ticket} onChange={(e) => setTicket(e.target.value)} placeholder="SUP-1234" data-testid="void-ticket" />
           </Field>
           <Field label="Note">
             <input value={note} onChange={(e) => setNote(e.target.value)} />

@@ -2919,6 +2919,7 @@ export interface components {
         VoidGrantRequest: {
             note?: string | null;
             reason_code: string;
+            /** @description Required, like every manual action's (`validation_failed` when absent). */
             ticket_ref?: string | null;
         };
         /**

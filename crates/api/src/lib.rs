@@ -133,6 +133,7 @@ pub use validate::Validate;
     reports::ExpirationGroupBy,
     reports::ExpirationReport,
     reports::ExpirationReportRow,
+    reports::BreakageGroupBy,
     reports::BreakageReport,
     reports::BreakageRow,
     reports::ReconciliationReport,

@@ -130,9 +130,30 @@ pub struct BreakageQuery {
     pub to: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_type: Option<String>,
-    /// IANA zone of the months, default `UTC`.
+    /// IANA zone of the months and weeks, default `UTC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
+    /// Default `month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<BreakageGroupBy>,
+    /// Paging applies to `group_by=customer`; the other groupings fit one page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+impl_paged!(BreakageQuery);
+
+/// Rows of the breakage report: each with its credit type and category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakageGroupBy {
+    /// By calendar month in `tz` (default).
+    Month,
+    /// By ISO week (Monday) in `tz`.
+    Week,
+    /// By customer id, over the whole window: paged.
+    Customer,
 }
 
 impl Validate for BreakageQuery {
@@ -145,23 +166,36 @@ impl Validate for BreakageQuery {
     }
 }
 
-/// Breakage by month.
+/// Breakage by month, week or customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BreakageReport {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub tz: String,
-    /// By month, credit type, category.
+    pub group_by: BreakageGroupBy,
+    /// By month, week or customer, then credit type and category.
     pub rows: Vec<BreakageRow>,
+    /// Over the whole report (all pages).
     pub total_expired_value: Money,
     pub total_voided_value: Money,
+    /// For `group_by=customer`: the next page of rows.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
-/// Breakage of one credit type and category in one month.
+/// Breakage of one credit type and category in one month, week, or for one
+/// customer over the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BreakageRow {
-    /// The first day of the month.
-    pub month: NaiveDate,
+    /// Set for `group_by=month`: the first day of the month.
+    #[serde(default)]
+    pub month: Option<NaiveDate>,
+    /// Set for `group_by=week`: the Monday the week starts on.
+    #[serde(default)]
+    pub week_start: Option<NaiveDate>,
+    /// Set for `group_by=customer`.
+    #[serde(default)]
+    pub customer_id: Option<String>,
     pub credit_type_id: String,
     pub category: GrantCategory,
     /// `expire` entries less `expiry_correction` entries booked in the month.

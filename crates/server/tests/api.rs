@@ -866,6 +866,28 @@ async fn finance_reports() {
     assert_eq!(rows[1]["category"], "promotional");
     assert_eq!(rows[1]["expired"], "30");
     assert_eq!(b["total_expired_value"]["amount"], "0.7");
+    assert_eq!((rows[0]["month"].as_str(), b["group_by"].as_str()), (Some("2026-03-01"), Some("month")));
+    // The same breakage by week (g1 expired on Friday the 20th, g2 on Wednesday the 25th) ...
+    let weeks = s.read("/v1/reports/breakage?group_by=week").await;
+    let starts: Vec<&str> =
+        weeks["rows"].as_array().unwrap().iter().map(|r| r["week_start"].as_str().unwrap()).collect();
+    assert_eq!(starts, ["2026-03-16", "2026-03-23"]);
+    assert!(weeks["rows"][0]["month"].is_null());
+    // ... and by customer, paged, the totals covering every page.
+    let first = s.read("/v1/reports/breakage?group_by=customer&limit=1").await;
+    assert_eq!(
+        (first["rows"][0]["customer_id"].as_str(), first["rows"][0]["expired"].as_str()),
+        (Some("c1"), Some("40"))
+    );
+    assert_eq!(first["total_expired_value"]["amount"], "0.7", "totals cover every page");
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second =
+        s.read(&format!("/v1/reports/breakage?group_by=customer&limit=1&cursor={}", cursor.replace(' ', "%20"))).await;
+    assert_eq!(
+        (second["rows"][0]["customer_id"].as_str(), second["rows"][0]["expired"].as_str()),
+        (Some("c2"), Some("30"))
+    );
+    assert!(second["next_cursor"].is_null());
 
     let rec = s.read("/v1/reports/reconciliation?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&bucket=month").await;
     assert_eq!(rec["balanced"], true);

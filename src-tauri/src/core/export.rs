@@ -57,7 +57,7 @@ pub fn finance_csv(view: &FinanceView, kind: &str) -> Result<(String, usize), Co
                 .iter()
                 .map(|r| {
                     vec![
-                        r.month.to_string(),
+                        r.month.map(|m| m.to_string()).unwrap_or_default(),
                         r.credit_type_id.clone(),
                         r.category.as_str().to_owned(),
                         r.expired.to_string(),

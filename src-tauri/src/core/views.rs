@@ -621,9 +621,10 @@ impl AppCore {
             rows: breakage
                 .rows
                 .iter()
-                .filter(|r| r.month >= first_month && r.month <= this_month)
-                .map(|r| charts::BreakageRow {
-                    month: r.month,
+                // The app asks for the default grouping: every row has its month.
+                .filter_map(|r| Some((r.month.filter(|m| *m >= first_month && *m <= this_month)?, r)))
+                .map(|(month, r)| charts::BreakageRow {
+                    month,
                     credit_type: r.credit_type_id.clone(),
                     category: r.category.as_str().to_owned(),
                     expired: r.expired,

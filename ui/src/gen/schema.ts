@@ -1220,33 +1220,52 @@ export interface components {
             balances: components["schemas"]["Balance"][];
             customer_id: string;
         };
-        /** @description Breakage by month. */
+        /**
+         * @description Rows of the breakage report: each with its credit type and category.
+         * @enum {string}
+         */
+        BreakageGroupBy: "month" | "week" | "customer";
+        /** @description Breakage by month, week or customer. */
         BreakageReport: {
             /** Format: date-time */
             from: string;
-            /** @description By month, credit type, category. */
+            group_by: components["schemas"]["BreakageGroupBy"];
+            /** @description For `group_by=customer`: the next page of rows. */
+            next_cursor?: string | null;
+            /** @description By month, week or customer, then credit type and category. */
             rows: components["schemas"]["BreakageRow"][];
             /** Format: date-time */
             to: string;
+            /** @description Over the whole report (all pages). */
             total_expired_value: components["schemas"]["Money"];
             total_voided_value: components["schemas"]["Money"];
             tz: string;
         };
-        /** @description Breakage of one credit type and category in one month. */
+        /**
+         * @description Breakage of one credit type and category in one month, week, or for one
+         *     customer over the window.
+         */
         BreakageRow: {
             category: components["schemas"]["GrantCategory"];
             credit_type_id: string;
+            /** @description Set for `group_by=customer`. */
+            customer_id?: string | null;
             /** @description `expire` entries less `expiry_correction` entries booked in the month. */
             expired: string;
             expired_value: components["schemas"]["Money"];
             /**
              * Format: date
-             * @description The first day of the month.
+             * @description Set for `group_by=month`: the first day of the month.
              */
-            month: string;
+            month?: string | null;
             /** @description `void` entries booked in the month. */
             voided: string;
             voided_value: components["schemas"]["Money"];
+            /**
+             * Format: date
+             * @description Set for `group_by=week`: the Monday the week starts on.
+             */
+            week_start?: string | null;
         };
         /**
          * @description Calendar unit of a series or report, in the requested time zone.
@@ -4667,11 +4686,16 @@ export interface operations {
         parameters: {
             query?: {
                 credit_type?: string;
+                cursor?: string;
                 /** @description Default: the start of the month twelve months ago. */
                 from?: string;
+                /** @description Default `month`. */
+                group_by?: components["schemas"]["BreakageGroupBy"];
+                /** @description Paging applies to `group_by=customer`; the other groupings fit one page. */
+                limit?: number;
                 /** @description Default now. */
                 to?: string;
-                /** @description IANA zone of the months, default `UTC`. */
+                /** @description IANA zone of the months and weeks, default `UTC`. */
                 tz?: string;
             };
             header?: never;

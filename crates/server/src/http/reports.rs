@@ -17,8 +17,9 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use creditdesk_api::balances::CreditTypeAmount;
 use creditdesk_api::reports::{
-    BreakageQuery, BreakageReport, BreakageRow, ExpirationGroupBy, ExpirationReport, ExpirationReportQuery,
-    ExpirationReportRow, ReconciliationQuery, ReconciliationReport, ReconciliationRow, DEFAULT_EXPIRATION_DAYS,
+    BreakageGroupBy, BreakageQuery, BreakageReport, BreakageRow, ExpirationGroupBy, ExpirationReport,
+    ExpirationReportQuery, ExpirationReportRow, ReconciliationQuery, ReconciliationReport, ReconciliationRow,
+    DEFAULT_EXPIRATION_DAYS,
 };
 use creditdesk_api::{Money as ApiMoney, Paged, Problem};
 use creditdesk_ledger::balance::GrantStatus;
@@ -61,6 +62,26 @@ fn money_sum(values: impl IntoIterator<Item = ApiMoney>, currency: &str) -> ApiM
 fn week_start(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
     let d = t.with_timezone(&tz).date_naive();
     d.checked_sub_days(Days::new(u64::from(d.weekday().num_days_from_monday()))).unwrap_or(d)
+}
+
+/// Keeps the page of `rows` (sorted by `key`) after `cursor`, at most
+/// `limit`; returns the cursor of the next page, if any.
+fn page_rows<R>(rows: &mut Vec<R>, key: impl Fn(&R) -> String, cursor: Option<&str>, limit: usize) -> Option<String> {
+    if let Some(c) = cursor {
+        rows.retain(|r| key(r).as_str() > c);
+    }
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().map(key)
+}
+
+/// What a breakage row is for: a month or week (its first day), or a customer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Period {
+    Day(NaiveDate),
+    Customer(String),
 }
 
 fn month_start(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
@@ -154,14 +175,7 @@ pub async fn expirations(
     let mut next_cursor = None;
     if group_by == ExpirationGroupBy::Customer {
         let key = |r: &ExpirationReportRow| format!("{} {}", r.customer_id.as_deref().unwrap_or(""), r.credit_type_id);
-        if let Some(c) = q.cursor.as_deref() {
-            out.retain(|r| key(r).as_str() > c);
-        }
-        let limit = q.effective_limit() as usize;
-        if out.len() > limit {
-            out.truncate(limit);
-            next_cursor = out.last().map(key);
-        }
+        next_cursor = page_rows(&mut out, key, q.cursor.as_deref(), q.effective_limit() as usize);
     }
     Ok(AxumJson(ExpirationReport { from, to, group_by, rows: out, totals, total_value, next_cursor }))
 }
@@ -194,8 +208,9 @@ pub async fn breakage(
         return Err(ApiError::field("to", "must be after from"));
     }
     let catalog = state.store.catalog();
-    // (month, credit type, paid?) -> (expired, voided)
-    let mut rows: BTreeMap<(NaiveDate, String, bool), (Credits, Credits)> = BTreeMap::new();
+    let group_by = q.group_by.unwrap_or(BreakageGroupBy::Month);
+    // (month, week or customer, credit type, paid?) -> (expired, voided)
+    let mut rows: BTreeMap<(Period, String, bool), (Credits, Credits)> = BTreeMap::new();
     for c in all_customers(&state).await? {
         let mut found = Vec::new();
         for kind in [EntryKind::Expire, EntryKind::ExpiryCorrection, EntryKind::Void] {
@@ -229,7 +244,12 @@ pub async fn breakage(
         for e in found {
             let paid =
                 e.grant.as_ref().and_then(|g| categories.get(g.as_str())).is_none_or(|c| *c == GrantCategory::Paid);
-            let cell = rows.entry((month_start(e.booked_at, tz), e.credit_type.to_string(), paid)).or_default();
+            let period = match group_by {
+                BreakageGroupBy::Month => Period::Day(month_start(e.booked_at, tz)),
+                BreakageGroupBy::Week => Period::Day(week_start(e.booked_at, tz)),
+                BreakageGroupBy::Customer => Period::Customer(c.id.to_string()),
+            };
+            let cell = rows.entry((period, e.credit_type.to_string(), paid)).or_default();
             match e.kind {
                 EntryKind::Expire => cell.0 += e.amount.abs(),
                 EntryKind::ExpiryCorrection => cell.0 -= e.amount.abs(),
@@ -239,10 +259,16 @@ pub async fn breakage(
     }
     let currency = deployment_currency(&state);
     let mut out = Vec::new();
-    for ((month, ct_id, paid), (expired, voided)) in rows {
+    for ((period, ct_id, paid), (expired, voided)) in rows {
         let Ok(ct) = catalog.credit_type(&CreditTypeId::new(&ct_id)?) else { continue };
+        let (day, customer_id) = match period {
+            Period::Day(d) => (Some(d), None),
+            Period::Customer(c) => (None, Some(c)),
+        };
         out.push(BreakageRow {
-            month,
+            month: day.filter(|_| group_by == BreakageGroupBy::Month),
+            week_start: day.filter(|_| group_by == BreakageGroupBy::Week),
+            customer_id,
             credit_type_id: ct_id,
             category: if paid {
                 creditdesk_api::GrantCategory::Paid
@@ -255,15 +281,35 @@ pub async fn breakage(
             voided_value: map::value(voided, &ct.unit_price),
         });
     }
-    // By month, credit type, category (paid before promotional, as the enum orders them).
-    out.sort_by(|a, b| (a.month, &a.credit_type_id, a.category).cmp(&(b.month, &b.credit_type_id, b.category)));
+    // By period or customer, credit type, category (paid before promotional, as the enum orders them).
+    out.sort_by(|a, b| {
+        (a.month, a.week_start, &a.customer_id, &a.credit_type_id, a.category).cmp(&(
+            b.month,
+            b.week_start,
+            &b.customer_id,
+            &b.credit_type_id,
+            b.category,
+        ))
+    });
+    let total_expired_value = money_sum(out.iter().map(|r| r.expired_value.clone()), &currency);
+    let total_voided_value = money_sum(out.iter().map(|r| r.voided_value.clone()), &currency);
+    // Only the per-customer grouping is long enough to page.
+    let mut next_cursor = None;
+    if group_by == BreakageGroupBy::Customer {
+        let key = |r: &BreakageRow| {
+            format!("{} {} {}", r.customer_id.as_deref().unwrap_or(""), r.credit_type_id, r.category.as_str())
+        };
+        next_cursor = page_rows(&mut out, key, q.cursor.as_deref(), q.effective_limit() as usize);
+    }
     Ok(AxumJson(BreakageReport {
         from,
         to,
         tz: tz.name().to_owned(),
-        total_expired_value: money_sum(out.iter().map(|r| r.expired_value.clone()), &currency),
-        total_voided_value: money_sum(out.iter().map(|r| r.voided_value.clone()), &currency),
+        group_by,
         rows: out,
+        total_expired_value,
+        total_voided_value,
+        next_cursor,
     }))
 }
 

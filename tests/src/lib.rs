@@ -126,6 +126,27 @@ impl Server {
     }
 }
 
+/// Whether X display `n` is free: no socket, or one left by a server that
+/// is gone (its lock file names a dead process: an Xvfb killed with
+/// SIGKILL leaves both behind). A stale pair is removed.
+fn display_free(n: u32) -> bool {
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    if !socket.exists() {
+        return true;
+    }
+    let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+    let Some(pid) = std::fs::read_to_string(&lock).ok().and_then(|t| t.trim().parse::<libc::pid_t>().ok()) else {
+        return false; // a server without a lock file of ours: leave it alone
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive =
+        unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if alive {
+        return false;
+    }
+    std::fs::remove_file(&socket).is_ok() && std::fs::remove_file(&lock).is_ok()
+}
+
 /// Xvfb on a free display, unless one is given in `DISPLAY`.
 pub fn display() -> Result<(String, Option<Proc>)> {
     if let Ok(d) = std::env::var("DISPLAY") {
@@ -133,7 +154,7 @@ pub fn display() -> Result<(String, Option<Proc>)> {
             return Ok((d, None));
         }
     }
-    let n = (90..200).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).context("a free X display")?;
+    let n = (90..200).find(|&n| display_free(n)).context("a free X display")?;
     let child = Command::new("Xvfb")
         .args([&format!(":{n}"), "-screen", "0", "1440x1000x24", "-nolisten", "tcp"])
         .stdout(Stdio::null())

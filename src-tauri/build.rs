@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "products",
     "rejected_events",
     "usage_event",
+    "cancel_reports",
     "role_limits",
     "set_role_limits",
     "list_approvals",

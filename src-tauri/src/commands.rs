@@ -1,6 +1,8 @@
 //! The `#[tauri::command]`s: each parses its arguments, calls [`AppCore`]
 //! and maps errors to [`AppError`]. No logic lives here.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use creditdesk_api::common::Role;
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use crate::core::export::{finance_csv, write_export};
 use crate::core::timing::{Timing, TimingConfig};
 use crate::core::views::{
     BalanceAtView, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView, FinanceView,
-    LedgerFilter, LedgerPage, RejectedPage,
+    LedgerFilter, LedgerPage, Progress, RejectedPage, ReportProgress,
 };
 use crate::core::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
@@ -112,9 +114,27 @@ pub async fn explain_balance(core: State<'_, AppCore>, customer: String) -> Res<
     Ok(core.explain_balance(&customer).await?)
 }
 
+/// The `report-progress` event name.
+pub const REPORT_PROGRESS: &str = "report-progress";
+
+/// Long report work reports each step as a `report-progress` event.
+fn report_progress(app: &AppHandle) -> Progress {
+    let app = app.clone();
+    Arc::new(move |p: ReportProgress| {
+        let _ = app.emit(REPORT_PROGRESS, p);
+    })
+}
+
 #[tauri::command]
-pub async fn finance(core: State<'_, AppCore>, days: u32, spec: ChartSpec) -> Res<FinanceView> {
-    Ok(core.finance(days, spec).await?)
+pub async fn finance(app: AppHandle, core: State<'_, AppCore>, days: u32, spec: ChartSpec) -> Res<FinanceView> {
+    Ok(core.finance(days, spec, report_progress(&app)).await?)
+}
+
+/// Stops the finance reports and CSV exports under way (each answers `cancelled`).
+#[tauri::command]
+pub async fn cancel_reports(core: State<'_, AppCore>) -> Res<()> {
+    core.cancel_reports();
+    Ok(())
 }
 
 /// Where an export went.
@@ -134,7 +154,7 @@ pub async fn export_csv(
     days: u32,
     spec: ChartSpec,
 ) -> Res<ExportDone> {
-    let view = core.finance(days, spec).await?;
+    let view = core.finance(days, spec, report_progress(&app)).await?;
     let (text, rows) = finance_csv(&view, &kind)?;
     let dir = std::env::var_os("CREDITDESK_EXPORT_DIR")
         .map(std::path::PathBuf::from)

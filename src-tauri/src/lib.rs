@@ -130,6 +130,7 @@ pub fn run() {
             commands::products,
             commands::rejected_events,
             commands::usage_event,
+            commands::cancel_reports,
             commands::role_limits,
             commands::set_role_limits,
             commands::list_approvals,

@@ -32,6 +32,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   appStart: () => call<S["Session"]>("app_start"),
   cancelSeed: () => call<boolean>("cancel_seed"),
+  cancelReports: () => call<null>("cancel_reports"),
   session: () => call<S["Session"] | null>("session"),
   customers: (filter: S["CustomerFilter"], cursor: string | null) =>
     call<S["CustomersPage"]>("list_customers", { filter, cursor }),
@@ -90,6 +91,10 @@ export const api = {
   timingConfig: () => call<S["TimingConfig"]>("timing_config"),
   timingMark: (name: string, detail: string) => call<null>("timing_mark", { name, detail }),
 };
+
+export function onReportProgress(f: (p: S["ReportProgress"]) => void): Promise<UnlistenFn> {
+  return listen<S["ReportProgress"]>("report-progress", (e) => f(e.payload));
+}
 
 export function onSeedProgress(f: (p: S["SeedProgressEvent"]) => void): Promise<UnlistenFn> {
   return listen<S["SeedProgressEvent"]>("seed-progress", (e) => f(e.payload));

@@ -15,6 +15,7 @@ pub mod workflows;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use creditdesk_api::me::MeResponse;
@@ -178,6 +179,8 @@ pub struct AppCore {
     /// waits for the first sign-in instead of starting its own.
     signing_in: Mutex<()>,
     launch_failure: std::sync::Mutex<Option<CoreError>>,
+    /// Wakes every report being gathered (finance, CSV exports): "Cancel".
+    reports_cancel: Arc<tokio::sync::Notify>,
 }
 
 impl AppCore {
@@ -189,6 +192,7 @@ impl AppCore {
             embedded: Mutex::default(),
             signing_in: Mutex::default(),
             launch_failure: std::sync::Mutex::default(),
+            reports_cancel: Arc::default(),
         }
     }
 

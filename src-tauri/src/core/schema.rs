@@ -11,7 +11,8 @@ use super::embedded::SeedProgressEvent;
 use super::timing::TimingConfig;
 use super::views::{
     BalanceAtView, BalanceExplanation, ChartSpec, ChartView, CustomerFilter, CustomerView, CustomersPage, ExplainView,
-    FinanceView, LedgerFilter, LedgerPage, LedgerRow, RejectedPage, TableColumn, ThemeName, WaterfallStep,
+    FinanceView, LedgerFilter, LedgerPage, LedgerRow, RejectedPage, ReportProgress, TableColumn, ThemeName,
+    WaterfallStep,
 };
 use super::workflows::{
     ApprovalScope, ApprovalsPage, AuditFilter, AuditPage, DisputeForm, DisputeView, DisputesPage, ExtendForm,
@@ -38,6 +39,7 @@ use crate::commands::{ConnectionSettings, ConnectionTest, ExportDone};
     LedgerFilter,
     LedgerPage,
     RejectedPage,
+    ReportProgress,
     BalanceAtView,
     WaterfallStep,
     BalanceExplanation,

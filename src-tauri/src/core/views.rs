@@ -4,6 +4,7 @@
 //! drawn here with `creditdesk-charts` and come with their exact table.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use creditdesk_api::admin::{CreditType, Product};
@@ -198,6 +199,28 @@ pub struct LedgerPage {
     pub next_cursor: Option<String>,
     pub age: DataAge,
 }
+
+/// The `report-progress` event's payload: which step of a long report
+/// (the finance view, a CSV export) is under way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportProgress {
+    /// 1-based.
+    pub step: u32,
+    pub of: u32,
+    pub label: String,
+}
+
+impl ReportProgress {
+    /// The finance view's steps: four reports, then the charts.
+    const FINANCE_STEPS: u32 = 5;
+
+    fn new(step: u32, label: &str) -> ReportProgress {
+        ReportProgress { step, of: Self::FINANCE_STEPS, label: label.to_owned() }
+    }
+}
+
+/// Where a long report says how far it got.
+pub type Progress = Arc<dyn Fn(ReportProgress) + Send + Sync>;
 
 /// A page of a customer's rejected usage events, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -554,8 +577,25 @@ impl AppCore {
         Ok(ExplainView { wallets: balances.balances.iter().map(waterfall).collect(), age })
     }
 
-    /// Finance over the next `days` (7, 30 or 90) and breakage over the last 12 months.
-    pub async fn finance(&self, days: u32, spec: ChartSpec) -> Result<FinanceView, CoreError> {
+    /// Finance over the next `days` (7, 30 or 90) and breakage over the last
+    /// 12 months, reporting each step to `progress`; `cancel_reports` stops it
+    /// between requests (`CoreError::Cancelled`).
+    pub async fn finance(&self, days: u32, spec: ChartSpec, progress: Progress) -> Result<FinanceView, CoreError> {
+        let cancel = self.reports_cancel.clone();
+        tokio::select! {
+            // Listening before the work starts, so no cancel is missed.
+            biased;
+            () = cancel.notified() => Err(CoreError::Cancelled),
+            view = self.gather_finance(days, spec, progress) => view,
+        }
+    }
+
+    /// Stops every report being gathered now.
+    pub fn cancel_reports(&self) {
+        self.reports_cancel.notify_waiters();
+    }
+
+    async fn gather_finance(&self, days: u32, spec: ChartSpec, progress: Progress) -> Result<FinanceView, CoreError> {
         if !matches!(days, 7 | 30 | 90) {
             return Err(CoreError::input("days", "must be 7, 30 or 90"));
         }
@@ -563,8 +603,10 @@ impl AppCore {
         let this_month = today.with_day(1).expect("day 1 exists");
         let first_month = (this_month - Duration::days(320)).with_day(1).expect("day 1 exists");
         let key = format!("finance/{days}/{today}");
+        let step = progress.clone();
         let ((expirations, by_customer, breakage, reconciliation), age) = self
             .fetch(&key, |c| async move {
+                step(ReportProgress::new(1, "expiring credits by week"));
                 let weeks = ExpirationReportQuery {
                     days: Some(days),
                     group_by: Some(ExpirationGroupBy::Week),
@@ -577,7 +619,9 @@ impl AppCore {
                     limit: Some(MAX_LIMIT),
                     ..Default::default()
                 };
+                step(ReportProgress::new(2, "expiring credits by customer"));
                 let by_customer = every_page(&c, per_customer).await?;
+                step(ReportProgress::new(3, "breakage by month"));
                 let bq =
                     BreakageQuery { from: Some(start_of(first_month)), to: Some(Utc::now()), ..Default::default() };
                 let breakage = c.report_breakage(&bq).await?;
@@ -589,10 +633,12 @@ impl AppCore {
                     credit_type: None,
                     customer: None,
                 };
+                step(ReportProgress::new(4, "reconciliation"));
                 let reconciliation = c.report_reconciliation(&rq).await?;
                 Ok((expirations, by_customer, breakage, reconciliation))
             })
             .await?;
+        progress(ReportProgress::new(5, "charts"));
         let (theme, locale) = (spec.theme.theme(), charts::ChartLocale::en_us());
         let monday = |d: NaiveDate| d - Duration::days(d.weekday().num_days_from_monday() as i64);
         let expiring = charts::ExpiringCredits {
@@ -773,10 +819,26 @@ mod tests {
         assert_eq!(paged.next_cursor, None);
 
         let spec = ChartSpec { width: 800, height: 300, theme: ThemeName::Light };
-        let view = core.finance(90, spec).await.unwrap();
+        let steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = steps.clone();
+        let view = core.finance(90, spec, Arc::new(move |p| seen.lock().unwrap().push(p))).await.unwrap();
         assert_eq!(view.by_customer.rows, one_page.rows);
         let sum: Decimal = view.by_customer.rows.iter().map(|r| r.value.amount).sum();
         assert_eq!(sum, view.by_customer.total_value.amount);
+        let steps = steps.lock().unwrap().clone();
+        assert_eq!(steps.iter().map(|p| (p.step, p.of)).collect::<Vec<_>>(), [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]);
+
+        // "Cancel" during the reports: the view answers `Cancelled`, and the next one runs.
+        let core = Arc::new(core);
+        let canceller = core.clone();
+        let cancel_at_step_2 = Arc::new(move |p: ReportProgress| {
+            if p.step == 2 {
+                canceller.cancel_reports();
+            }
+        });
+        let e = core.finance(90, spec, cancel_at_step_2).await.unwrap_err();
+        assert!(matches!(e, CoreError::Cancelled), "{e}");
+        assert!(core.finance(90, spec, Arc::new(|_| {})).await.is_ok(), "a cancel stops only what runs");
     }
 
     /// An event older than the late window is refused, kept with its

@@ -2722,6 +2722,20 @@ export interface components {
             reason: string;
         };
         /**
+         * @description The `report-progress` event's payload: which step of a long report
+         *     (the finance view, a CSV export) is under way.
+         */
+        ReportProgress: {
+            label: string;
+            /** Format: int32 */
+            of: number;
+            /**
+             * Format: int32
+             * @description 1-based.
+             */
+            step: number;
+        };
+        /**
          * @description `POST /v1/disputes/{id}/resolve`. `reason` is required for every
          *     outcome; `reason_code` for the credit-adding ones; `goodwill_amount`
          *     (credits) for `goodwill_grant`.

@@ -1,7 +1,7 @@
-import { useLayoutEffect, useRef, useState } from "react";
-import { api, type AppError, type S } from "../api";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { api, onReportProgress, type AppError, type S } from "../api";
 import { ChartTable } from "../components/ChartPanel";
-import { DataAgeBar, Money, Empty, ErrorBox, Loading, useCommand } from "../components/common";
+import { DataAgeBar, Money, Empty, ErrorBox, useCommand } from "../components/common";
 import { day, groupDecimal } from "../lib/format";
 import type { Theme } from "../lib/theme";
 
@@ -47,13 +47,23 @@ function FinanceReports({ theme, width }: { theme: Theme; width: number }) {
   const [days, setDays] = useState(30);
   const spec = { width, height: SPEC_HEIGHT, theme };
   const { data, error, busy, reload } = useCommand(() => api.finance(days, spec), [days, theme, width]);
+  // The reports are gathered step by step in Rust: say which, and offer to stop.
+  const [progress, setProgress] = useState<S["ReportProgress"]>();
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    onReportProgress(setProgress).then((u) => (unlisten = u), () => undefined);
+    return () => unlisten?.();
+  }, []);
   const [exported, setExported] = useState<string>();
   const [exportError, setExportError] = useState<AppError>();
-  const exportCsv = (kind: string) =>
+  const [exporting, setExporting] = useState(false);
+  const exportCsv = (kind: string) => {
+    setExporting(true);
     api.exportCsv(kind, days, spec).then(
-      (d) => (setExported(`${d.rows} rows written to ${d.path}`), setExportError(undefined)),
-      (e: AppError) => setExportError(e),
+      (d) => (setExported(`${d.rows} rows written to ${d.path}`), setExportError(undefined), setExporting(false)),
+      (e: AppError) => (setExportError(e), setExporting(false)),
     );
+  };
 
   return (
     <>
@@ -69,7 +79,15 @@ function FinanceReports({ theme, width }: { theme: Theme; width: number }) {
         <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
       </div>
       {error && <ErrorBox error={error} onRetry={reload} />}
-      {!data && !error && <Loading what="finance reports" />}
+      {(busy || exporting) && (
+        <div className="notice" role="status" data-testid="report-progress">
+          {exporting ? "Exporting" : "Gathering the finance reports"}
+          {progress ? `: ${progress.label} (step ${progress.step} of ${progress.of})` : ""}...{" "}
+          <button type="button" onClick={() => void api.cancelReports()} data-testid="cancel-reports">
+            Cancel
+          </button>
+        </div>
+      )}
       {exported && (
         <div className="notice" role="status" data-testid="export-done">
           {exported}

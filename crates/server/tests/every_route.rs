@@ -396,11 +396,17 @@ enum Database {
 }
 
 /// The rows a refusal may add, left out of the comparison: the audit
-/// log's record of it, and the refusal an `Idempotency-Key` replays.
+/// log's record of it, the refusal an `Idempotency-Key` replays, and on
+/// PostgreSQL a wallet's lock row. A write group creates the row of every
+/// wallet its requests name before locking them all in one order (several
+/// servers share the database), so a request refused after that (say, an
+/// `Idempotency-Key` reused with another body) leaves the row: version 0,
+/// nothing caught up, which every read takes as no wallet (docs/server.md).
 fn refusal_rows_left_out(table: &str) -> &'static str {
     match table {
         "audit_log" => " WHERE outcome NOT IN ('refused', 'failed')",
         "idempotency_keys" => " WHERE status < 400",
+        "wallets" => " WHERE version <> 0 OR caught_up_at <> 0",
         _ => "",
     }
 }

@@ -78,8 +78,23 @@ impl Validate for AuditQuery {
         let mut e = Errors::new();
         e.opt_id("actor", self.actor.as_deref());
         e.opt_id("customer", self.customer.as_deref());
+        // Control characters (a NUL above all, which PostgreSQL refuses in text) are no action's.
+        e.opt_text("action", self.action.as_deref(), 128, false);
         e.window(self.from, self.to);
         e.extend(self.paging_errors());
         e.into_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_filter_is_plain_text() {
+        let q = |action: &str| AuditQuery { action: Some(action.into()), ..Default::default() };
+        assert!(q("approval.approve").validate().is_empty());
+        let nul = q("approval\0").validate();
+        assert_eq!(nul.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["action"], "a NUL reaches no database");
     }
 }

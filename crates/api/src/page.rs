@@ -75,7 +75,9 @@ pub trait Paged {
             }
         }
         if let Some(cursor) = self.cursor() {
-            if cursor.is_empty() || cursor.len() > 512 {
+            // No cursor this API issues holds a control character (a NUL
+            // would reach PostgreSQL, which refuses it in text).
+            if cursor.is_empty() || cursor.len() > 512 || cursor.chars().any(char::is_control) {
                 errors.push(FieldError::new("cursor", "must be a next_cursor value from a previous page"));
             }
         }
@@ -168,5 +170,7 @@ mod tests {
             "must be between 1 and 1000"
         );
         assert_eq!(PageParams::default().effective_limit(), DEFAULT_LIMIT);
+        let nul = PageParams { limit: None, cursor: Some("abc\0".into()) }.paging_errors();
+        assert_eq!(nul.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["cursor"], "a NUL is no cursor");
     }
 }

@@ -86,6 +86,13 @@ async fn the_api_works_on_postgres() {
     assert_eq!(voided["items"][0]["grant"]["id"], "g2");
     assert_eq!(voided["items"][0]["grant"]["voided_at"], "2026-03-10T12:01:00Z");
 
+    // A NUL in a query's text never reaches PostgreSQL (it refuses NUL in
+    // text, which was a 500): each is refused, naming the parameter.
+    for (query, field) in [("/v1/audit?action=%00", "action"), ("/v1/customers?cursor=a%00", "cursor")] {
+        let r = s.get(admin, query).await;
+        assert_eq!((r.status, r.field()), (422, field), "{query}: {}", r.text);
+    }
+
     // Reconciliation: 10 credits rated (transcribe at 2 per unit), all overage at event time.
     let rec = s.read("/v1/reports/reconciliation?from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z").await;
     assert_eq!(rec["balanced"], true, "{rec}");

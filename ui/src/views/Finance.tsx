@@ -57,6 +57,11 @@ function FinanceReports({ theme, width }: { theme: Theme; width: number }) {
   const [exported, setExported] = useState<string>();
   const [exportError, setExportError] = useState<AppError>();
   const [exporting, setExporting] = useState(false);
+  // A new run starts without the last one's final step on screen.
+  const working = busy || exporting;
+  useEffect(() => {
+    if (working) setProgress(undefined);
+  }, [working]);
   const exportCsv = (kind: string) => {
     setExporting(true);
     api.exportCsv(kind, days, spec).then(
@@ -79,7 +84,7 @@ function FinanceReports({ theme, width }: { theme: Theme; width: number }) {
         <DataAgeBar age={data?.age} onRefresh={reload} busy={busy} />
       </div>
       {error && <ErrorBox error={error} onRetry={reload} />}
-      {(busy || exporting) && (
+      {working && (
         <div className="notice" role="status" data-testid="report-progress">
           {exporting ? "Exporting" : "Gathering the finance reports"}
           {progress ? `: ${progress.label} (step ${progress.step} of ${progress.of})` : ""}...{" "}
